@@ -1,0 +1,52 @@
+"""`allclose`: the target's values equal the reference's on every case, within tolerances.
+
+Also for exact answers (ints, tuples of ints such as conv_output_shape, param counts):
+integers are compared exactly. Partial credit: the fraction of cases that pass.
+"""
+from __future__ import annotations
+
+from grader.checks import inputs as inp
+from grader.checks.base import CheckKind, Part, combine, CheckResult
+from grader.checks.cases import COMMON_PROPS, run_cases
+from grader.checks.compare import compare_values
+from grader.checks.registry import register
+
+
+@register
+class AllClose(CheckKind):
+    name = "allclose"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reference", "cases"],
+        "properties": {
+            **COMMON_PROPS,
+            "rtol": {"type": "number", "minimum": 0},
+            "atol": {"type": "number", "minimum": 0},
+            "exact": {"type": "boolean"},
+            "all_or_nothing": {"type": "boolean"},
+        },
+    }
+
+    def run(self, ctx, item) -> CheckResult:
+        if (msg := ctx.missing(item.target)):
+            return CheckResult.failed(msg)
+        for case in item.params["cases"]:
+            if (err := inp.check_spec(case["args"])):
+                return CheckResult.error(f"rubric input spec: {err}")
+        runs = run_cases(ctx, item, dict(item.params))
+        parts, cases_ev = [], []
+        for r in runs:
+            if isinstance(r.reference, Exception):
+                return CheckResult.error(f"the reference failed on {r.label}: {r.reference!r}")
+            if not r.outcome.ok:
+                parts.append(Part(r.label, 1.0, False, f"raised {r.outcome.error}"))
+                cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
+                continue
+            c = compare_values(r.outcome.value, r.reference, item.params.get("rtol"), item.params.get("atol"), item.params.get("exact", False))
+            parts.append(Part(r.label, 1.0, c.ok, c.detail))
+            cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence, "returned": r.outcome.meta})
+        res = combine(parts, {"cases": cases_ev})
+        if item.params.get("all_or_nothing") and res.status != "passed":
+            return CheckResult.failed(res.feedback, 0.0, **res.evidence)
+        return res

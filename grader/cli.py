@@ -1,0 +1,130 @@
+"""Command line: `grader run`, `grader rubric-check`. Library code raises GraderError; only
+this module turns errors into messages and exit codes."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import threading
+import time
+import zoneinfo
+from pathlib import Path
+
+from grader.errors import GraderError, UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUBRIC = PROJECT_ROOT / "rubrics" / "hw2"
+
+
+class ProgressLine:
+    """A live one-line status on a terminal: notebook, cell k of n, elapsed."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.state: dict[str, str] = {}
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, notebook: str, event: dict) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            if event.get("event") == "cell":
+                self.state[notebook] = f"{Path(notebook).stem} cell {event['k']}/{event['of']}"
+            elif event.get("event") == "kernel_started":
+                self.state[notebook] = f"{Path(notebook).stem} kernel up"
+            line = " | ".join(self.state[k] for k in sorted(self.state)) + f" | {time.monotonic() - self.t0:.0f}s"
+            self.stream.write("\r\033[K" + line[:150])
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.state:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _parse_time(text: str, tz: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--submitted-at {text!r} is not a date-time; use e.g. 2026-03-01T23:59:00 or 2026-03-01T23:59:00-05:00") from None
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(tz)) if value.tzinfo is None else value
+
+
+def cmd_run(args) -> int:
+    from grader.pipeline import Env, grade
+    from grader.report import summary_table
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    src = Path(args.submission)
+    if not src.exists():
+        raise UsageError(f"{src} does not exist; pass the path of a student's <netid>.zip")
+    if src.is_dir():
+        raise UsageError(f"{src} is a folder; `grader run` grades one zip (use `grader batch` for a folder)")
+    if not os.access(src, os.R_OK):
+        raise UsageError(f"cannot read {src}; check its permissions")
+    progress = ProgressLine()
+    env = Env(
+        rubric=rubric,
+        out_dir=Path(args.out),
+        submitted_at=_parse_time(args.submitted_at, rubric.timezone) if args.submitted_at else None,
+        isolation="none" if args.no_sandbox else args.isolation,
+        jobs=args.jobs,
+        progress=progress,
+        keep_scratch=args.keep_scratch,
+    )
+    report = grade(src, env)
+    progress.done()
+    data = report.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(summary_table(data))
+        print(f"report: {Path(args.out) / report.netid / 'report.json'}")
+    return 0
+
+
+def cmd_rubric_check(args) -> int:
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    print(f"{rubric.directory}: {len(rubric.items)} items, {rubric.max_score:g} points, notebooks: "
+          + ", ".join(nb.notebook for nb in rubric.notebooks))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description="Sandboxed auto-grader for the CNN + RNN homework.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="grade one submission zip")
+    run.add_argument("submission", help="the student's <netid>.zip")
+    run.add_argument("--rubric", default=str(DEFAULT_RUBRIC), help="rubric directory (default: %(default)s)")
+    run.add_argument("--out", default="out", help="report directory; reports go to OUT/<netid>/ (default: %(default)s)")
+    run.add_argument("--submitted-at", help="submission time (ISO 8601); default: the newest file time in the zip")
+    run.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
+                     help="sandbox mode (default: the strongest available)")
+    run.add_argument("--no-sandbox", action="store_true", help="same as --isolation none (trusted code only)")
+    run.add_argument("--jobs", type=int, default=min(3, os.cpu_count() or 1), help="notebooks executed at once (default: %(default)s)")
+    run.add_argument("--keep-scratch", action="store_true", help="keep the job's scratch directory for debugging")
+    run.add_argument("--json", action="store_true", help="print the full JSON report instead of the summary table")
+    run.set_defaults(func=cmd_run)
+    chk = sub.add_parser("rubric-check", help="load and validate a rubric set")
+    chk.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
+    chk.set_defaults(func=cmd_rubric_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130

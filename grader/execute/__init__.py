@@ -1,0 +1,141 @@
+"""Execute stage: run each notebook in its own executor process, under a watchdog."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from grader.execute.prepare import prepare
+from grader.model import CellOutcome, NotebookRun
+from grader.rubric.model import NotebookRubric
+
+EXECUTOR_MEMORY_BYTES = 3 << 30  # the trusted executor's own address-space cap
+WATCHDOG_GRACE_S = 30.0
+
+ProgressFn = Callable[[str, dict], None]
+
+
+def _executor_limits():
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_AS, (EXECUTOR_MEMORY_BYTES, EXECUTOR_MEMORY_BYTES))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_notebook(
+    nb,
+    spec: NotebookRubric,
+    job_dir: Path,
+    support_dir: Path | None,
+    isolation: str,
+    progress: ProgressFn | None = None,
+) -> NotebookRun:
+    """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
+    stem = spec.stem
+    ex = spec.execution
+    base = job_dir / f"exec-{stem}"
+    workdir = base / "work"  # the only place the kernel may write (bound into the sandbox)
+    private = base / "private"  # executor's own files: never visible to the kernel
+    for d in (workdir, private):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    os.chmod(base, 0o711)
+    os.chmod(private, 0o700)
+    if support_dir is not None:
+        shutil.copytree(support_dir, workdir / support_dir.name, ignore=shutil.ignore_patterns("__pycache__"))
+    prepared, skip_notes = prepare(nb, ex.skip_cells)
+    nb_in = private / "prepared.ipynb"
+    nbformat.write(prepared, nb_in)
+    job = {
+        "name": f"{job_dir.name}-{stem}"[:60],
+        "notebook_in": str(nb_in),
+        "notebook_out": str(private / "executed.ipynb"),
+        "result": str(private / "result.json"),
+        "workdir": str(workdir),
+        "cell_timeout_s": ex.cell_timeout_s,
+        "deadline_s": ex.notebook_timeout_s,
+        "max_output_bytes": ex.max_output_kb * 1024,
+        "memory_bytes": ex.memory_mb << 20,
+        "isolation": isolation,
+    }
+    job_file = private / "job.json"
+    job_file.write_text(json.dumps(job))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    t0 = time.monotonic()
+    stderr_path = private / "executor.stderr"
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.execute.executor", str(job_file)],
+            stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
+            preexec_fn=_executor_limits, env=env, cwd=str(private),
+        )
+        reader = threading.Thread(target=_read_progress, args=(proc, spec.notebook, progress), daemon=True)
+        reader.start()
+        limit = ex.notebook_timeout_s + WATCHDOG_GRACE_S + 30
+        try:
+            proc.wait(timeout=limit)
+            watchdog = False
+        except subprocess.TimeoutExpired:
+            watchdog = True
+        finally:
+            _kill_group(proc)
+            proc.wait()
+            reader.join(timeout=5)
+    seconds = time.monotonic() - t0
+    result_file = Path(job["result"])
+    if watchdog or not result_file.exists():
+        tail = stderr_path.read_bytes()[-1500:].decode("utf-8", "replace") if stderr_path.exists() else ""
+        status = "timeout" if watchdog else "executor_crashed"
+        why = (f"the watchdog stopped execution after {seconds:.0f} s" if watchdog
+               else f"execution stopped abnormally (exit code {proc.returncode}); most likely the notebook flooded its output or memory")
+        return NotebookRun(spec.notebook, status, False, round(seconds, 3), len(nb.cells), tuple(skip_notes),
+                           message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""))
+    res = json.loads(result_file.read_text())
+    cells = [CellOutcome(c["index"], c["status"], round(float(c.get("seconds", 0.0)), 3), c.get("ename", ""), c.get("evalue", ""))
+             for c in res["cells"]]
+    all_cells = tuple(sorted(list(skip_notes) + cells, key=lambda c: (c.index, c.status != "skipped")))
+    executed = res["status"] == "completed"
+    peak = res.get("peak_memory_bytes")
+    return NotebookRun(
+        notebook=spec.notebook,
+        status=res["status"],
+        executed=executed,
+        seconds=round(seconds, 3),
+        n_cells=res["n_cells"],
+        cells=all_cells,
+        message=res.get("message", ""),
+        output_truncated=bool(res.get("output_truncated")),
+        peak_memory_mb=round(peak / 2**20, 1) if peak else None,
+        executed_notebook=Path(job["notebook_out"]) if Path(job["notebook_out"]).exists() else None,
+        exports_dir=workdir / "__grader_exports__",
+    )
+
+
+def _read_progress(proc: subprocess.Popen, notebook: str, progress: ProgressFn | None) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        if len(raw) > 65536 or progress is None:
+            continue
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            progress(notebook, event)

@@ -1,0 +1,201 @@
+"""The executor: a trusted child process that runs ONE notebook with nbclient.
+
+It is started by grader.execute.run_notebook, which watches it from outside (deadline,
+memory limit); it starts the student's kernel inside the sandbox, runs the cells one by
+one, caps what it stores, and writes:
+  - progress lines (JSON) on stdout, for the live progress display;
+  - the executed notebook (outputs capped) and result.json, in a directory the sandbox
+    cannot see, so student code can neither read nor forge them.
+Usage: python -m grader.execute.executor JOB.json
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+TRUNC_NOTE = "\n[grader] output truncated: the notebook printed more than the stored limit\n"
+MAX_WIRE_MSG = 32 << 20  # zmq drops bigger messages before they reach our memory
+
+
+def _size(out) -> int:
+    try:
+        return len(json.dumps(out, default=str))
+    except Exception:
+        return 1 << 20
+
+
+class CappedClient(NotebookClient):
+    """NotebookClient that never stores more than `max_output_bytes` of outputs in total."""
+
+    def __init__(self, *args, max_output_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_output_bytes = max_output_bytes
+        self.stored_bytes = 0
+        self.truncated = False
+        self._noted_cells: set[int] = set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or not outs or outs[-1] is not out:
+            return out
+        size = _size(out)
+        if self.stored_bytes + size > self.max_output_bytes:
+            outs.pop()
+            self.truncated = True
+            if cell_index not in self._noted_cells:
+                self._noted_cells.add(cell_index)
+                note = nbformat.v4.new_output("stream", name="stderr", text=TRUNC_NOTE)
+                outs.append(note)
+            return None
+        self.stored_bytes += size
+        return out
+
+
+def _emit(event: dict) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _make_kernel_manager(job: dict):
+    """A kernel manager for the isolation mode the parent chose; (km, sandbox|None)."""
+    from jupyter_client import KernelManager
+
+    workdir = Path(job["workdir"])
+    mode = job.get("isolation", "none")
+    if mode != "none":
+        from grader import sandbox as sbx
+
+        limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None)
+        iso = sbx.detect_isolation(prefer=mode)
+        sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"))
+        return sbx.SandboxedKernelManager(sandbox=sb), sb
+    km = KernelManager(kernel_name="python3")
+    return km, None
+
+
+def _plain_env(workdir: Path) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH")}
+    home = workdir / ".home"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), TMPDIR=str(home), IPYTHONDIR=str(home / ".ipython"), MPLCONFIGDIR=str(home / ".mpl"),
+               MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def run(job: dict) -> dict:
+    import zmq
+
+    nb = nbformat.read(job["notebook_in"], as_version=4)
+    workdir = Path(job["workdir"])
+    cells = nb.cells
+    code_idx = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.source.strip()]
+    deadline = time.monotonic() + float(job["deadline_s"])
+    outcomes: list[dict] = []
+    status = "completed"
+    message = ""
+    km, sb = _make_kernel_manager(job)
+    km.context.setsockopt(zmq.MAXMSGSIZE, MAX_WIRE_MSG)
+    client = CappedClient(
+        nb,
+        km=km,
+        timeout=int(job["cell_timeout_s"]),
+        allow_errors=True,
+        record_timing=False,
+        shutdown_kernel="immediate",
+        iopub_timeout=4,
+        raise_on_iopub_timeout=False,
+        resources={"metadata": {"path": str(workdir)}},
+        max_output_bytes=int(job["max_output_bytes"]),
+    )
+    replies: dict[int, dict] = {}
+
+    def on_executed(cell, cell_index, execute_reply):
+        replies[cell_index] = execute_reply.get("content", {}) if isinstance(execute_reply, dict) else {}
+
+    client.on_cell_executed = on_executed
+    t_start = time.monotonic()
+    start_kwargs = {"cwd": str(workdir)}
+    if sb is None:
+        start_kwargs["env"] = _plain_env(workdir)
+    peak = None
+    try:
+        with client.setup_kernel(**start_kwargs):
+            _emit({"event": "kernel_started", "seconds": round(time.monotonic() - t_start, 3)})
+            for k, idx in enumerate(code_idx):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    status, message = "timeout", f"whole-notebook deadline of {job['deadline_s']:g} s reached before cell {idx}"
+                    break
+                client.timeout = max(1, int(min(float(job["cell_timeout_s"]), remaining)))
+                _emit({"event": "cell", "index": idx, "k": k + 1, "of": len(code_idx), "elapsed": round(time.monotonic() - t_start, 2)})
+                t0 = time.monotonic()
+                try:
+                    client.execute_cell(cells[idx], idx)
+                except CellTimeoutError:
+                    spent = time.monotonic() - t0
+                    which = "cell" if client.timeout >= float(job["cell_timeout_s"]) else "whole-notebook"
+                    outcomes.append({"index": idx, "status": "timeout", "seconds": spent, "ename": "Timeout",
+                                     "evalue": f"{which} time limit of {client.timeout} s exceeded"})
+                    status, message = "timeout", f"cell {idx} exceeded the {which} time limit ({client.timeout} s)"
+                    break
+                except DeadKernelError as exc:
+                    spent = time.monotonic() - t0
+                    why = "the kernel died"
+                    if sb is not None and sb.oom_killed():
+                        why = "the kernel was killed: memory limit exceeded"
+                    outcomes.append({"index": idx, "status": "dead", "seconds": spent, "ename": "DeadKernelError", "evalue": why})
+                    status, message = "dead_kernel", f"{why} in cell {idx} ({exc})"
+                    break
+                spent = time.monotonic() - t0
+                reply = replies.get(idx, {})
+                if reply.get("status") == "error":
+                    outcomes.append({"index": idx, "status": "error", "seconds": spent,
+                                     "ename": str(reply.get("ename", ""))[:200], "evalue": str(reply.get("evalue", ""))[:500]})
+                    if status == "completed":
+                        status = "cell_errors"
+            if sb is not None:
+                peak = sb.peak_memory_bytes()
+    except Exception as exc:  # kernel failed to start, sandbox broken, ...
+        status = "executor_error"
+        message = f"{type(exc).__name__}: {exc}"
+        _emit({"event": "error", "message": message, "traceback": traceback.format_exc()[-2000:]})
+    finally:
+        if sb is not None:
+            sb.close()
+    ran = {o["index"] for o in outcomes}
+    stopped_at = max(ran) if status in ("timeout", "dead_kernel") and ran else None
+    if stopped_at is not None:
+        for idx in code_idx:
+            if idx > stopped_at:
+                outcomes.append({"index": idx, "status": "not_run", "seconds": 0.0})
+    nbformat.write(client.nb, job["notebook_out"])
+    return {
+        "status": status,
+        "message": message,
+        "seconds": round(time.monotonic() - t_start, 3),
+        "n_cells": len(cells),
+        "cells": outcomes,
+        "output_truncated": client.truncated,
+        "peak_memory_bytes": peak,
+    }
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[1]).read_text())
+    result = run(job)
+    Path(job["result"]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,165 @@
+"""Extract stage: find the rubric's targets in a notebook's code by AST, with what they need.
+
+The notebook's code cells are turned into Python (IPython magics and `!cmd` become calls
+through IPython's own transformer; those lines are then dropped), parsed statement by
+statement, and for each target the *last* top-level definition wins, as it would in the
+kernel. The module handed to a probe holds that definition plus, by name resolution, the
+imports, helper functions, classes and constants it refers to, in notebook order.
+Nothing here executes student code.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+from dataclasses import dataclass, field
+
+_BUILTINS = set(dir(builtins))
+
+
+@dataclass(frozen=True)
+class Stmt:
+    cell: int
+    order: int
+    node: ast.stmt
+    source: str
+    binds: frozenset[str]
+    uses: frozenset[str]
+    kind: str  # def | class | import | assign | star_import | other
+
+
+@dataclass
+class Extraction:
+    stmts: list[Stmt]
+    problems: list[str] = field(default_factory=list)  # cells that could not be parsed, ...
+    _last: dict[str, Stmt] = field(default_factory=dict)
+
+    def defined_names(self) -> list[str]:
+        return sorted(self._last)
+
+    def find(self, name: str) -> Stmt | None:
+        return self._last.get(name)
+
+    def missing_message(self, name: str, notebook: str, kind: str = "function or class") -> str:
+        defined = [n for n, s in self._last.items() if s.kind in ("def", "class")]
+        close = difflib.get_close_matches(name, defined, n=3, cutoff=0.6)
+        lower = [n for n in defined if n.lower() == name.lower() and n != name]
+        hint = lower or close
+        msg = f"no {kind} `{name}` in {notebook}"
+        if hint:
+            msg += "; found " + ", ".join(f"`{h}`" for h in hint) + " (rename it to `" + name + "`)"
+        return msg
+
+    def module_for(self, targets: list[str]) -> str:
+        """Source of a module defining `targets` and everything they refer to."""
+        chosen: dict[int, Stmt] = {}
+        stars = [s for s in self.stmts if s.kind == "star_import"]
+        todo = list(targets)
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stmt = self._last.get(name)
+            if stmt is None:
+                continue
+            if stmt.order not in chosen:
+                chosen[stmt.order] = stmt
+                todo.extend(sorted(stmt.uses - seen))
+        for s in stars:
+            chosen.setdefault(s.order, s)
+        body = [chosen[k].source for k in sorted(chosen)]
+        return "\n\n".join(body) + "\n"
+
+
+def to_python(cell_source: str) -> str:
+    """IPython syntax -> Python; lines that only drive IPython (magics, shell) are dropped."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        text = TransformerManager().transform_cell(cell_source)
+    except Exception:
+        text = cell_source
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if "get_ipython()" in stripped and stripped.startswith(("get_ipython()", "_ =", "__ =")):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(indent + "pass")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+class _Uses(ast.NodeVisitor):
+    """Free names a statement loads (a conservative over-approximation is fine)."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name):
+        if isinstance(node.ctx, ast.Load):
+            self.names.add(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute):
+        self.visit(node.value)
+
+
+def _binds(node: ast.stmt) -> tuple[set[str], str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return {node.name}, "def"
+    if isinstance(node, ast.ClassDef):
+        return {node.name}, "class"
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if any(a.name == "*" for a in node.names):
+            return set(), "star_import"
+        return {(a.asname or a.name).split(".")[0] for a in node.names}, "import"
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = set()
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name):
+                    names.add(n.id)
+        return names, "assign"
+    return set(), "other"
+
+
+def extract(cells: list[str]) -> Extraction:
+    stmts: list[Stmt] = []
+    problems: list[str] = []
+    order = 0
+    for ci, raw in enumerate(cells):
+        src = to_python(raw)
+        try:
+            tree = ast.parse(src)
+        except SyntaxError as exc:
+            problems.append(f"cell {ci}: syntax error at line {exc.lineno}: {exc.msg}; its definitions were not found")
+            continue
+        for node in tree.body:
+            binds, kind = _binds(node)
+            uses = _Uses()
+            uses.visit(node)
+            used = uses.names - _BUILTINS - binds if kind not in ("def", "class") else uses.names - _BUILTINS
+            seg = ast.get_source_segment(src, node) or ast.unparse(node)
+            # decorators are outside the node's segment for defs/classes
+            if getattr(node, "decorator_list", None):
+                seg = ast.unparse(node)
+            stmts.append(Stmt(ci, order, node, seg, frozenset(binds), frozenset(used - {"get_ipython"}), kind))
+            order += 1
+    ex = Extraction(stmts, problems)
+    for s in stmts:
+        if s.kind in ("def", "class", "import", "assign"):
+            for name in s.binds:
+                ex._last[name] = s
+    return ex
+
+
+def notebook_code_cells(nb) -> list[str]:
+    cells = []
+    for c in nb.get("cells", []):
+        if c.get("cell_type") == "code":
+            src = c.get("source", "")
+            cells.append(src if isinstance(src, str) else "".join(src))
+    return cells

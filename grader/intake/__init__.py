@@ -1,0 +1,118 @@
+"""Intake: unpack a submission safely, find its files, apply naming and late rules."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import zoneinfo
+from pathlib import Path
+
+from grader.intake.documents import check_pdf, read_notebook
+from grader.intake.locate import is_junk, locate
+from grader.intake.unzip import ZipUnreadable, unpack
+from grader.model import Finding, Penalty, Submission
+from grader.rubric.model import Rubric
+
+__all__ = ["intake", "read_notebook", "netid_from_zip_name"]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def netid_from_zip_name(zip_path: Path, rubric: Rubric) -> tuple[str, str | None]:
+    """(netid, naming problem or None)."""
+    name = zip_path.name
+    stem = name[:-4] if name.lower().endswith(".zip") else name
+    full = re.compile(rubric.netid_pattern)
+    expected = rubric.zip_pattern
+    if full.fullmatch(stem) and expected.format(netid=stem) == name:
+        return stem, None
+    loose = re.compile(rubric.netid_pattern.lstrip("^").rstrip("$"))
+    for token in re.split(r"[^A-Za-z0-9]+", stem):
+        if loose.fullmatch(token.lower()):
+            return token.lower(), f"the zip is named {name!r}; it should be {expected.format(netid=token.lower())!r}"
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "unknown"
+    return safe, f"the zip is named {name!r}, which contains no NetID; it should be {expected.format(netid='<netid>')!r}"
+
+
+def _newest_time(entries, rubric: Rubric) -> dt.datetime | None:
+    times = [e.mtime for e in entries if e.mtime and not is_junk(e.name, rubric.ignore)]
+    if not times:
+        return None
+    return max(times).replace(tzinfo=zoneinfo.ZoneInfo(rubric.timezone))
+
+
+def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric) -> tuple[list[Penalty], bool, str]:
+    if submitted_at is None:
+        return [], True, ""
+    deadline = rubric.deadline
+    grace = dt.timedelta(hours=rubric.penalties.late_grace_hours)
+    if submitted_at <= deadline:
+        return [], True, ""
+    late_by = submitted_at - deadline
+    hours = late_by.total_seconds() / 3600
+    if submitted_at <= deadline + grace:
+        return [Penalty("late", rubric.penalties.late_percent, f"submitted {hours:.1f} h after the deadline {deadline.isoformat()} (within the {rubric.penalties.late_grace_hours:g} h grace period)")], True, ""
+    reason = f"submitted {hours:.1f} h after the deadline {deadline.isoformat()}; submissions more than {rubric.penalties.late_grace_hours:g} h late are not accepted"
+    return [Penalty("too_late", 100.0, reason)], False, reason
+
+
+def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datetime | None = None) -> Submission:
+    zip_path = Path(zip_path)
+    netid, zip_naming = netid_from_zip_name(zip_path, rubric)
+    digest = sha256_file(zip_path)
+    unpack_dir = job_dir / "unpacked"
+    unpack_dir.mkdir(parents=True, exist_ok=True)
+    findings: list[Finding] = []
+    penalties: list[Penalty] = []
+    try:
+        entries, unzip_findings = unpack(zip_path, unpack_dir)
+    except ZipUnreadable as exc:
+        findings.append(Finding("zip_unreadable", str(exc), "error"))
+        return Submission(netid, zip_path, digest, None, {}, tuple(findings), (), submitted_at,
+                          "--submitted-at" if submitted_at else "unknown", False, str(exc))
+    findings.extend(unzip_findings)
+    if not entries:
+        findings.append(Finding("zip_empty", f"{zip_path.name} contains no files", "error"))
+    located = locate(entries, rubric.files, rubric.ignore, netid)
+    findings.extend(located.findings)
+    naming = ([zip_naming] if zip_naming else []) + located.misnamed
+    if zip_naming:
+        findings.append(Finding("misnamed_zip", zip_naming, "warning"))
+    if naming or located.extra:
+        reasons = naming + ([f"extra files: {', '.join(located.extra[:8])}"] if located.extra else [])
+        percent = max(([rubric.penalties.naming_percent] if naming else []) + ([rubric.penalties.extra_files_percent] if located.extra else []))
+        penalties.append(Penalty("naming", percent, "; ".join(reasons)))
+    for spec in rubric.files:
+        found = located.files.get(spec.name)
+        if found is None:
+            continue
+        if spec.kind == "pdf":
+            findings.extend(check_pdf(found.path, spec.name))
+    if submitted_at is not None:
+        source = "--submitted-at"
+    else:
+        submitted_at = _newest_time(entries, rubric)
+        source = "newest file time in the zip" if submitted_at else "unknown"
+        if submitted_at is None:
+            findings.append(Finding("time_unknown", "the zip holds no file times; lateness was not judged. Pass --submitted-at.", "warning"))
+    late, accepted, rejection = _late_rules(submitted_at, rubric)
+    penalties.extend(late)
+    return Submission(
+        netid=netid,
+        source=zip_path,
+        sha256=digest,
+        unpack_dir=unpack_dir,
+        files=located.files,
+        findings=tuple(findings),
+        penalties=tuple(penalties),
+        submitted_at=submitted_at,
+        submitted_at_source=source,
+        accepted=accepted,
+        rejection=rejection,
+    )

@@ -1,0 +1,131 @@
+"""Results: frozen data that flows between the stages and into the canonical report.
+
+Specs (what the rubric asks) live in grader.rubric.model; presentation lives in
+grader.report. Everything here converts to plain JSON with `to_dict()`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("passed", "failed", "error", "skipped", "pending")
+
+
+def to_jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dt.datetime):
+        return obj.isoformat()
+    return obj
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something intake or execution noticed, shown to the instructor (and the student)."""
+
+    code: str  # machine-readable, e.g. "junk_ignored", "misnamed", "pdf_unreadable"
+    message: str
+    severity: str = "info"  # info | warning | error
+
+
+@dataclass(frozen=True)
+class Penalty:
+    rule: str  # naming | extra_files | late | not_executable | too_late
+    percent: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    role: str  # the expected name, e.g. "hw2_rnn.ipynb"
+    path: Path  # where intake put it (inside the job's unpack dir)
+    name_in_zip: str
+    exact: bool  # False when found by a fuzzy match (a naming penalty applies)
+
+
+@dataclass(frozen=True)
+class Submission:
+    netid: str
+    source: Path
+    sha256: str
+    unpack_dir: Path | None
+    files: dict[str, FoundFile]
+    findings: tuple[Finding, ...]
+    penalties: tuple[Penalty, ...]
+    submitted_at: dt.datetime | None
+    submitted_at_source: str  # "--submitted-at" | "newest file time in the zip" | "unknown"
+    accepted: bool  # False: too late, or the zip could not be read at all
+    rejection: str = ""
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    index: int  # 0-based index among all cells of the notebook
+    status: str  # ok | error | timeout | dead | skipped | not_run
+    seconds: float = 0.0
+    ename: str = ""
+    evalue: str = ""
+    note: str = ""  # e.g. why a cell (or line) was skipped
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    notebook: str  # expected file name
+    status: str  # completed | cell_errors | timeout | dead_kernel | executor_crashed | invalid | missing | not_run
+    executed: bool  # ran top to bottom without an error
+    seconds: float
+    n_cells: int
+    cells: tuple[CellOutcome, ...]  # only the notable ones: errors, timeouts, skips
+    message: str = ""
+    output_truncated: bool = False
+    peak_memory_mb: float | None = None
+    executed_notebook: Path | None = None  # trusted copy written by the executor
+    exports_dir: Path | None = None  # plain-data exports from the kernel (untrusted data)
+
+    @property
+    def failing_cells(self) -> tuple[CellOutcome, ...]:
+        return tuple(c for c in self.cells if c.status in ("error", "timeout", "dead"))
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    id: str
+    title: str
+    kind: str
+    score: float
+    max_score: float
+    status: str
+    feedback: str
+    visibility: str = "visible"
+    part: str = "code"
+    evidence: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    netid: str
+    assignment: str
+    score: float
+    max_score: float
+    raw_score: float  # before penalties
+    penalties: tuple[Penalty, ...]
+    items: tuple[ItemResult, ...]
+    notebooks: tuple[NotebookRun, ...]
+    findings: tuple[Finding, ...]
+    submission: dict
+    environment: dict
+    graded_at: str
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)

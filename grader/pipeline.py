@@ -1,0 +1,234 @@
+"""The grading pipeline. THE place that lists the stages and their order.
+
+    intake -> execute -> extract -> check -> score -> report
+
+Each stage is a function (State, Env) -> State over frozen data. A stage that raises does
+not stop grading: the error becomes a finding, the remaining stages still run, and every
+submission ends with a report.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import environment, score
+from grader.checks import registry
+from grader.checks.base import CheckResult
+from grader.checks.context import CheckContext
+from grader.execute import ProgressFn, run_notebook
+from grader.extract import Extraction, extract, notebook_code_cells
+from grader.intake import intake, read_notebook
+from grader.model import Finding, ItemResult, NotebookRun, Report, Submission
+from grader.probe import Prober
+from grader.rubric.model import ItemSpec, Rubric
+
+
+@dataclass(frozen=True)
+class Env:
+    """Everything a stage may read that is not the submission itself."""
+
+    rubric: Rubric
+    out_dir: Path
+    submitted_at: dt.datetime | None = None
+    isolation: str = "auto"  # auto | bwrap | rlimits | none
+    jobs: int = 2
+    progress: ProgressFn | None = None
+    keep_scratch: bool = False
+    scratch_root: Path | None = None
+    reference_cache: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class State:
+    source: Path
+    job_dir: Path
+    isolation: dict
+    started: float
+    submission: Submission | None = None
+    notebooks: dict = field(default_factory=dict)  # expected name -> NotebookNode | None
+    notebook_labels: dict = field(default_factory=dict)  # expected name -> name in the zip
+    runs: tuple[NotebookRun, ...] = ()
+    extractions: dict = field(default_factory=dict)  # expected name -> Extraction
+    items: tuple[ItemResult, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    report: Report | None = None
+
+
+def stage_intake(state: State, env: Env) -> State:
+    sub = intake(state.source, env.rubric, state.job_dir, env.submitted_at)
+    notebooks, labels, findings = {}, {}, []
+    for spec in env.rubric.files:
+        if spec.kind != "notebook":
+            continue
+        found = sub.files.get(spec.name)
+        if found is None or not sub.accepted:
+            notebooks[spec.name] = None
+            continue
+        nb, nb_findings = read_notebook(found.path, found.name_in_zip)
+        notebooks[spec.name] = nb
+        labels[spec.name] = found.name_in_zip
+        findings.extend(nb_findings)
+    return dataclasses.replace(state, submission=sub, notebooks=notebooks, notebook_labels=labels,
+                               findings=state.findings + tuple(findings))
+
+
+def stage_execute(state: State, env: Env) -> State:
+    sub = state.submission
+    mode = state.isolation.get("mode", "none")
+
+    def one(spec) -> NotebookRun:
+        nb = state.notebooks.get(spec.notebook)
+        if sub is None or not sub.accepted:
+            return NotebookRun(spec.notebook, "not_run", False, 0.0, 0, (), message=sub.rejection if sub else "")
+        if spec.notebook not in sub.files:
+            return NotebookRun(spec.notebook, "missing", False, 0.0, 0, (), message=f"{spec.notebook} is not in the submission")
+        if nb is None:
+            return NotebookRun(spec.notebook, "invalid", False, 0.0, 0, (), message=f"{spec.notebook} could not be read as a notebook")
+        try:
+            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress)
+        except Exception as exc:  # the grader's own failure: still a result
+            return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
+                               message=f"grader error while executing: {type(exc).__name__}: {exc}")
+
+    specs = list(env.rubric.notebooks)
+    with ThreadPoolExecutor(max_workers=max(1, min(env.jobs, len(specs)))) as pool:
+        runs = tuple(pool.map(one, specs))
+    return dataclasses.replace(state, runs=runs)
+
+
+def stage_extract(state: State, env: Env) -> State:
+    out, findings = {}, []
+    for spec in env.rubric.notebooks:
+        nb = state.notebooks.get(spec.notebook)
+        if nb is None:
+            continue
+        ex = extract(notebook_code_cells(nb))
+        out[spec.notebook] = ex
+        findings.extend(Finding("extract_problem", f"{spec.notebook}: {p}", "warning") for p in ex.problems)
+    return dataclasses.replace(state, extractions=out, findings=state.findings + tuple(findings))
+
+
+def _item_result(item: ItemSpec, res: CheckResult, seconds: float) -> ItemResult:
+    fraction = max(0.0, min(1.0, float(res.fraction))) if res.status != "pending" else 0.0
+    return ItemResult(
+        id=item.id, title=item.title, kind=item.kind, score=round(item.points * fraction, 4), max_score=item.points,
+        status=res.status, feedback=(res.feedback or "") + (f"\n{item.feedback}" if item.feedback and res.status in ("failed", "error") else ""),
+        visibility=item.visibility, part=item.part, evidence=res.evidence, seconds=round(seconds, 3),
+    )
+
+
+def stage_check(state: State, env: Env) -> State:
+    sub = state.submission
+    results: list[ItemResult] = []
+    runs = {r.notebook: r for r in state.runs}
+    mode = state.isolation.get("mode", "none")
+    prober = Prober(state.job_dir / "probes", isolation=mode)
+    for spec in env.rubric.notebooks:
+        ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
+                           runs.get(spec.notebook), prober, state.job_dir, env.reference_cache)
+        for item in spec.items:
+            results.append(_check_one(item, ctx, sub))
+    for item in env.rubric.manual:
+        results.append(_item_result(item, CheckResult(0.0, "pending", "graded by a TA; pending"), 0.0))
+    return dataclasses.replace(state, items=tuple(results))
+
+
+def _check_one(item: ItemSpec, ctx: CheckContext, sub: Submission | None) -> ItemResult:
+    t0 = time.monotonic()
+    if item.kind == "manual":
+        res = CheckResult(0.0, "pending", "graded by a TA; pending")
+    elif sub is None or not sub.accepted:
+        res = CheckResult(0.0, "skipped", f"not graded: {sub.rejection if sub else 'no submission'}")
+    elif ctx.extraction is None:
+        res = CheckResult(0.0, "failed", f"{ctx.notebook.notebook} is missing or could not be read")
+    else:
+        try:
+            res = registry.get(item.kind).run(ctx, item)
+        except Exception as exc:  # a bug in a check must not cost the rest of the report
+            res = CheckResult.error(f"grader error in check {item.kind!r}: {type(exc).__name__}: {exc}",
+                                    traceback=traceback.format_exc()[-2000:])
+    return _item_result(item, res, time.monotonic() - t0)
+
+
+def stage_score(state: State, env: Env) -> State:
+    sub = state.submission
+    penalties = list(sub.penalties) if sub else []
+    if sub is not None and sub.accepted:
+        penalties += score.execution_penalty(list(state.runs), env.rubric)
+    raw, final = score.total(list(state.items), penalties, env.rubric.max_score)
+    findings = (sub.findings if sub else ()) + state.findings
+    report = Report(
+        netid=sub.netid if sub else state.source.stem,
+        assignment=env.rubric.assignment,
+        score=final,
+        max_score=env.rubric.max_score,
+        raw_score=round(raw, 4),
+        penalties=tuple(penalties),
+        items=state.items,
+        notebooks=state.runs,
+        findings=findings,
+        submission={
+            "file": state.source.name,
+            "sha256": sub.sha256 if sub else None,
+            "submitted_at": sub.submitted_at.isoformat() if sub and sub.submitted_at else None,
+            "submitted_at_source": sub.submitted_at_source if sub else "unknown",
+            "deadline": env.rubric.deadline.isoformat(),
+            "accepted": sub.accepted if sub else False,
+            "rejection": sub.rejection if sub else "",
+            "files": {k: {"name_in_zip": v.name_in_zip, "exact_name": v.exact} for k, v in (sub.files if sub else {}).items()},
+        },
+        environment=environment.describe(env.rubric, state.isolation),
+        graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        seconds=round(time.monotonic() - state.started, 3),
+    )
+    return dataclasses.replace(state, report=report)
+
+
+def stage_report(state: State, env: Env) -> State:
+    from grader.report import write_reports
+
+    assert state.report is not None
+    write_reports(state.report, env.out_dir)
+    return state
+
+
+STAGES: tuple[tuple[str, Callable[[State, Env], State]], ...] = (
+    ("intake", stage_intake),
+    ("execute", stage_execute),
+    ("extract", stage_extract),
+    ("check", stage_check),
+    ("score", stage_score),
+    ("report", stage_report),
+)
+
+
+def grade(source: Path, env: Env) -> Report:
+    """Grade one submission through every stage; always returns a Report."""
+    scratch_root = env.scratch_root or Path(tempfile.gettempdir())
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    job_dir = Path(tempfile.mkdtemp(prefix="grader-", dir=scratch_root))
+    os.chmod(job_dir, 0o711)
+    state = State(source=Path(source), job_dir=job_dir, isolation=environment.isolation(env.isolation), started=time.monotonic())
+    try:
+        for name, stage in STAGES:
+            try:
+                state = stage(state, env)
+            except Exception as exc:
+                state = dataclasses.replace(state, findings=state.findings + (
+                    Finding("internal_error", f"the {name} stage failed: {type(exc).__name__}: {exc}", "error"),))
+                if name == "score":
+                    raise
+        assert state.report is not None
+        return state.report
+    finally:
+        if not env.keep_scratch:
+            shutil.rmtree(job_dir, ignore_errors=True)

@@ -1,0 +1,202 @@
+"""Probe stage: call extracted student code on grader-chosen inputs in a fresh sandboxed process.
+
+Inputs go in as .npz + JSON; results come back as .npz (loaded with allow_pickle=False)
++ JSON, size-capped. A hung or crashing probe fails its own calls only.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WORKER = Path(__file__).with_name("worker.py")
+MAX_JSON_BYTES = 8 << 20
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    value: Any = None  # decoded: numpy arrays, python scalars, lists/tuples/dicts, Opaque
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)  # top-level type info, e.g. {"t": "tensor", "dtype": "float64"}
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """An object that is not plain data (custom class, lying __eq__ ...): never equal to anything."""
+
+    type: str
+    repr: str
+
+    def __eq__(self, other):  # pragma: no cover - trivial
+        return False
+
+    __hash__ = object.__hash__
+
+
+class _Inputs:
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def encode(self, v) -> dict:
+        import torch
+
+        if isinstance(v, torch.Tensor):
+            key = f"i{len(self.arrays)}"
+            self.arrays[key] = v.detach().cpu().numpy()
+            return {"t": "tensor", "key": key}
+        if isinstance(v, np.ndarray):
+            key = f"i{len(self.arrays)}"
+            self.arrays[key] = v
+            return {"t": "ndarray", "key": key}
+        if isinstance(v, (list, tuple)):
+            return {"t": type(v).__name__, "v": [self.encode(x) for x in v]}
+        if isinstance(v, dict):
+            return {"t": "dict", "v": {str(k): self.encode(x) for k, x in v.items()}}
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return {"t": "py", "v": v}
+        raise TypeError(f"cannot send {type(v).__name__} to a probe")
+
+
+def decode(spec: Any, arrays) -> Any:
+    if not isinstance(spec, dict) or "t" not in spec:
+        return Opaque("malformed", "")
+    t = spec["t"]
+    if t in ("tensor", "ndarray"):
+        key = spec.get("key")
+        if not isinstance(key, str) or key not in arrays.files:
+            return Opaque("missing-array", str(key))
+        return arrays[key]
+    if t in ("int", "float", "bool", "str", "npscalar"):
+        v = spec.get("v")
+        if t == "float" and isinstance(v, str):
+            return float(v) if v in ("nan", "inf", "-inf") else Opaque("bad-float", v)
+        if t == "int" and type(v) is not int:
+            return Opaque("bad-int", repr(v))
+        return v
+    if t == "none":
+        return None
+    if t in ("list", "tuple"):
+        items = [decode(x, arrays) for x in spec.get("v", [])]
+        return items if t == "list" else tuple(items)
+    if t == "dict":
+        return {str(k): decode(x, arrays) for k, x in (spec.get("v") or {}).items()}
+    return Opaque(str(spec.get("type", "object")), str(spec.get("repr", ""))[:200])
+
+
+class Prober:
+    """Runs probes for one submission; `isolation` is the mode name from grader.sandbox."""
+
+    def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30, max_wall_s: float = 120.0):
+        self.scratch = Path(scratch)
+        self.isolation = isolation
+        self.memory_bytes = memory_bytes
+        self.max_wall_s = max_wall_s
+
+    def run(self, module_source: str, calls: list[Call], load_timeout_s: float = 60.0) -> list[Outcome]:
+        d = self.scratch / f"probe-{next(_counter)}-{os.getpid()}"
+        work = d / "work"
+        work.mkdir(parents=True)
+        shutil.copy(WORKER, work / "worker.py")
+        (work / "student.py").write_text(module_source)
+        inputs = _Inputs()
+        spec = {"load_timeout_s": load_timeout_s,
+                "calls": [{"fn": c.fn, "args": [inputs.encode(a) for a in c.args],
+                           "kwargs": {k: inputs.encode(v) for k, v in c.kwargs.items()}, "timeout_s": c.timeout_s}
+                          for c in calls]}
+        np.savez(work / "inputs.npz", **inputs.arrays)
+        (work / "calls.json").write_text(json.dumps(spec))
+        wall = min(self.max_wall_s, load_timeout_s + sum(c.timeout_s for c in calls) + 10)
+        t0 = time.monotonic()
+        killed = self._execute(work, wall)
+        elapsed = time.monotonic() - t0
+        outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
+        shutil.rmtree(d, ignore_errors=True)
+        return outcomes
+
+    def _execute(self, work: Path, wall: float) -> str:
+        argv = [sys.executable, "-I", "worker.py"]
+        log = open(work.parent / "worker.log", "wb")
+        sb = None
+        try:
+            if self.isolation != "none":
+                from grader import sandbox as sbx
+
+                limits = sbx.Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(wall) + 5)
+                sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe")
+                proc = sb.popen(argv, cwd=str(work), stdout=log, stderr=subprocess.STDOUT)
+            else:
+                env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "HOME": str(work), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+                proc = subprocess.Popen(argv, cwd=str(work), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            try:
+                proc.wait(timeout=wall)
+                return "" if proc.returncode == 0 else f"the probe process ended with code {proc.returncode}"
+            except subprocess.TimeoutExpired:
+                return f"the probe was stopped after {wall:.0f} s (time limit)"
+            finally:
+                if sb is not None:
+                    oom = sb.oom_killed()
+                    sb.kill_all()
+                    if oom:
+                        return "the probe was killed: memory limit exceeded"
+                else:
+                    try:
+                        os.killpg(proc.pid, 9)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                proc.wait()
+        finally:
+            log.close()
+            if sb is not None:
+                sb.close()
+
+    def _read(self, work: Path, i: int, killed: str, elapsed: float) -> Outcome:
+        jf, nf = work / f"out-{i}.json", work / f"out-{i}.npz"
+        if not jf.exists() or jf.is_symlink() or jf.stat().st_size > MAX_JSON_BYTES:
+            why = killed or "the probe produced no result"
+            return Outcome(False, error=why, seconds=elapsed)
+        try:
+            raw = json.loads(jf.read_text())
+            arrays = np.load(nf, allow_pickle=False) if nf.exists() and not nf.is_symlink() else np.load(_empty_npz(work), allow_pickle=False)
+        except Exception as exc:
+            return Outcome(False, error=f"unreadable probe result ({type(exc).__name__})", seconds=elapsed)
+        if not isinstance(raw, dict):
+            return Outcome(False, error="malformed probe result", seconds=elapsed)
+        if not raw.get("ok"):
+            return Outcome(False, error=str(raw.get("error", "failed"))[:1000], traceback=str(raw.get("traceback", ""))[-3000:],
+                           seconds=float(raw.get("seconds", 0) or 0))
+        try:
+            value = decode(raw.get("value"), arrays)
+        except Exception as exc:  # e.g. a forged npz with object arrays: allow_pickle=False refuses
+            return Outcome(False, error=f"unreadable probe value ({type(exc).__name__}: {exc})")
+        top = raw.get("value") if isinstance(raw.get("value"), dict) else {}
+        meta = {k: top.get(k) for k in ("t", "dtype", "shape", "type") if k in top}
+        return Outcome(True, value=value, seconds=float(raw.get("seconds", 0) or 0), meta=meta)
+
+
+def _empty_npz(work: Path) -> Path:
+    p = work / "_empty.npz"
+    np.savez(p)
+    return p

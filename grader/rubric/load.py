@@ -1,0 +1,255 @@
+"""Load a rubric set from `rubrics/<assignment>/`: `assignment.yaml` plus one YAML per notebook.
+
+Every error names the file, the YAML path and the bad value, and says what was expected.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from grader.errors import RubricError
+from grader.rubric import schema
+from grader.rubric.model import (
+    Execution,
+    FileSpec,
+    ItemSpec,
+    NotebookRubric,
+    Penalties,
+    Rubric,
+    SkipRule,
+)
+
+ASSIGNMENT_FILE = "assignment.yaml"
+
+DEFAULT_SKIP = (
+    SkipRule(r"^\s*[!%]\s*pip\b", "installs packages (the grader provides the environment)"),
+    SkipRule(r"^\s*!\s*(wget|curl)\b", "downloads files (no network; the grader provides the data)"),
+    SkipRule(r"^\s*!\s*unzip\b", "unpacks a download (the grader provides the data)"),
+    SkipRule(r"^\s*!\s*git\s+clone\b", "clones a repository (the grader provides res/)"),
+    SkipRule(r"^\s*%\s*cd\b", "changes directory (the grader sets the working directory)"),
+    SkipRule(r"drive\.mount\s*\(", "mounts Google Drive (Colab only)"),
+    SkipRule(r"^\s*from\s+google\.colab\b|^\s*import\s+google\.colab\b", "imports Colab-only modules"),
+)
+
+DEFAULT_EXECUTION = Execution(
+    cell_timeout_s=300.0,
+    notebook_timeout_s=900.0,
+    memory_mb=4096,
+    max_output_kb=2048,
+    skip_cells=DEFAULT_SKIP,
+)
+
+
+def _yaml_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load_yaml_validated(file: Path, json_schema: dict) -> dict:
+    """Read YAML safely and validate it; raise RubricError at the first (deepest) problem."""
+    file = Path(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RubricError(file, "", f"cannot read the rubric file ({exc.strerror}); check the path") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RubricError(file, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    validate(file, data, json_schema)
+    return data
+
+
+def validate(file: Path, data: Any, json_schema: dict, prefix: tuple = ()) -> None:
+    validator = jsonschema.Draft202012Validator(json_schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (-len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors) or errors[0]
+    path = _yaml_path(prefix + tuple(err.absolute_path))
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        msg = f"unknown key(s) {', '.join(map(repr, extra))}; allowed keys: {', '.join(allowed)}"
+    elif err.validator == "required":
+        msg = err.message.replace("is a required property", "is required here")
+    else:
+        msg = f"bad value {_describe(err.instance)}: {err.message}"
+    raise RubricError(file, path, msg)
+
+
+def _execution(file: Path, raw: dict | None, base: Execution) -> Execution:
+    raw = raw or {}
+    skip = base.skip_cells
+    if "skip_cells" in raw:
+        skip = tuple(SkipRule(r["pattern"], r["reason"]) for r in raw["skip_cells"])
+        import re
+
+        for i, rule in enumerate(skip):
+            try:
+                re.compile(rule.pattern)
+            except re.error as exc:
+                raise RubricError(file, f"execution.skip_cells[{i}].pattern", f"bad regex {rule.pattern!r}: {exc}") from exc
+    return Execution(
+        cell_timeout_s=float(raw.get("cell_timeout_s", base.cell_timeout_s)),
+        notebook_timeout_s=float(raw.get("notebook_timeout_s", base.notebook_timeout_s)),
+        memory_mb=int(raw.get("memory_mb", base.memory_mb)),
+        max_output_kb=int(raw.get("max_output_kb", base.max_output_kb)),
+        skip_cells=skip,
+    )
+
+
+def _item(file: Path, raw: dict, path: str, default_part: str) -> ItemSpec:
+    from grader.checks import registry
+
+    kind = raw["kind"]
+    try:
+        check = registry.get(kind)
+    except KeyError:
+        raise RubricError(
+            file, f"{path}.kind", f"unknown check kind {kind!r}; known kinds: {', '.join(registry.names())}"
+        ) from None
+    params = raw.get("params", {})
+    validate(file, params, check.params_schema, prefix=tuple(_split_path(path)) + ("params",))
+    if check.needs_target and "target" not in raw:
+        raise RubricError(file, path, f"check kind {kind!r} needs a 'target' (the function or class it grades)")
+    return ItemSpec(
+        id=raw["id"],
+        title=raw["title"],
+        points=float(raw["points"]),
+        kind=kind,
+        target=raw.get("target"),
+        params=params,
+        visibility=raw.get("visibility", "visible"),
+        feedback=raw.get("feedback", ""),
+        part=raw.get("part", default_part),
+        guide=raw.get("guide", ""),
+    )
+
+
+def _split_path(path: str):
+    # "items[3]" -> ("items", 3) so that nested schema errors get a full path
+    out = []
+    for chunk in path.replace("]", "").split("."):
+        name, *idx = chunk.split("[")
+        if name:
+            out.append(name)
+        out.extend(int(i) for i in idx)
+    return out
+
+
+def _notebook_rubric(file: Path, base: Execution) -> NotebookRubric:
+    raw = load_yaml_validated(file, schema.NOTEBOOK)
+    stem = Path(raw["notebook"]).stem
+    items = []
+    seen = set()
+    for i, item_raw in enumerate(raw["items"]):
+        path = f"items[{i}]"
+        item = _item(file, item_raw, path, default_part="code")
+        if item.notebook_stem != stem:
+            raise RubricError(file, f"{path}.id", f"item id {item.id!r} must start with the notebook stem {stem!r}.")
+        if item.id in seen:
+            raise RubricError(file, f"{path}.id", f"duplicate item id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+    return NotebookRubric(
+        file=file,
+        notebook=raw["notebook"],
+        seed=int(raw.get("seed", 0)),
+        execution=_execution(file, raw.get("execution"), base),
+        items=tuple(items),
+        exports=raw.get("exports", {}),
+    )
+
+
+def load_rubric(directory: str | Path) -> Rubric:
+    directory = Path(directory)
+    if directory.is_file():
+        directory = directory.parent
+    file = directory / ASSIGNMENT_FILE
+    if not file.exists():
+        raise RubricError(file, "", f"no {ASSIGNMENT_FILE} in {directory}; pass --rubric rubrics/<assignment>")
+    raw = load_yaml_validated(file, schema.ASSIGNMENT)
+    try:
+        tz = zoneinfo.ZoneInfo(raw["timezone"])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise RubricError(file, "timezone", f"bad value {raw['timezone']!r}: not an IANA time zone such as 'America/New_York'") from None
+    try:
+        deadline = dt.datetime.fromisoformat(str(raw["deadline"]))
+    except ValueError:
+        raise RubricError(file, "deadline", f"bad value {raw['deadline']!r}: expected 'YYYY-MM-DDTHH:MM:SS'") from None
+    deadline = deadline.replace(tzinfo=tz) if deadline.tzinfo is None else deadline
+    base_exec = _execution(file, raw.get("execution"), DEFAULT_EXECUTION)
+    files = tuple(FileSpec(f["name"], f["kind"], f.get("rubric")) for f in raw["files"])
+    notebooks = []
+    for i, spec in enumerate(files):
+        if spec.kind != "notebook":
+            continue
+        if not spec.rubric:
+            raise RubricError(file, f"files[{i}]", f"notebook {spec.name!r} needs a 'rubric' file")
+        nb = _notebook_rubric(directory / spec.rubric, base_exec)
+        if nb.notebook != spec.name:
+            raise RubricError(directory / spec.rubric, "notebook", f"bad value {nb.notebook!r}: {file.name} lists this rubric for {spec.name!r}")
+        notebooks.append(nb)
+    manual = tuple(_item(file, m, f"manual_items[{i}]", default_part="theory") for i, m in enumerate(raw.get("manual_items", [])))
+    ids = [it.id for nb in notebooks for it in nb.items] + [m.id for m in manual]
+    dup = {x for x in ids if ids.count(x) > 1}
+    if dup:
+        raise RubricError(file, "manual_items", f"duplicate item ids across files: {sorted(dup)}")
+    support = raw.get("support_dir")
+    support_dir = (directory / support).resolve() if support else None
+    if support_dir is not None and not support_dir.is_dir():
+        raise RubricError(file, "support_dir", f"bad value {support!r}: {support_dir} is not a directory")
+    pen = raw["penalties"]
+    rubric = Rubric(
+        directory=directory.resolve(),
+        assignment=raw["assignment"],
+        title=raw["title"],
+        deadline=deadline,
+        timezone=raw["timezone"],
+        netid_pattern=raw.get("netid_pattern", r"^[a-z]+[0-9]+$"),
+        zip_pattern=raw.get("zip_name", "{netid}.zip"),
+        files=files,
+        ignore=tuple(raw.get("ignore", ["__MACOSX/", ".DS_Store", ".ipynb_checkpoints/"])),
+        penalties=Penalties(
+            naming_percent=pen["naming"],
+            extra_files_percent=pen["extra_files"],
+            late_percent=pen["late"]["percent"],
+            late_grace_hours=pen["late"]["grace_hours"],
+            not_executable_percent=pen["not_executable"],
+        ),
+        support_dir=support_dir,
+        split=raw.get("split", {}),
+        notebooks=tuple(notebooks),
+        manual=manual,
+    )
+    _check_split(file, rubric)
+    return rubric
+
+
+def _check_split(file: Path, rubric: Rubric) -> None:
+    if not rubric.split:
+        return
+    totals: dict[str, float] = {}
+    for item in rubric.items:
+        if item.part not in rubric.split:
+            raise RubricError(file, "split", f"item {item.id!r} counts towards part {item.part!r}, which the split {dict(rubric.split)} does not name")
+        totals[item.part] = totals.get(item.part, 0.0) + item.points
+    for part, want in rubric.split.items():
+        got = totals.get(part, 0.0)
+        if abs(got - want) > 1e-9:
+            raise RubricError(file, f"split.{part}", f"bad value {want}: the items of part {part!r} add up to {got:g} points")

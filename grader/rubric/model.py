@@ -1,0 +1,115 @@
+"""Rubric specs: frozen, validated data. Results live in grader.model, not here."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class SkipRule:
+    """Cells matching `pattern` (a regex over a stripped source line) are not executed."""
+
+    pattern: str
+    reason: str
+
+    def matches(self, source: str) -> bool:
+        rx = re.compile(self.pattern)
+        return any(rx.search(line) for line in source.splitlines())
+
+
+@dataclass(frozen=True)
+class Execution:
+    cell_timeout_s: float
+    notebook_timeout_s: float
+    memory_mb: int
+    max_output_kb: int
+    skip_cells: tuple[SkipRule, ...]
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    id: str
+    title: str
+    points: float
+    kind: str
+    target: str | None
+    params: Mapping[str, Any]
+    visibility: str  # "visible" | "hidden"
+    feedback: str
+    part: str  # which part of the course split the points count towards
+    guide: str = ""  # for manual items: how a TA grades it
+
+    @property
+    def notebook_stem(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class NotebookRubric:
+    file: Path  # the YAML file, for messages
+    notebook: str  # expected file name in the zip, e.g. hw2_cnn.ipynb
+    seed: int
+    execution: Execution
+    items: tuple[ItemSpec, ...]
+    exports: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        return Path(self.notebook).stem
+
+    @property
+    def max_score(self) -> float:
+        return sum(i.points for i in self.items)
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    kind: str  # "pdf" | "notebook"
+    rubric: str | None = None
+
+
+@dataclass(frozen=True)
+class Penalties:
+    naming_percent: float
+    extra_files_percent: float
+    late_percent: float
+    late_grace_hours: float
+    not_executable_percent: float
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """One assignment: the files it expects, the course rules and a rubric per notebook."""
+
+    directory: Path
+    assignment: str
+    title: str
+    deadline: dt.datetime  # timezone-aware
+    timezone: str
+    netid_pattern: str
+    zip_pattern: str  # e.g. "{netid}.zip"
+    files: tuple[FileSpec, ...]
+    ignore: tuple[str, ...]
+    penalties: Penalties
+    support_dir: Path | None  # copied next to each notebook as res/ etc.
+    split: Mapping[str, float]
+    notebooks: tuple[NotebookRubric, ...]
+    manual: tuple[ItemSpec, ...]
+
+    @property
+    def items(self) -> tuple[ItemSpec, ...]:
+        return tuple(i for nb in self.notebooks for i in nb.items) + self.manual
+
+    @property
+    def max_score(self) -> float:
+        return sum(i.points for i in self.items)
+
+    def notebook(self, name: str) -> NotebookRubric:
+        for nb in self.notebooks:
+            if nb.notebook == name:
+                return nb
+        raise KeyError(name)

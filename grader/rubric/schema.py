@@ -1,0 +1,110 @@
+"""JSON schemas for the rubric YAML files (one assignment file, one file per notebook).
+
+Unknown keys fail at load time (additionalProperties: false); each check kind's own
+`params` schema comes from the check registry, so a typo in a parameter fails too.
+"""
+
+_SKIP_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["pattern", "reason"],
+    "properties": {"pattern": {"type": "string", "minLength": 1}, "reason": {"type": "string"}},
+}
+
+EXECUTION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "cell_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "notebook_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "memory_mb": {"type": "integer", "minimum": 256},
+        "max_output_kb": {"type": "integer", "minimum": 1},
+        "skip_cells": {"type": "array", "items": _SKIP_RULE},
+    },
+}
+
+PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
+
+ASSIGNMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "assignment", "title", "deadline", "timezone", "files", "penalties"],
+    "properties": {
+        "schema": {"const": 1},
+        "assignment": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+        "title": {"type": "string"},
+        "deadline": {"type": "string", "format": "date-time-local"},
+        "timezone": {"type": "string"},
+        "netid_pattern": {"type": "string"},
+        "zip_name": {"type": "string", "pattern": r"\{netid\}"},
+        "files": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "kind"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "kind": {"enum": ["pdf", "notebook"]},
+                    "rubric": {"type": "string"},
+                },
+            },
+        },
+        "ignore": {"type": "array", "items": {"type": "string"}},
+        "penalties": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["naming", "extra_files", "late", "not_executable"],
+            "properties": {
+                "naming": PERCENT,
+                "extra_files": PERCENT,
+                "not_executable": PERCENT,
+                "late": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["percent", "grace_hours"],
+                    "properties": {"percent": PERCENT, "grace_hours": {"type": "number", "minimum": 0}},
+                },
+            },
+        },
+        "execution": EXECUTION,
+        "support_dir": {"type": "string"},
+        "split": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+        "manual_items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+    },
+}
+
+ITEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "title", "points", "kind"],
+    "properties": {
+        "id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+$"},
+        "title": {"type": "string", "minLength": 1},
+        "points": {"type": "number", "minimum": 0},
+        "kind": {"type": "string"},
+        "target": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "params": {"type": "object"},
+        "visibility": {"enum": ["visible", "hidden"]},
+        "feedback": {"type": "string"},
+        "part": {"type": "string"},
+        "guide": {"type": "string"},
+    },
+}
+
+ASSIGNMENT["$defs"] = {"item": ITEM}
+
+NOTEBOOK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "notebook", "items"],
+    "properties": {
+        "schema": {"const": 1},
+        "notebook": {"type": "string", "pattern": r"\.ipynb$"},
+        "seed": {"type": "integer", "minimum": 0},
+        "execution": EXECUTION,
+        "exports": {"type": "object"},
+        "items": {"type": "array", "minItems": 1, "items": ITEM},
+    },
+}

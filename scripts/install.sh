@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything the grader needs on a fresh Debian machine, idempotently:
+# bubblewrap (the sandbox) from Debian, and a virtualenv in .venv with the project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null \
+      || echo "install.sh: could not install bubblewrap; the grader will run with weaker isolation" >&2
+  else
+    echo "install.sh: bubblewrap missing and not root: the grader will run with weaker isolation" >&2
+  fi
+fi
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+# torch first, pinned to the local CPU wheel where one exists (no CUDA downloads).
+.venv/bin/pip install -q "torch>=2.2,<2.14"
+.venv/bin/pip install -q -e ".[dev]"
