@@ -65,7 +65,7 @@ def _emit(event: dict) -> None:
 
 def _make_kernel_manager(job: dict):
     """A kernel manager for the isolation mode the parent chose; (km, sandbox|None)."""
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
 
     workdir = Path(job["workdir"])
     mode = job.get("isolation", "none")
@@ -76,7 +76,8 @@ def _make_kernel_manager(job: dict):
         iso = sbx.detect_isolation(prefer=mode)
         sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"))
         return sbx.SandboxedKernelManager(sandbox=sb), sb
-    km = KernelManager(kernel_name="python3")
+    # nbclient needs an async manager: with a blocking client its timeouts never fire.
+    km = AsyncKernelManager(kernel_name="python3")
     return km, None
 
 

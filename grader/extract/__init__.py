@@ -115,7 +115,8 @@ def _binds(node: ast.stmt) -> tuple[set[str], str]:
         if any(a.name == "*" for a in node.names):
             return set(), "star_import"
         return {(a.asname or a.name).split(".")[0] for a in node.names}, "import"
-    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+    # AugAssign (x += 1) is not a definition: the binding before it must stay the last one
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         names = set()
         for t in targets:

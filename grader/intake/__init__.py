@@ -33,9 +33,11 @@ def netid_from_zip_name(zip_path: Path, rubric: Rubric) -> tuple[str, str | None
     if full.fullmatch(stem) and expected.format(netid=stem) == name:
         return stem, None
     loose = re.compile(rubric.netid_pattern.lstrip("^").rstrip("$"))
-    for token in re.split(r"[^A-Za-z0-9]+", stem):
-        if loose.fullmatch(token.lower()):
-            return token.lower(), f"the zip is named {name!r}; it should be {expected.format(netid=token.lower())!r}"
+    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", stem) if loose.fullmatch(t.lower())]
+    if tokens:
+        # "hw2-ab1234.zip": a NetID has more digits than an assignment name like hw2
+        token = max(tokens, key=lambda t: sum(ch.isdigit() for ch in t))
+        return token, f"the zip is named {name!r}; it should be {expected.format(netid=token)!r}"
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40] or "unknown"
     return safe, f"the zip is named {name!r}, which contains no NetID; it should be {expected.format(netid='<netid>')!r}"
 

@@ -15,7 +15,8 @@ def summary_table(r: dict, width: int = 100) -> str:
         if not nb["executed"]:
             out.append(f"notebook {nb['notebook']}: {nb['status']} {nb['message'][:width - 30]}".rstrip())
     iso = r["environment"]["isolation"]
-    out.append(f"isolation: {iso['mode']}" + (f" (WEAKER: {'; '.join(iso['missing'])})" if iso["missing"] else ""))
+    weak = iso["mode"] != "bwrap"
+    out.append(f"isolation: {iso['mode']}" + (f" (WEAKER than the full sandbox: {'; '.join(iso['missing'])})" if weak else ""))
     pending = sum(i["max_score"] for i in r["items"] if i["status"] == "pending")
     out.append(f"TOTAL {r['netid']}: {r['score']:g} / {r['max_score']:g}" + (f"  ({pending:g} points pending TA grading)" if pending else ""))
     return "\n".join(out)

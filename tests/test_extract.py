@@ -1,0 +1,53 @@
+"""Extraction by AST: targets, last definition wins, dependencies, IPython syntax, messages."""
+from grader.extract import extract
+
+
+CELLS = [
+    "!pip install torch\n%matplotlib inline\nimport numpy as np\nimport torch\nfrom torch import nn",
+    "N = 26\nSCALE = 2.0\n\ndef helper(x):\n    return x * SCALE",
+    "def conv1d_dldW(x, W):\n    return helper(x) + 1  # first try",
+    "for i in range(10**9):\n    pass  # a training loop: never extracted",
+    "def conv1d_dldW(x, W):\n    return helper(x) + np.zeros(N).sum()\n\nclass Net(nn.Module):\n    def forward(self, x):\n        return x",
+    "def broken(:\n    pass",
+]
+
+
+def test_last_definition_wins_with_its_dependencies():
+    ex = extract(CELLS)
+    src = ex.module_for(["conv1d_dldW"])
+    assert "np.zeros(N)" in src and "first try" not in src
+    assert "def helper" in src and "SCALE = 2.0" in src and "N = 26" in src
+    assert "import numpy as np" in src
+    assert "range(10**9)" not in src and "pip" not in src and "matplotlib" not in src
+    compile(src, "m", "exec")
+    ns = {}
+    exec(src, ns)
+    assert ns["conv1d_dldW"](1.0, None) == 2.0
+
+
+def test_class_pulls_its_base_import():
+    src = extract(CELLS).module_for(["Net"])
+    assert "from torch import nn" in src and "class Net" in src and "def helper" not in src
+
+
+def test_syntax_error_cell_is_reported_not_fatal():
+    ex = extract(CELLS)
+    assert any("cell 5" in p and "syntax error" in p for p in ex.problems)
+    assert ex.find("conv1d_dldW") is not None
+
+
+def test_missing_target_suggests_the_renamed_one():
+    ex = extract(["def conv1d_dLdW(x):\n    pass", "def conv1d_dfdw(x):\n    pass"])
+    msg = ex.missing_message("conv1d_dldW", "hw2_cnn.ipynb")
+    assert msg.startswith("no function or class `conv1d_dldW` in hw2_cnn.ipynb; found `conv1d_dLdW`")
+
+
+def test_missing_target_without_near_names():
+    msg = extract(["x = 1"]).missing_message("binary_addition_rnn", "hw2_rnn.ipynb")
+    assert msg == "no function or class `binary_addition_rnn` in hw2_rnn.ipynb"
+
+
+def test_decorated_function_keeps_decorator():
+    ex = extract(["import functools\n@functools.lru_cache(None)\ndef f(x):\n    return x"])
+    src = ex.module_for(["f"])
+    assert "@functools.lru_cache" in src and "import functools" in src

@@ -1,0 +1,65 @@
+"""Rubric loading: valid files load; every kind of mistake names file, YAML path and value."""
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.errors import RubricError
+from grader.rubric import load_rubric
+from conftest import MINI_RUBRIC
+
+
+def test_mini_rubric_loads(mini_rubric):
+    assert mini_rubric.assignment == "mini"
+    assert [nb.notebook for nb in mini_rubric.notebooks] == ["mini.ipynb", "other.ipynb"]
+    assert mini_rubric.max_score == 30
+    assert mini_rubric.deadline.utcoffset().total_seconds() == -5 * 3600
+    assert [i.id for i in mini_rubric.manual] == ["mini_theory.q1"]
+
+
+def _broken(tmp_path: Path, file: str, edit) -> Path:
+    d = tmp_path / "r"
+    shutil.copytree(MINI_RUBRIC, d)
+    data = yaml.safe_load((d / file).read_text())
+    edit(data)
+    (d / file).write_text(yaml.safe_dump(data))
+    return d
+
+
+@pytest.mark.parametrize("file,edit,path,words", [
+    ("mini.yaml", lambda d: d["items"][1].update(kind="allclsoe"), "items[1].kind", "unknown check kind 'allclsoe'"),
+    ("mini.yaml", lambda d: d["items"][0].update(pionts=3), "items[0]", "unknown key(s) 'pionts'"),
+    ("mini.yaml", lambda d: d["items"][0]["params"].update(rtol="small"), "items[0].params.rtol", "bad value 'small'"),
+    ("mini.yaml", lambda d: d["items"][0]["params"].update(tolerance=1), "items[0].params", "unknown key(s) 'tolerance'"),
+    ("mini.yaml", lambda d: d["items"][0].pop("target"), "items[0]", "needs a 'target'"),
+    ("mini.yaml", lambda d: d["items"][1].update(id="mini.add"), "items[1].id", "duplicate item id"),
+    ("mini.yaml", lambda d: d["items"][0].update(id="other.add"), "items[0].id", "must start with the notebook stem"),
+    ("mini.yaml", lambda d: d["items"][0].update(points=-1), "items[0].points", "bad value -1"),
+    ("assignment.yaml", lambda d: d.update(deadline="next friday"), "deadline", "bad value 'next friday'"),
+    ("assignment.yaml", lambda d: d.update(timezone="Mars/Olympus"), "timezone", "not an IANA time zone"),
+    ("assignment.yaml", lambda d: d["penalties"].pop("late"), "penalties", "'late' is required"),
+    ("assignment.yaml", lambda d: d.update(split={"code": 25, "theory": 10}), "split.code", "add up to 20"),
+])
+def test_rubric_errors_name_file_path_and_value(tmp_path, file, edit, path, words):
+    d = _broken(tmp_path, file, edit)
+    with pytest.raises(RubricError) as info:
+        load_rubric(d)
+    err = info.value
+    assert err.file.endswith(file)
+    assert err.path == path, str(err)
+    assert words in str(err)
+
+
+def test_invalid_yaml_reports_line(tmp_path):
+    d = tmp_path / "r"
+    shutil.copytree(MINI_RUBRIC, d)
+    (d / "other.yaml").write_text("schema: 1\nitems: [\n")
+    with pytest.raises(RubricError) as info:
+        load_rubric(d)
+    assert "other.yaml" in str(info.value) and "line" in info.value.path
+
+
+def test_missing_rubric_dir_says_what_to_do(tmp_path):
+    with pytest.raises(RubricError, match="--rubric"):
+        load_rubric(tmp_path)
