@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-scratch", action="store_true", help="keep the job's scratch directory for debugging")
     run.add_argument("--json", action="store_true", help="print the full JSON report instead of the summary table")
     run.set_defaults(func=cmd_run)
+    try:  # `grader batch` lives in grader/batch (parallel, resumable, distributed)
+        from grader.batch.cli import add_batch_parser
+    except ImportError:
+        pass
+    else:
+        add_batch_parser(sub)
     chk = sub.add_parser("rubric-check", help="load and validate a rubric set")
     chk.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     chk.set_defaults(func=cmd_rubric_check)

@@ -90,6 +90,7 @@ class NotebookRun:
     peak_memory_mb: float | None = None
     executed_notebook: Path | None = None  # trusted copy written by the executor
     exports_dir: Path | None = None  # plain-data exports from the kernel (untrusted data)
+    instrumentation: tuple = ()  # outcomes of the grader's prologue/epilogue code in the kernel
 
     @property
     def failing_cells(self) -> tuple[CellOutcome, ...]:

@@ -81,6 +81,16 @@ def stage_intake(state: State, env: Env) -> State:
                                findings=state.findings + tuple(findings))
 
 
+def _instrumentation(spec) -> tuple[str, str]:
+    pro, epi = [], []
+    for item in spec.items:
+        ins = registry.get(item.kind).instrument(item)
+        if ins is not None:
+            pro.append(ins.prologue)
+            epi.append(ins.epilogue)
+    return "\n\n".join(p for p in pro if p), "\n\n".join(e for e in epi if e)
+
+
 def stage_execute(state: State, env: Env) -> State:
     sub = state.submission
     mode = state.isolation.get("mode", "none")
@@ -93,8 +103,9 @@ def stage_execute(state: State, env: Env) -> State:
             return NotebookRun(spec.notebook, "missing", False, 0.0, 0, (), message=f"{spec.notebook} is not in the submission")
         if nb is None:
             return NotebookRun(spec.notebook, "invalid", False, 0.0, 0, (), message=f"{spec.notebook} could not be read as a notebook")
+        pro, epi = _instrumentation(spec)
         try:
-            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress)
+            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi)
         except Exception as exc:  # the grader's own failure: still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")

@@ -66,3 +66,18 @@ class CheckKind:
 
     def run(self, ctx: "CheckContext", item: "ItemSpec") -> CheckResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def instrument(self, item: "ItemSpec") -> "Instrumentation | None":
+        """Code this kind needs run in the student's kernel (e.g. exporting a trained model).
+
+        The prologue runs before the first cell, the epilogue after the last one; both are
+        grader code but run inside the sandbox, so whatever they write (under the work
+        dir's `__grader_exports__/`) is untrusted data for `run()` to validate.
+        """
+        return None
+
+
+@dataclass(frozen=True)
+class Instrumentation:
+    prologue: str = ""
+    epilogue: str = ""

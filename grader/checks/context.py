@@ -39,8 +39,13 @@ class CheckContext:
             return self.extraction.missing_message(target, self.notebook_label)
         return None
 
-    def probe(self, targets: list[str], calls: list[Call], load_timeout_s: float = 60.0) -> list[Outcome]:
-        return self.prober.run(self.module_for(*targets), calls, load_timeout_s=load_timeout_s)
+    def probe(self, targets: list[str], calls: list[Call], load_timeout_s: float = 60.0, *,
+              extra_source: str = "", files: dict | None = None) -> list[Outcome]:
+        """Call extracted student code in a sandbox. `extra_source` is grader-written helper code
+        appended to the student's module (e.g. a recipe that loads exported weights and runs
+        test_run); `files` are copied next to it."""
+        source = self.module_for(*targets) + ("\n\n# --- grader helpers ---\n" + extra_source if extra_source else "")
+        return self.prober.run(source, calls, load_timeout_s=load_timeout_s, files=files)
 
     def reference(self, key: str, compute: Callable[[], Any]) -> Any:
         """Reference outputs are computed once per (key) and reused across items and students."""

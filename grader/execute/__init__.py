@@ -21,6 +21,7 @@ from grader.rubric.model import NotebookRubric
 
 EXECUTOR_MEMORY_BYTES = 3 << 30  # the trusted executor's own address-space cap
 WATCHDOG_GRACE_S = 30.0
+EXPORTS = "__grader_exports__"  # where instrumentation writes plain-data exports (untrusted)
 
 ProgressFn = Callable[[str, dict], None]
 
@@ -44,6 +45,8 @@ def run_notebook(
     support_dir: Path | None,
     isolation: str,
     progress: ProgressFn | None = None,
+    prologue: str = "",
+    epilogue: str = "",
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
     stem = spec.stem
@@ -59,6 +62,7 @@ def run_notebook(
     os.chmod(private, 0o700)
     if support_dir is not None:
         shutil.copytree(support_dir, workdir / support_dir.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / EXPORTS).mkdir()
     prepared, skip_notes = prepare(nb, ex.skip_cells)
     nb_in = private / "prepared.ipynb"
     nbformat.write(prepared, nb_in)
@@ -73,6 +77,8 @@ def run_notebook(
         "max_output_bytes": ex.max_output_kb * 1024,
         "memory_bytes": ex.memory_mb << 20,
         "isolation": isolation,
+        "prologue": prologue,
+        "epilogue": epilogue,
     }
     job_file = private / "job.json"
     job_file.write_text(json.dumps(job))
@@ -124,7 +130,8 @@ def run_notebook(
         output_truncated=bool(res.get("output_truncated")),
         peak_memory_mb=round(peak / 2**20, 1) if peak else None,
         executed_notebook=Path(job["notebook_out"]) if Path(job["notebook_out"]).exists() else None,
-        exports_dir=workdir / "__grader_exports__",
+        exports_dir=workdir / EXPORTS,
+        instrumentation=tuple(res.get("instrumentation", [])),
     )
 
 

@@ -124,6 +124,27 @@ def run(job: dict) -> dict:
         replies[cell_index] = execute_reply.get("content", {}) if isinstance(execute_reply, dict) else {}
 
     client.on_cell_executed = on_executed
+    hidden: list[dict] = []
+
+    def run_hidden(kind: str, code: str) -> None:
+        # Grader instrumentation: executed like a cell, never stored in the notebook.
+        if not code.strip():
+            return
+        cell = nbformat.v4.new_code_cell(code)
+        client.nb.cells.append(cell)
+        idx = len(client.nb.cells) - 1
+        client.timeout = max(1, int(min(float(job["cell_timeout_s"]), max(1.0, deadline - time.monotonic()))))
+        t0 = time.monotonic()
+        try:
+            client.execute_cell(cell, idx)
+            reply = replies.get(idx, {})
+            hidden.append({"kind": kind, "status": reply.get("status", "?"), "ename": str(reply.get("ename", ""))[:200],
+                           "evalue": str(reply.get("evalue", ""))[:500], "seconds": round(time.monotonic() - t0, 3)})
+        except (CellTimeoutError, DeadKernelError) as exc:
+            hidden.append({"kind": kind, "status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300]})
+            raise
+        finally:
+            client.nb.cells.pop(idx)
     t_start = time.monotonic()
     start_kwargs = {"cwd": str(workdir)}
     if sb is None:
@@ -132,6 +153,7 @@ def run(job: dict) -> dict:
     try:
         with client.setup_kernel(**start_kwargs):
             _emit({"event": "kernel_started", "seconds": round(time.monotonic() - t_start, 3)})
+            run_hidden("prologue", job.get("prologue", ""))
             for k, idx in enumerate(code_idx):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -164,6 +186,8 @@ def run(job: dict) -> dict:
                                      "ename": str(reply.get("ename", ""))[:200], "evalue": str(reply.get("evalue", ""))[:500]})
                     if status == "completed":
                         status = "cell_errors"
+            if status in ("completed", "cell_errors"):
+                run_hidden("epilogue", job.get("epilogue", ""))
             if sb is not None:
                 peak = sb.peak_memory_bytes()
     except Exception as exc:  # kernel failed to start, sandbox broken, ...
@@ -188,6 +212,7 @@ def run(job: dict) -> dict:
         "cells": outcomes,
         "output_truncated": client.truncated,
         "peak_memory_bytes": peak,
+        "instrumentation": hidden,
     }
 
 

@@ -113,11 +113,24 @@ class Prober:
         self.memory_bytes = memory_bytes
         self.max_wall_s = max_wall_s
 
-    def run(self, module_source: str, calls: list[Call], load_timeout_s: float = 60.0) -> list[Outcome]:
+    def run(self, module_source: str, calls: list[Call], load_timeout_s: float = 60.0,
+            files: dict[str, bytes | Path] | None = None) -> list[Outcome]:
+        """Run `calls` against `module_source` in a fresh sandboxed process.
+
+        `files` are copied into the probe's work dir (e.g. exported weights as .npz) and are
+        readable by the probe as plain relative paths.
+        """
         d = self.scratch / f"probe-{next(_counter)}-{os.getpid()}"
         work = d / "work"
         work.mkdir(parents=True)
         shutil.copy(WORKER, work / "worker.py")
+        for name, content in (files or {}).items():
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"probe file names are plain names, got {name!r}")
+            if isinstance(content, Path):
+                shutil.copyfile(content, work / name, follow_symlinks=False)
+            else:
+                (work / name).write_bytes(content)
         (work / "student.py").write_text(module_source)
         inputs = _Inputs()
         spec = {"load_timeout_s": load_timeout_s,
