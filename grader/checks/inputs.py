@@ -4,6 +4,7 @@
     {randn: [2, 5]}            a tensor of standard normals of that shape
     {rand: [4]}                uniform [0, 1)
     {randint: [low, high, [shape]]}   an int64 tensor
+    {uniform: [low, high]}     a plain Python float
     {tensor: [[1, 2], [3, 4]]} a literal tensor
     {dict: {key: spec, ...}}   a dict of decoded values
 The dtype of float tensors is the case's dtype (float64 unless the rubric says otherwise).
@@ -24,8 +25,8 @@ def check_spec(spec: Any) -> str | None:
         if len(spec) != 1:
             return f"an input generator has exactly one key, got {sorted(spec)}"
         (k, v), = spec.items()
-        if k not in ("randn", "rand", "randint", "tensor", "dict"):
-            return f"unknown input generator {k!r}; use randn, rand, randint, tensor or dict"
+        if k not in ("randn", "rand", "randint", "tensor", "dict", "uniform"):
+            return f"unknown input generator {k!r}; use randn, rand, randint, uniform, tensor or dict"
         if k == "dict":
             for x in v.values():
                 if (err := check_spec(x)):
@@ -49,6 +50,8 @@ def build(spec: Any, rng: np.random.Generator, dtype: str = "float64"):
         if k == "randint":
             low, high, shape = v
             return torch.from_numpy(rng.integers(low, high, size=tuple(shape)).astype(np.int64))
+        if k == "uniform":
+            return float(rng.uniform(v[0], v[1]))
         if k == "tensor":
             arr = np.asarray(v)
             return torch.from_numpy(arr.astype(_DTYPES[dtype]) if arr.dtype.kind == "f" else arr)

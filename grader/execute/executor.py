@@ -195,6 +195,14 @@ def run(job: dict) -> dict:
         message = f"{type(exc).__name__}: {exc}"
         _emit({"event": "error", "message": message, "traceback": traceback.format_exc()[-2000:]})
     finally:
+        # nbclient never shuts down a kernel manager it was given: do it here, always.
+        try:
+            from jupyter_core.utils import run_sync
+
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        except Exception:
+            pass
         if sb is not None:
             sb.close()
     ran = {o["index"] for o in outcomes}

@@ -5,6 +5,7 @@ Inputs go in as .npz + JSON; results come back as .npz (loaded with allow_pickle
 """
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -20,6 +21,7 @@ import numpy as np
 
 WORKER = Path(__file__).with_name("worker.py")
 MAX_JSON_BYTES = 8 << 20
+MAX_NPZ_BYTES = 256 << 20
 _counter = itertools.count()
 
 
@@ -186,13 +188,20 @@ class Prober:
                 sb.close()
 
     def _read(self, work: Path, i: int, killed: str, elapsed: float) -> Outcome:
-        jf, nf = work / f"out-{i}.json", work / f"out-{i}.npz"
-        if not jf.exists() or jf.is_symlink() or jf.stat().st_size > MAX_JSON_BYTES:
-            why = killed or "the probe produced no result"
-            return Outcome(False, error=why, seconds=elapsed)
+        # The files were written by student code: no links, no FIFOs, bounded sizes.
+        from grader.sandbox import read_bytes
+
         try:
-            raw = json.loads(jf.read_text())
-            arrays = np.load(nf, allow_pickle=False) if nf.exists() and not nf.is_symlink() else np.load(_empty_npz(work), allow_pickle=False)
+            raw_json = read_bytes(work, f"out-{i}.json", MAX_JSON_BYTES)
+        except OSError:
+            return Outcome(False, error=killed or "the probe produced no result", seconds=elapsed)
+        try:
+            raw = json.loads(raw_json)
+            try:
+                npz = read_bytes(work, f"out-{i}.npz", MAX_NPZ_BYTES)
+            except FileNotFoundError:
+                npz = _EMPTY_NPZ
+            arrays = np.load(io.BytesIO(npz), allow_pickle=False)
         except Exception as exc:
             return Outcome(False, error=f"unreadable probe result ({type(exc).__name__})", seconds=elapsed)
         if not isinstance(raw, dict):
@@ -209,7 +218,10 @@ class Prober:
         return Outcome(True, value=value, seconds=float(raw.get("seconds", 0) or 0), meta=meta)
 
 
-def _empty_npz(work: Path) -> Path:
-    p = work / "_empty.npz"
-    np.savez(p)
-    return p
+def _make_empty_npz() -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf)
+    return buf.getvalue()
+
+
+_EMPTY_NPZ = _make_empty_npz()

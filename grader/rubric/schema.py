@@ -105,6 +105,6 @@ NOTEBOOK = {
         "seed": {"type": "integer", "minimum": 0},
         "execution": EXECUTION,
         "exports": {"type": "object"},
-        "items": {"type": "array", "minItems": 1, "items": ITEM},
+        "items": {"type": "array", "items": ITEM},
     },
 }

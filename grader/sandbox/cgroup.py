@@ -66,6 +66,29 @@ def _read(path: Path) -> str | None:
         return None
 
 
+_swept: set[Path] = set()
+
+
+def _sweep_stale(parent: Path) -> None:
+    """rmdir empty job groups left by a grader that was SIGKILLed (names end -<pid>-<n>)."""
+    if parent in _swept:
+        return
+    _swept.add(parent)
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return
+    for d in entries:
+        fields = d.name.rsplit("-", 2)
+        if not d.is_dir() or len(fields) != 3 or not fields[1].isdigit():
+            continue
+        if not Path(f"/proc/{fields[1]}").exists():
+            try:
+                os.rmdir(d)  # fails (harmlessly) while processes remain
+            except OSError:
+                pass
+
+
 class JobCgroups:
     """The cgroups of one job. Create with limits, join from preexec, remove on close."""
 
@@ -77,6 +100,7 @@ class JobCgroups:
                 if parent is None:
                     continue
                 parent.mkdir(exist_ok=True)
+                _sweep_stale(parent)
                 d = parent / name
                 d.mkdir()
                 self.dirs[ctrl] = d

@@ -15,13 +15,19 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from jupyter_client import KernelManager
-from jupyter_client.utils import run_sync
+from jupyter_client import AsyncKernelManager
 
 from .core import Sandbox
 
 
-class SandboxedKernelManager(KernelManager):
+class SandboxedKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager (nbclient needs the async client: a blocking one hangs its
+    event loop forever when the kernel dies). Public methods are coroutines; from sync
+    code use jupyter_core.utils.run_sync(km.shutdown_kernel)(now=True).
+
+    nbclient does not shut down a km it was given: the caller must (in a finally).
+    """
+
     def __init__(self, sandbox: Sandbox, extra_env: Mapping[str, str] | None = None,
                  **kwargs: Any) -> None:
         kwargs["transport"] = "ipc"
@@ -51,7 +57,7 @@ class SandboxedKernelManager(KernelManager):
             self.kernel_spec.interrupt_mode = "message"
         return await super()._async_pre_start_kernel(**kw)
 
-    pre_start_kernel = run_sync(_async_pre_start_kernel)
+    pre_start_kernel = _async_pre_start_kernel
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -69,7 +75,7 @@ class SandboxedKernelManager(KernelManager):
         if process is not None:
             self.sandbox.track(process)
 
-    _launch_kernel = run_sync(_async_launch_kernel)
+    _launch_kernel = _async_launch_kernel
 
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
         try:
@@ -78,4 +84,4 @@ class SandboxedKernelManager(KernelManager):
             # Orphans (start_new_session children, daemons) die with the kernel.
             self.sandbox.kill_all()
 
-    shutdown_kernel = run_sync(_async_shutdown_kernel)
+    shutdown_kernel = _async_shutdown_kernel

@@ -1,0 +1,108 @@
+"""Running jobs on Dask: an embedded LocalCluster by default, or an existing scheduler.
+
+The engine knows nothing about grading: it maps a picklable function over job dicts,
+keeps a bounded number in flight (so shipped zips do not pile up in memory), and hands
+each outcome to a callback as soon as it is known. A job whose worker process dies is
+retried once by Dask, then reported as {"ok": False, "error": ...}.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Callable, Iterable, Iterator
+
+from grader.batch.manifest import BatchError
+from grader.batch.worker import THREAD_VARS
+
+ALLOWED_FAILURES = 1  # a job may kill one worker and get a second chance; not more
+
+
+@contextlib.contextmanager
+def dask_client(workers: int, scheduler: str | None) -> Iterator:
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except Exception as exc:
+            raise BatchError(f"cannot reach the Dask scheduler at {scheduler}: {exc}; "
+                             "start it (`dask scheduler`) or drop --scheduler to grade on this machine") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.update({var: "1" for var in THREAD_VARS})
+    config = {
+        "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+        "distributed.nanny.pre-spawn-environ": environ,
+        "distributed.worker.daemon": False,  # graders start kernels and probe processes
+        "distributed.admin.tick.limit": "1h",  # long CPU-bound grades are not a problem
+        # Grading manages its own memory limits (sandboxed kernels); the worker must not
+        # be paused or killed for the kernels' memory.
+        "distributed.worker.memory.target": False,
+        "distributed.worker.memory.spill": False,
+        "distributed.worker.memory.pause": False,
+        "distributed.worker.memory.terminate": False,
+    }
+    with dask.config.set(config):
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR, memory_limit=0)
+        try:
+            client = Client(cluster)
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            cluster.close()
+
+
+def run_jobs(client, fn: Callable[[dict], dict], jobs: Iterable[tuple[str, dict]],
+             on_done: Callable[[str, dict], None], max_in_flight: int | None = None) -> None:
+    """Run fn(payload) for each (name, payload); call on_done(name, outcome) as each ends."""
+    from dask.distributed import as_completed
+
+    queue = iter(jobs)
+    if max_in_flight is None:
+        threads = sum(client.nthreads().values()) if client.nthreads() else 0
+        max_in_flight = max(4, 2 * threads)
+    names: dict[str, str] = {}
+    ac = as_completed()
+
+    def submit_next() -> bool:
+        nxt = next(queue, None)
+        if nxt is None:
+            return False
+        name, payload = nxt
+        fut = client.submit(fn, payload, pure=False, key=f"grade-{name}-{len(names)}")
+        names[fut.key] = name
+        ac.add(fut)
+        return True
+
+    for _ in range(max_in_flight):
+        if not submit_next():
+            break
+    for fut in ac:
+        name = names[fut.key]
+        try:
+            outcome = fut.result()
+        except Exception as exc:
+            outcome = {"ok": False, "error": _describe_failure(exc), "traceback": repr(exc)[-2000:]}
+        finally:
+            fut.release()
+        if not isinstance(outcome, dict):
+            outcome = {"ok": False, "error": f"the worker returned {type(outcome).__name__}, not a result"}
+        on_done(name, outcome)
+        submit_next()
+
+
+def _describe_failure(exc: BaseException) -> str:
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return (f"the worker process grading this submission died {ALLOWED_FAILURES + 1} times "
+                "(killed, out of memory, or crashed); it was not graded")
+    return f"the grader crashed: {type(exc).__name__}: {exc}"

@@ -1,0 +1,125 @@
+"""TA scores for `manual` rubric items, merged from a CSV into the canonical reports.
+
+CSV: a `netid` column, one column per manual item id (points, blank = not graded yet),
+and optional `<item id>:comment` columns (shown to the student as the item's feedback).
+The whole file is validated before anything is graded; errors name the line and column.
+The merged score is recomputed with grader.score.total, so penalties apply exactly as
+they do to automatic items.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import score as scoring
+from grader.errors import GraderError
+from grader.model import ItemResult, Penalty
+
+COMMENT = ":comment"
+
+
+class ManualScoresError(GraderError):
+    """The TA score sheet is malformed; the message names the file, line and column."""
+
+
+@dataclass(frozen=True)
+class ManualScore:
+    points: float | None  # None: not graded yet (stays pending)
+    comment: str
+
+
+@dataclass(frozen=True)
+class ManualScores:
+    source: str
+    scores: dict  # netid -> {item id: ManualScore}
+
+    def for_netid(self, netid: str) -> dict:
+        return self.scores.get(netid, {})
+
+
+def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None) -> ManualScores:
+    """Parse and validate the sheet against the rubric's manual items (and the batch's netids)."""
+    path = Path(path)
+    manual = {i.id: i for i in rubric.items if i.kind == "manual"}
+    auto = {i.id for i in rubric.items if i.kind != "manual"}
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ManualScoresError(f"cannot read the manual scores {path}: {exc.strerror}") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise ManualScoresError(f"{path} is empty; expected a header row: netid,{','.join(manual) or '<manual item id>'}")
+    header = [h.strip() for h in rows[0]]
+    where = lambda line, col=None: f"{path}:{line}" + (f", column {col!r}" if col else "")  # noqa: E731
+    if "netid" not in header:
+        raise ManualScoresError(f"{where(1)}: no 'netid' column; the header is {','.join(header)}")
+    seen_cols = set()
+    for col in header:
+        if col in seen_cols:
+            raise ManualScoresError(f"{where(1, col)}: the column appears twice")
+        seen_cols.add(col)
+        if col == "netid":
+            continue
+        item_id = col[: -len(COMMENT)] if col.endswith(COMMENT) else col
+        if item_id in auto:
+            raise ManualScoresError(f"{where(1, col)}: {item_id} is graded automatically; only manual items "
+                                    f"({', '.join(manual) or 'none in this rubric'}) take TA scores")
+        if item_id not in manual:
+            raise ManualScoresError(f"{where(1, col)}: unknown item {item_id!r}; the rubric's manual items are "
+                                    f"{', '.join(manual) or 'none'}")
+    scores: dict[str, dict] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise ManualScoresError(f"{where(line)}: {len(row)} cells but the header has {len(header)} columns")
+        cells = {h: (row[k].strip() if k < len(row) else "") for k, h in enumerate(header)}
+        netid = cells["netid"]
+        if not netid:
+            raise ManualScoresError(f"{where(line, 'netid')}: empty netid")
+        if netids is not None and netid not in netids:
+            raise ManualScoresError(f"{where(line, 'netid')}: unknown netid {netid!r}: no submission in this batch has it")
+        if netid in scores:
+            raise ManualScoresError(f"{where(line, 'netid')}: {netid!r} has a second row; keep one row per student")
+        entry = {}
+        for item_id, spec in manual.items():
+            raw = cells.get(item_id, "")
+            comment = cells.get(item_id + COMMENT, "")
+            if raw == "":
+                if comment:
+                    entry[item_id] = ManualScore(None, comment)
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ManualScoresError(f"{where(line, item_id)}: {raw!r} is not a number (netid {netid})") from None
+            if not math.isfinite(value) or value < 0 or value > spec.points:
+                raise ManualScoresError(f"{where(line, item_id)}: score {raw} is out of range 0..{spec.points:g} (netid {netid})")
+            entry[item_id] = ManualScore(value, comment)
+        scores[netid] = entry
+    return ManualScores(str(path), scores)
+
+
+def merge_manual(report: dict, entries: dict) -> dict:
+    """A copy of `report` with TA scores in its manual items and the score recomputed."""
+    if not entries:
+        return report
+    r = copy.deepcopy(report)
+    for item in r["items"]:
+        ms = entries.get(item["id"])
+        if ms is None or item["kind"] != "manual" or ms.points is None:
+            continue
+        pts = round(float(ms.points), 4)
+        item["score"] = pts
+        item["status"] = "passed" if pts >= item["max_score"] - 1e-9 else "failed"
+        item["feedback"] = ms.comment or f"graded by a TA: {pts:g}/{item['max_score']:g}"
+        item["evidence"] = {**item.get("evidence", {}), "graded_by": "TA"}
+    items = [ItemResult(**{k: v for k, v in i.items() if k in ItemResult.__dataclass_fields__}) for i in r["items"]]
+    penalties = [Penalty(**{k: v for k, v in p.items() if k in Penalty.__dataclass_fields__}) for p in r["penalties"]]
+    raw, final = scoring.total(items, penalties, r["max_score"])
+    r["raw_score"] = round(raw, 4)
+    r["score"] = final
+    return r

@@ -1,0 +1,184 @@
+"""`grader batch`: the coordinator. Decides what to grade, runs it, records and publishes.
+
+The order of one batch, in one place:
+
+    discover -> key (content hashes) -> validate TA sheet -> lock OUT -> skip done jobs
+      -> grade the rest on Dask (as each finishes: cache + manifest line + publish)
+      -> publish everything (TA scores merged) -> class reports
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TextIO
+
+from grader.batch.crash import crash_report
+from grader.batch.engine import dask_client, run_jobs
+from grader.batch.manifest import BatchError, Manifest, atomic_write_bytes, grader_version, job_key, rubric_hash, sha256_file
+from grader.batch.manual import ManualScores, load_manual_scores, merge_manual
+from grader.batch.progress import Progress
+from grader.errors import UsageError
+
+# Names the batch writes into OUT/<netid>/ itself; a check's extra files may not take them.
+RESERVED = {"report.json", "feedback.md", "feedback.html", "results.json"}
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    netid: str
+    sha256: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    out_dir: Path
+    total: int
+    graded: int  # graded by this run
+    skipped: int  # unchanged since an earlier run (same key in the manifest)
+    failed: int  # the grader failed on them: a score-0 report with the reason
+    netids: tuple[str, ...]
+    seconds: float
+
+
+def discover(inputs: list[str | Path]) -> list[Path]:
+    """Zips named on the command line, and the *.zip files directly inside named folders."""
+    found: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() == ".zip"))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise UsageError(f"{p} does not exist; pass folders of <netid>.zip files or the zips themselves")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise UsageError("no .zip files found in " + ", ".join(str(i) for i in inputs))
+    return unique
+
+
+def plan(zips: list[Path], rubric, isolation: str) -> list[Job]:
+    from grader.intake import netid_from_zip_name
+
+    rdigest, version = rubric_hash(rubric), grader_version()
+    jobs = []
+    for z in zips:
+        netid, _ = netid_from_zip_name(z, rubric)
+        digest = sha256_file(z)
+        jobs.append(Job(z, netid, digest, job_key(digest, z.name, rdigest, version, isolation)))
+    by_netid: dict[str, list[Job]] = defaultdict(list)
+    for j in jobs:
+        by_netid[j.netid].append(j)
+    clashes = {n: js for n, js in by_netid.items() if len(js) > 1}
+    if clashes:
+        lines = [f"{n}: " + ", ".join(str(j.source) for j in js) for n, js in sorted(clashes.items())]
+        raise UsageError("several zips belong to the same NetID (their reports would overwrite each other); "
+                         "keep one per student:\n  " + "\n  ".join(lines))
+    return jobs
+
+
+def _summary(report: dict) -> str:
+    crash = next((f for f in report.get("findings", []) if f.get("code") == "grader_crash"), None)
+    if crash:
+        return "NOT GRADED: " + crash["message"].split(". This is a fault")[0]
+    return f"{report['score']:g}/{report['max_score']:g}"
+
+
+def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None) -> dict:
+    """Write OUT/<netid>/report.json (+ feedback.md, extra files) from a cached job result."""
+    from grader.report.markdown import feedback_markdown
+
+    report = result["report"]
+    if manual is not None:
+        report = merge_manual(report, manual.for_netid(netid))
+    d = Path(out_dir) / netid
+    d.mkdir(parents=True, exist_ok=True)
+    for name, b64 in sorted((result.get("files") or {}).items()):
+        if "/" in name or name.startswith(".") or name in RESERVED:
+            continue
+        atomic_write_bytes(d / name, base64.b64decode(b64))
+    atomic_write_bytes(d / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write_bytes(d / "feedback.md", feedback_markdown(report).encode())
+    code = {k: v for k, v in (result.get("code") or {}).items() if not k.startswith("__")}
+    atomic_write_bytes(Path(out_dir) / ".batch" / "code" / f"{netid}.json", (json.dumps(code, sort_keys=True) + "\n").encode())
+    return report
+
+
+def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = 2,
+              scheduler: str | None = None, isolation: str = "auto", jobs: int = 1,
+              manual_scores: str | Path | None = None, similarity_threshold: float = 0.8,
+              class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
+              job_fn: Callable[[dict], dict] | None = None) -> BatchResult:
+    """Grade every zip in `inputs` into `out_dir`; resumable; see grader.batch for the design."""
+    from grader.batch.worker import grade_job
+    from grader.rubric import load_rubric
+
+    t0 = time.monotonic()
+    out_dir = Path(out_dir).resolve()
+    rubric = load_rubric(rubric_dir)
+    rdigest = rubric_hash(rubric)
+    all_jobs = plan(discover(inputs), rubric, isolation)
+    manual = load_manual_scores(manual_scores, rubric, {j.netid for j in all_jobs}) if manual_scores else None
+    manifest = Manifest(out_dir)
+    manifest.lock()
+    try:
+        latest = manifest.latest()
+        done = {j.key: manifest.load_done(latest.get(j.key)) for j in all_jobs}
+        todo = [j for j in all_jobs if done[j.key] is None]
+        progress = Progress(len(all_jobs), len(all_jobs) - len(todo), stream=stream, tty=tty)
+        progress.start()
+        by_netid = {j.netid: j for j in todo}
+        failed = 0
+
+        def on_done(netid: str, outcome: dict) -> None:
+            nonlocal failed
+            job = by_netid[netid]
+            if outcome.get("ok"):
+                result, status = {"report": outcome["report"], "code": outcome.get("code", {}),
+                                  "files": outcome.get("files", {})}, "graded"
+            else:
+                failed += 1
+                result, status = {"report": crash_report(rubric, job.source, job.netid, job.sha256, outcome.get("error", "unknown failure"),
+                                                         outcome.get("traceback", ""), isolation, outcome.get("seconds", 0.0)),
+                                  "code": {}, "files": {}}, "crashed"
+            manifest.record(job.key, status, job.netid, job.name, result, source=str(job.source),
+                            zip_sha256=job.sha256, rubric_hash=rdigest, grader_version=grader_version(),
+                            worker=outcome.get("worker", ""), seconds=outcome.get("seconds"),
+                            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            done[job.key] = result
+            report = publish(out_dir, job.netid, result, manual)
+            progress.job_done(job.netid, _summary(report), status != "graded")
+
+        if todo:
+            payloads = []
+            for j in todo:
+                payload = {"path": str(j.source), "name": j.name, "rubric_dir": str(Path(rubric.directory).resolve()),
+                           "rubric_hash": rdigest, "isolation": isolation, "jobs": jobs}
+                if scheduler:  # remote workers need not share our filesystem
+                    payload["data"] = j.source.read_bytes()
+                payloads.append((j.netid, payload))
+            with dask_client(workers, scheduler) as client:
+                run_jobs(client, job_fn or grade_job, payloads, on_done)
+        for j in all_jobs:
+            if j not in todo:
+                publish(out_dir, j.netid, done[j.key], manual)
+        progress.finish()
+    finally:
+        manifest.unlock()
+    if class_reports:
+        from grader.batch.publish import write_class_reports
+
+        write_class_reports(out_dir, rubric=rubric, similarity_threshold=similarity_threshold)
+    return BatchResult(out_dir, len(all_jobs), len(todo), len(all_jobs) - len(todo), failed,
+                       tuple(j.netid for j in all_jobs), round(time.monotonic() - t0, 3))

@@ -1,0 +1,95 @@
+"""What runs on a Dask worker: grade one submission, return plain data.
+
+The worker never writes into the batch's OUT directory: it grades into a private
+temporary directory and returns the report dict, the normalized code of the rubric
+targets (for the cohort similarity) and any extra report files (plots). The batch
+coordinator caches and publishes them. Any exception becomes {"ok": False, ...}; a worker
+process that dies is reported by Dask (KilledWorker) and handled by the coordinator.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import socket
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+MAX_EXTRA_FILE_BYTES = 4 << 20
+
+# One worker process grades many submissions of the same rubric: keep the loaded rubric and
+# its reference-output cache for the life of the process (keyed by the rubric's hash).
+_RUBRICS: dict[tuple[str, str], tuple] = {}
+
+
+def single_threaded() -> None:
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except Exception:  # torch is optional for the batch machinery itself
+        pass
+
+
+def _rubric(directory: str, digest: str):
+    key = (directory, digest)
+    if key not in _RUBRICS:
+        from grader.rubric import load_rubric
+
+        _RUBRICS.clear()
+        _RUBRICS[key] = (load_rubric(directory), {})
+    return _RUBRICS[key]
+
+
+def _extra_files(report_dir: Path) -> dict[str, str]:
+    """Files a check wrote beside the report (e.g. a loss-curve PNG), base64, size-capped."""
+    out: dict[str, str] = {}
+    if not report_dir.is_dir():
+        return out
+    for path in sorted(report_dir.iterdir()):
+        if path.name in ("report.json", "feedback.md") or not path.is_file() or path.is_symlink():
+            continue
+        if path.stat().st_size <= MAX_EXTRA_FILE_BYTES:
+            out[path.name] = base64.b64encode(path.read_bytes()).decode()
+    return out
+
+
+def grade_job(job: dict) -> dict:
+    """Grade job["path"] (or job["data"], the zip's bytes, written under job["name"])."""
+    from grader.batch.similarity import submission_code
+    from grader.pipeline import Env, grade
+
+    single_threaded()
+    t0 = time.monotonic()
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        rubric, ref_cache = _rubric(job["rubric_dir"], job["rubric_hash"])
+        with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
+            tmp_path = Path(tmp)
+            src = Path(job["path"])
+            if job.get("data") is not None:
+                (tmp_path / "in").mkdir()
+                src = tmp_path / "in" / job["name"]
+                src.write_bytes(job["data"])
+            submitted_at = dt.datetime.fromisoformat(job["submitted_at"]) if job.get("submitted_at") else None
+            env = Env(rubric=rubric, out_dir=tmp_path / "out", submitted_at=submitted_at,
+                      isolation=job.get("isolation", "auto"), jobs=int(job.get("jobs", 1)),
+                      reference_cache=ref_cache)
+            report = grade(src, env).to_dict()
+            files = _extra_files(tmp_path / "out" / report["netid"])
+            try:
+                (tmp_path / "code").mkdir()
+                code = submission_code(src, rubric, tmp_path / "code")
+            except Exception as exc:  # similarity is an extra; never cost the grade
+                code = {"__error__": f"{type(exc).__name__}: {exc}"}
+        return {"ok": True, "report": report, "code": code, "files": files, "worker": where,
+                "seconds": round(time.monotonic() - t0, 3)}
+    except Exception as exc:
+        return {"ok": False, "error": f"the grader crashed: {type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc()[-4000:], "worker": where,
+                "seconds": round(time.monotonic() - t0, 3)}

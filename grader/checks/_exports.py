@@ -1,0 +1,373 @@
+"""Shared machinery for check kinds that grade *trained* objects from the student's kernel.
+
+Kernel side (grader code that runs INSIDE the sandboxed kernel, see `capture_prologue`):
+an IPython `post_run_cell` callback that, after every cell, looks for a global instance of
+the target class (preferring the variable named in the rubric, default `model`) and keeps,
+in memory, a copy of its state_dict plus plain metadata (constructor arguments recorded by
+a thin wrapper around the class's `__init__`, simple attributes, method signatures). It
+keeps the *last* state seen per class, so a `model` that a later cell rebinds to another
+class (hw2_rnn does this) is still graded. Nothing is written while student cells run:
+the epilogue deletes any file of the same name (a student could have forged one) and then
+writes `<key>.npz` (numeric arrays, `numpy.savez`, no pickle) and `<key>.json`.
+
+Grader side (`load_export`): the files are untrusted data. They are read only when the
+trusted executor recorded that the grader's prologue AND epilogue cells completed; the
+JSON is size-capped and validated field by field; arrays are loaded with
+`allow_pickle=False`, must be numeric and within size limits. The validated arrays are
+rewritten by the grader into a fresh .npz for the probe, so the probe sees exactly what
+was validated.
+
+Limits (stated in the report): the kernel is one process, so student code that *targets*
+the grader (walks IPython's callbacks, patches numpy.savez, or runs a thread that
+rewrites the files after the epilogue) can still forge what is exported. The checks that
+use these exports therefore re-verify behaviour in a separate probe process, and the
+loss-curve check cross-checks the snapshots against the seeded initial weights and the
+live final model.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_JSON_BYTES = 2 << 20
+MAX_ARRAYS = 2000
+SAFE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
+
+
+def export_key(item_id: str) -> str:
+    return "x-" + re.sub(r"[^A-Za-z0-9_.-]", "_", item_id)[:100]
+
+
+# --------------------------------------------------------------------------------------
+# kernel side: code text
+
+
+_CAPTURE = r'''
+def __grader_capture_install(key, class_name, prefer, max_numel):
+    import sys, inspect, functools
+    store = {"snap": None, "error": "", "patched": []}
+
+    def simple(v):
+        return v is None or type(v) in (bool, int, float, str) and (type(v) is not str or len(v) < 200)
+
+    def sig(fn):
+        try:
+            out = []
+            for p in inspect.signature(fn).parameters.values():
+                out.append([p.name, str(p.kind).split(".")[-1], p.default is not inspect.Parameter.empty])
+            return out
+        except Exception:
+            return None
+
+    def patch(cls):
+        if getattr(cls, "__grader_patched__", False) or "__init__" not in cls.__dict__:
+            return
+        orig = cls.__dict__["__init__"]
+        try:
+            s = inspect.signature(orig)
+        except Exception:
+            return
+
+        @functools.wraps(orig)
+        def __init__(self, *a, **k):
+            orig(self, *a, **k)
+            try:
+                b = s.bind(self, *a, **k)
+                rec = {}
+                for n, v in list(b.arguments.items())[1:]:
+                    p = s.parameters[n]
+                    if p.kind == p.VAR_KEYWORD and type(v) is dict:
+                        rec.update({kk: vv for kk, vv in v.items() if simple(vv)})
+                    elif p.kind == p.VAR_POSITIONAL:
+                        rec["*" + n] = [vv for vv in v] if all(simple(vv) for vv in v) else None
+                    else:
+                        rec[n] = v if simple(v) else {"unsupported": type(v).__name__}
+                object.__setattr__(self, "__grader_init_args__", rec)
+            except Exception:
+                pass
+        cls.__init__ = __init__
+        cls.__grader_patched__ = True
+
+    def snapshot(*_a, **_k):
+        try:
+            torch = sys.modules.get("torch")
+            ip = get_ipython()
+            ns = ip.user_ns
+            cls = ns.get(class_name)
+            if isinstance(cls, type):
+                patch(cls)
+            if torch is None:
+                return
+            cands = sorted(n for n, o in list(ns.items())
+                           if not n.startswith("_") and isinstance(o, torch.nn.Module) and type(o).__name__ == class_name)
+            if not cands:
+                return
+            name = next((p for p in prefer if p in cands), cands[0])
+            obj = ns[name]
+            sd = obj.state_dict()
+            numel = sum(int(v.numel()) for v in sd.values() if hasattr(v, "numel"))
+            arrays, names = [], []
+            if numel <= max_numel:
+                for k, v in sd.items():
+                    if not hasattr(v, "detach"):
+                        continue
+                    t = v.detach().cpu()
+                    if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+                        t = t.float()
+                    names.append(str(k))
+                    arrays.append(t.clone().numpy())
+            attrs = {}
+            for k, v in list(vars(obj).items()):
+                if not k.startswith("_") and k != "training" and simple(v):
+                    attrs[k] = v
+            t = type(obj)
+            store["snap"] = {
+                "format": 1, "class": class_name, "variable": name, "candidates": cands,
+                "names": names, "numel": numel, "too_large": numel > max_numel,
+                "init_args": getattr(obj, "__grader_init_args__", None),
+                "attrs": attrs, "training": bool(obj.training),
+                "execution_count": getattr(ip, "execution_count", None),
+                "signatures": {m: sig(getattr(t, m)) for m in ("__init__", "forward", "test_run") if hasattr(t, m)},
+                "_arrays": arrays,
+            }
+        except Exception as exc:
+            store["error"] = (type(exc).__name__ + ": " + str(exc))[:300]
+
+    store["snapshot"] = snapshot
+    get_ipython().events.register("post_run_cell", snapshot)
+    return store
+'''
+
+
+def capture_prologue(key: str, class_name: str, prefer: list[str], max_numel: int) -> str:
+    var = f"__grader_store_{re.sub(r'[^A-Za-z0-9_]', '_', key)}"
+    return (_CAPTURE + f"\n{var} = __grader_capture_install({key!r}, {class_name!r}, {list(prefer)!r}, {int(max_numel)})\n"
+            "del __grader_capture_install\n")
+
+
+_WRITE = r'''
+def __grader_write_export(key, store):
+    import os, json
+    import numpy as np
+    d = "__grader_exports__"
+    os.makedirs(d, exist_ok=True)
+    for ext in (".json", ".npz"):
+        p = os.path.join(d, key + ext)
+        if os.path.lexists(p):
+            os.remove(p)
+    try:
+        store["snapshot"]()
+    except Exception:
+        pass
+    snap = store.get("snap")
+    meta = {"format": 1, "found": snap is not None, "error": store.get("error", "")}
+    if snap is not None:
+        meta.update({k: v for k, v in snap.items() if not k.startswith("_")})
+        np.savez(os.path.join(d, key + ".npz"), **{"p%d" % i: a for i, a in enumerate(snap["_arrays"])})
+    with open(os.path.join(d, key + ".json"), "w") as fh:
+        json.dump(meta, fh, default=str)
+'''
+
+
+def capture_epilogue(key: str) -> str:
+    var = f"__grader_store_{re.sub(r'[^A-Za-z0-9_]', '_', key)}"
+    return (_WRITE + f"\ntry:\n    __grader_write_export({key!r}, {var})\nexcept NameError:\n    pass\n"
+            "del __grader_write_export\n")
+
+
+# --------------------------------------------------------------------------------------
+# grader side
+
+
+@dataclass
+class ModelExport:
+    meta: dict
+    names: list[str]
+    arrays: dict[str, np.ndarray]  # name -> array
+    npz: Path | None = None  # grader-written copy of the validated arrays, for probes
+    notes: list[str] = field(default_factory=list)
+
+
+def instrumentation_ok(run) -> str | None:
+    """None if the grader's prologue and epilogue both ran to completion in the kernel."""
+    if run is None:
+        return "the notebook was not executed"
+    if not run.executed and run.status not in ("cell_errors",):
+        return f"the notebook did not run to the end ({run.status}{': ' + run.message[:200] if run.message else ''}), so nothing could be exported from it"
+    kinds = {str(h.get("kind")): h for h in (run.instrumentation or ()) if isinstance(h, dict)}
+    for k in ("prologue", "epilogue"):
+        h = kinds.get(k)
+        if h is None:
+            return f"the grader's {k} did not run in the kernel"
+        if h.get("status") != "ok":
+            return f"the grader's {k} failed in the kernel ({h.get('ename', '')}: {str(h.get('evalue', ''))[:200]})"
+    if run.exports_dir is None or not Path(run.exports_dir).is_dir():
+        return "no exports directory"
+    return None
+
+
+def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict | str:
+    if not path.exists() or path.is_symlink() or not path.is_file():
+        return f"{path.name} was not written"
+    if path.stat().st_size > limit:
+        return f"{path.name} is too large"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except Exception as exc:
+        return f"{path.name} is not valid JSON ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return f"{path.name} is malformed"
+    return data
+
+
+def read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray] | str:
+    if not path.exists() or path.is_symlink() or not path.is_file():
+        return f"{path.name} was not written"
+    if path.stat().st_size > max_bytes:
+        return f"{path.name} is larger than the limit of {max_bytes >> 20} MB"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if len(z.files) > MAX_ARRAYS:
+                return f"{path.name} holds too many arrays"
+            out = {}
+            for k in z.files:
+                a = z[k]
+                if a.dtype.kind not in "biuf":
+                    return f"{path.name}: array {k!r} has dtype {a.dtype}, expected numbers"
+                out[k] = a
+            return out
+    except Exception as exc:  # object arrays are refused by allow_pickle=False
+        return f"{path.name} could not be read as plain arrays ({type(exc).__name__})"
+
+
+def load_export(ctx, item, max_mb: int = 256) -> ModelExport | str:
+    """The validated model export of `item`, or a message saying why there is none."""
+    why = instrumentation_ok(ctx.run)
+    if why:
+        return why
+    key = export_key(item.id)
+    d = Path(ctx.run.exports_dir)
+    meta = read_json(d / f"{key}.json")
+    if isinstance(meta, str):
+        return meta
+    if not meta.get("found"):
+        err = str(meta.get("error") or "")[:300]
+        return "no trained model found in the notebook" + (f" (grader capture error: {err})" if err else "")
+    names = meta.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) and 0 < len(n) <= 200 for n in names) or len(names) > MAX_ARRAYS:
+        return "the exported model description is malformed"
+    if meta.get("too_large"):
+        return f"the model has {meta.get('numel')} parameters, more than the grader exports"
+    arrays = read_npz(d / f"{key}.npz", max_mb << 20)
+    if isinstance(arrays, str):
+        return arrays
+    if sorted(arrays) != sorted(f"p{i}" for i in range(len(names))):
+        return "the exported weights do not match their description"
+    by_name = {n: arrays[f"p{i}"] for i, n in enumerate(names)}
+    exp = ModelExport(meta=meta, names=names, arrays=by_name)
+    out = Path(ctx.scratch) / "exports-validated"
+    out.mkdir(parents=True, exist_ok=True)
+    exp.npz = out / f"{key}.npz"
+    np.savez(exp.npz, **{f"p{i}": by_name[n] for i, n in enumerate(names)})
+    return exp
+
+
+def init_kwargs(meta: dict, infer: dict | None = None) -> tuple[dict, list[str]] | str:
+    """Constructor keyword arguments to rebuild the exported object, with notes.
+
+    Recorded call arguments win; otherwise every required parameter of __init__ must be
+    a simple attribute of the same name (self.hidden_size = hidden_size) or inferable.
+    """
+    notes: list[str] = []
+    sig = (meta.get("signatures") or {}).get("__init__")
+    rec = meta.get("init_args")
+    params = []
+    if isinstance(sig, list):
+        params = [p for p in sig[1:] if isinstance(p, list) and len(p) == 3]
+    extra = [p[0] for p in params if p[2]]
+    if extra:
+        notes.append("__init__ has optional argument(s) " + ", ".join(map(str, extra)))
+    if isinstance(rec, dict):
+        bad = [k for k, v in rec.items() if isinstance(v, dict) or v is None and k.startswith("*")]
+        if not bad and not any(k.startswith("*") for k in rec):
+            return {str(k): v for k, v in rec.items()}, notes + [f"rebuilt with the constructor arguments your notebook used: {_fmt_kw(rec)}"]
+        notes.append("the recorded constructor arguments could not all be reused; rebuilding from attributes")
+    attrs = meta.get("attrs") if isinstance(meta.get("attrs"), dict) else {}
+    kw = {}
+    for name, kind, has_default in params:
+        if kind in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            continue
+        if name in attrs:
+            kw[name] = attrs[name]
+        elif infer and name in infer:
+            kw[name] = infer[name]
+        elif not has_default:
+            return f"cannot rebuild your model: __init__ needs `{name}`, which is neither recorded nor stored as `self.{name}`"
+    return kw, notes + [f"rebuilt with {_fmt_kw(kw) or 'no arguments'}"]
+
+
+def _fmt_kw(kw: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kw.items())
+
+
+# --------------------------------------------------------------------------------------
+# probe modules
+
+
+def module_excluding(extraction, targets: list[str], exclude: set[str]) -> str:
+    """Like Extraction.module_for, but never pulls in statements binding `exclude` names
+    (e.g. `model = train(...)`, which would re-run training in the probe); the recipe
+    provides those names itself."""
+    chosen: dict[int, Any] = {}
+    todo = list(targets)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in exclude and name not in targets:
+            continue
+        stmt = extraction.find(name)
+        if stmt is None:
+            continue
+        if stmt.order not in chosen:
+            chosen[stmt.order] = stmt
+            todo.extend(sorted(stmt.uses - seen))
+    for s in extraction.stmts:
+        if s.kind == "star_import":
+            chosen.setdefault(s.order, s)
+    return "\n\n".join(chosen[k].source for k in sorted(chosen)) + "\n"
+
+
+def probe_module(ctx, targets: list[str], calls, exclude: set[str], extra_source: str, files: dict | None = None,
+                 load_timeout_s: float = 60.0):
+    """Run `calls` against the targets' module (minus `exclude`) plus grader helper code."""
+    source = module_excluding(ctx.extraction, targets, exclude) + "\n\n# --- grader helpers ---\n" + extra_source
+    return ctx.prober.run(source, calls, load_timeout_s=load_timeout_s, files=files)
+
+
+REBUILD_SOURCE = r'''
+def __grader_rebuild(class_name, kwargs, names, seed=0):
+    import numpy as _np
+    import torch as _torch
+    cls = globals()[class_name]
+    _torch.manual_seed(seed)
+    m = cls(**kwargs)
+    with _np.load("weights.npz", allow_pickle=False) as z:
+        sd = {n: _torch.from_numpy(_np.array(z["p%d" % i])) for i, n in enumerate(names)}
+    res = m.load_state_dict(sd, strict=False)
+    if res.missing_keys or res.unexpected_keys:
+        raise RuntimeError("the exported weights do not fit your class as rebuilt: missing %s, unexpected %s"
+                           % (list(res.missing_keys)[:8], list(res.unexpected_keys)[:8]))
+    m.eval()
+    g = globals()
+    g["model"] = m
+    g["device"] = _torch.device("cpu")
+    return m
+'''

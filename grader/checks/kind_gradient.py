@@ -1,0 +1,139 @@
+"""`gradient`: hand-derived Jacobians/gradients against torch autograd on the reference forward.
+
+The expected value is never a hand-written reference derivative: the grader differentiates
+the reference *forward* with autograd in float64, so the check is as good as the forward.
+
+    mode: jacobian   target(*args) == d forward(*args) / d args[wrt]        (full Jacobian)
+    mode: vjp        target(*args) == d sum(args[upstream] * forward(*fargs)) / d fargs[wrt]
+                     where fargs are the target's args without the upstream one
+
+For `wrt` pointing at a dict of numbers (the LSTM weights), the result is a dict with the
+same keys. Each case is scored as `shape_weight` for the right shape plus the rest for the
+right values; the feedback names common slips (sign flip, transpose, factor of two).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks import inputs as inp
+from grader.checks.base import CheckKind, CheckResult, Part, combine
+from grader.checks.cases import COMMON_PROPS, run_cases
+from grader.checks.compare import as_array, compare_values, load_reference
+from grader.checks.registry import register
+
+
+def _leaf(v):
+    import torch
+
+    return torch.as_tensor(v, dtype=torch.float64).detach().clone().requires_grad_(True)
+
+
+def autograd_expected(forward, args: list, mode: str, wrt: int, upstream: int | None):
+    """Expected derivative (numpy, or dict of numpy) by autograd on the reference forward."""
+    import torch
+
+    fargs = [a for i, a in enumerate(args) if i != upstream]
+    fargs = [torch.as_tensor(a, dtype=torch.float64) if isinstance(a, (torch.Tensor, np.ndarray)) and torch.as_tensor(a).is_floating_point() else a for a in fargs]
+    target = fargs[wrt]
+    if isinstance(target, dict):
+        leaves = {k: _leaf(v) for k, v in target.items()}
+        call_args = list(fargs)
+        call_args[wrt] = leaves
+        if mode != "vjp":
+            raise ValueError("a dict of weights needs mode: vjp")
+        out = forward(*call_args)
+        up = torch.as_tensor(args[upstream], dtype=torch.float64)
+        grads = torch.autograd.grad((up * out).sum(), list(leaves.values()), allow_unused=True)
+        return {k: (g.detach().numpy() if g is not None else np.zeros(())) for k, g in zip(leaves, grads)}
+    leaf = _leaf(target)
+
+    def f(t):
+        call_args = list(fargs)
+        call_args[wrt] = t
+        return forward(*call_args)
+
+    if mode == "jacobian":
+        return torch.autograd.functional.jacobian(f, leaf).detach().numpy()
+    out = f(leaf)
+    up = torch.as_tensor(args[upstream], dtype=torch.float64)
+    (g,) = torch.autograd.grad((up * out).sum(), [leaf])
+    return g.detach().numpy()
+
+
+def diagnose(got: np.ndarray, want: np.ndarray) -> str:
+    """Name a common slip when the values are a simple transform of the right ones."""
+    if got.shape == want.shape and np.allclose(got, -want, rtol=1e-6, atol=1e-9) and np.abs(want).max() > 0:
+        return "the sign is flipped"
+    if got.ndim == 2 and got.shape == want.T.shape and np.allclose(got, want.T, rtol=1e-6, atol=1e-9):
+        return "the result is transposed"
+    if got.shape == want.shape and np.abs(want).max() > 0:
+        ratio = np.divide(got, want, out=np.full_like(got, np.nan, dtype=float), where=np.abs(want) > 1e-9)
+        ratio = ratio[np.isfinite(ratio)]
+        if ratio.size and np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0] - 1) > 1e-6:
+            return f"the result is off by a constant factor {ratio[0]:.4g}"
+    return ""
+
+
+@register
+class Gradient(CheckKind):
+    name = "gradient"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["forward", "mode", "wrt", "cases"],
+        "properties": {
+            **{k: v for k, v in COMMON_PROPS.items() if k != "reference"},
+            "forward": COMMON_PROPS["reference"],
+            "mode": {"enum": ["jacobian", "vjp"]},
+            "wrt": {"type": "integer", "minimum": 0},
+            "upstream": {"type": "integer", "minimum": 0},
+            "shape_weight": {"type": "number", "minimum": 0, "maximum": 1},
+            "rtol": {"type": "number", "minimum": 0},
+            "atol": {"type": "number", "minimum": 0},
+        },
+    }
+
+    def run(self, ctx, item) -> CheckResult:
+        p = dict(item.params)
+        if (msg := ctx.missing(item.target)):
+            return CheckResult.failed(msg)
+        if p["mode"] == "vjp" and "upstream" not in p:
+            return CheckResult.error("rubric: mode vjp needs `upstream` (the index of the dl/d(output) argument)")
+        for case in p["cases"]:
+            if (err := inp.check_spec(case["args"])):
+                return CheckResult.error(f"rubric input spec: {err}")
+        forward = load_reference(p["forward"])
+        runs = run_cases(ctx, item, {**p, "reference": None})
+        sw = float(p.get("shape_weight", 0.25))
+        rtol, atol = p.get("rtol", 1e-6), p.get("atol", 1e-8)
+        parts, ev = [], []
+        for i, r in enumerate(runs):
+            key = f"grad:{p['forward']}:{p['mode']}:{p['wrt']}:{item.id}:{i}:{ctx.seed_for(item, f'case{i}')}"
+            want = ctx.reference(key, lambda r=r: autograd_expected(forward, list(r.args), p["mode"], p["wrt"], p.get("upstream")))
+            if not r.outcome.ok:
+                parts += [Part(f"{r.label}: shape", sw, False, f"raised {r.outcome.error}"), Part(f"{r.label}: values", 1 - sw, False)]
+                ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
+                continue
+            got = r.outcome.value
+            if isinstance(want, dict):
+                shape_ok = isinstance(got, dict) and set(want) <= set(got)
+                c = compare_values(got, want, rtol, atol)
+                hint = ""
+                if shape_ok and not c.ok:
+                    flips = [k for k in want if as_array(got[k]) is not None and np.allclose(as_array(got[k]), -want[k], rtol=1e-6, atol=1e-9) and abs(float(want[k])) > 1e-9]
+                    hint = f"; sign flipped for {flips}" if flips else ""
+                parts += [Part(f"{r.label}: keys", sw, shape_ok, "" if shape_ok else f"expected keys {sorted(want)}"),
+                          Part(f"{r.label}: values", 1 - sw, c.ok, c.detail + hint)]
+                ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence})
+                continue
+            g = as_array(got)
+            shape_ok = g is not None and g.shape == want.shape
+            c = compare_values(got, want, rtol, atol)
+            hint = diagnose(g.astype(float), want) if g is not None and not c.ok and g.dtype.kind in "biuf" else ""
+            detail = c.detail + (f" — it looks like {hint}" if hint else "")
+            parts += [Part(f"{r.label}: shape {list(want.shape)}", sw, shape_ok,
+                           "" if shape_ok else f"expected shape {list(want.shape)}, got {list(g.shape) if g is not None else type(got).__name__}"),
+                      Part(f"{r.label}: values vs autograd", 1 - sw, c.ok, detail)]
+            ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, "expected_shape": list(want.shape),
+                       "diagnosis": hint, **c.evidence})
+        return combine(parts, {"cases": ev})
