@@ -143,11 +143,14 @@ def stage_check(state: State, env: Env) -> State:
     runs = {r.notebook: r for r in state.runs}
     mode = state.isolation.get("mode", "none")
     prober = Prober(state.job_dir / "probes", isolation=mode)
-    for spec in env.rubric.notebooks:
-        ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
-                           runs.get(spec.notebook), prober, state.job_dir, env.reference_cache)
-        for item in spec.items:
-            results.append(_check_one(item, ctx, sub))
+    try:
+        for spec in env.rubric.notebooks:
+            ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
+                               runs.get(spec.notebook), prober, state.job_dir, env.reference_cache)
+            for item in spec.items:
+                results.append(_check_one(item, ctx, sub))
+    finally:
+        prober.close()
     for item in env.rubric.manual:
         results.append(_item_result(item, CheckResult(0.0, "pending", "graded by a TA; pending"), 0.0))
     return dataclasses.replace(state, items=tuple(results))

@@ -295,7 +295,7 @@ def init_kwargs(meta: dict, infer: dict | None = None) -> tuple[dict, list[str]]
     if isinstance(rec, dict):
         bad = [k for k, v in rec.items() if isinstance(v, dict) or v is None and k.startswith("*")]
         if not bad and not any(k.startswith("*") for k in rec):
-            return {str(k): v for k, v in rec.items()}, notes + [f"rebuilt with the constructor arguments your notebook used: {_fmt_kw(rec)}"]
+            return {str(k): v for k, v in rec.items()}, notes + [f"rebuilt with the constructor arguments your notebook used: {_fmt_kw(rec) or 'none'}"]
         notes.append("the recorded constructor arguments could not all be reused; rebuilding from attributes")
     attrs = meta.get("attrs") if isinstance(meta.get("attrs"), dict) else {}
     kw = {}

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 WORKER = Path(__file__).with_name("worker.py")
+FORKSERVER = Path(__file__).with_name("forkserver.py")
 MAX_JSON_BYTES = 8 << 20
 MAX_NPZ_BYTES = 256 << 20
 _counter = itertools.count()
@@ -107,14 +108,25 @@ def decode(spec: Any, arrays) -> Any:
 
 
 class Prober:
-    """Runs probes for one submission; `isolation` is the mode name from grader.sandbox."""
+    """Runs probes for one submission; `isolation` is the mode name from grader.sandbox.
 
-    def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30, max_wall_s: float = 120.0):
+    By default probes fork from a per-submission server (grader/probe/forkserver.py) that
+    lives in one sandbox with torch already imported; if it cannot start or dies, each
+    probe falls back to a fresh sandboxed process. Call close() when the submission is done.
+    """
+
+    def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30,
+                 max_wall_s: float = 120.0, use_server: bool = True):
         self.scratch = Path(scratch)
         self.isolation = isolation
         self.memory_bytes = memory_bytes
         self.max_wall_s = max_wall_s
+        self.use_server = use_server
+        self._server = None  # (sandbox or None, Popen, root dir)
+        self._server_failed = ""
+        self.stats = {"server_probes": 0, "process_probes": 0, "server_start_s": None}
 
+    # -- public -------------------------------------------------------------------------
     def run(self, module_source: str, calls: list[Call], load_timeout_s: float = 60.0,
             files: dict[str, bytes | Path] | None = None) -> list[Outcome]:
         """Run `calls` against `module_source` in a fresh sandboxed process.
@@ -122,10 +134,101 @@ class Prober:
         `files` are copied into the probe's work dir (e.g. exported weights as .npz) and are
         readable by the probe as plain relative paths.
         """
+        wall = min(self.max_wall_s, load_timeout_s + sum(c.timeout_s for c in calls) + 10)
+        server = self._ensure_server() if self.use_server else None
+        if server is not None:
+            sb, proc, root = server
+            work = root / f"p{next(_counter)}"
+            self._prepare(work, module_source, calls, load_timeout_s, files, uid=sb.uid if sb else None)
+            t0 = time.monotonic()
+            status = self._ask(proc, work.name, wall)
+            elapsed = time.monotonic() - t0
+            if status is not None:
+                self.stats["server_probes"] += 1
+                killed = "" if status == "exit:0" else self._explain(status, wall, sb)
+                outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
+                shutil.rmtree(work, ignore_errors=True)
+                return outcomes
+            shutil.rmtree(work, ignore_errors=True)
+            self._stop_server("the probe server stopped answering")
+        return self._run_in_process(module_source, calls, load_timeout_s, files, wall)
+
+    def close(self) -> None:
+        self._stop_server("")
+
+    # -- the fork server ------------------------------------------------------------------
+    def _ensure_server(self):
+        if self._server is not None or self._server_failed:
+            return self._server
+        root = self.scratch / "probe-server"
+        try:
+            root.mkdir(parents=True)
+            shutil.copy(WORKER, root / "worker.py")
+            shutil.copy(FORKSERVER, root / "forkserver.py")
+            t0 = time.monotonic()
+            sb, proc = self._spawn([sys.executable, "-I", "forkserver.py"], root, None, server=True)
+            line = _readline(proc.stdout, 90.0)
+            if not line or not json.loads(line).get("ready"):
+                raise RuntimeError("the probe server did not start")
+            self.stats["server_start_s"] = round(time.monotonic() - t0, 3)
+            self._server = (sb, proc, root)
+        except Exception as exc:  # fall back to one process per probe
+            self._server_failed = f"{type(exc).__name__}: {exc}"
+            self._server = None
+        return self._server
+
+    def _ask(self, proc, name: str, wall: float) -> str | None:
+        try:
+            proc.stdin.write((json.dumps({"dir": name, "wall_s": wall}) + "\n").encode())
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        line = _readline(proc.stdout, wall + 15)
+        try:
+            reply = json.loads(line) if line else None
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict) or reply.get("dir") != name:
+            return None
+        return str(reply.get("status"))
+
+    def _stop_server(self, why: str) -> None:
+        if self._server is None:
+            return
+        sb, proc, _root = self._server
+        self._server = None
+        if why:
+            self._server_failed = why
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        _kill(proc, sb)
+
+    def _explain(self, status: str, wall: float, sb) -> str:
+        if status == "timeout":
+            return f"the probe was stopped after {wall:.0f} s (time limit)"
+        if sb is not None and sb.oom_killed():
+            return "the probe was killed: memory limit exceeded"
+        return f"the probe process ended abnormally ({status})"
+
+    # -- one process per probe (fallback) ---------------------------------------------------
+    def _run_in_process(self, module_source, calls, load_timeout_s, files, wall) -> list[Outcome]:
         d = self.scratch / f"probe-{next(_counter)}-{os.getpid()}"
         work = d / "work"
-        work.mkdir(parents=True)
+        self._prepare(work, module_source, calls, load_timeout_s, files, uid=None)
         shutil.copy(WORKER, work / "worker.py")
+        t0 = time.monotonic()
+        killed = self._execute(work, wall)
+        elapsed = time.monotonic() - t0
+        self.stats["process_probes"] += 1
+        outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
+        shutil.rmtree(d, ignore_errors=True)
+        return outcomes
+
+    def _prepare(self, work: Path, module_source, calls, load_timeout_s, files, uid) -> None:
+        work.mkdir(parents=True)
+        (work / "student.py").write_text(module_source)
         for name, content in (files or {}).items():
             if "/" in name or name.startswith("."):
                 raise ValueError(f"probe file names are plain names, got {name!r}")
@@ -133,7 +236,6 @@ class Prober:
                 shutil.copyfile(content, work / name, follow_symlinks=False)
             else:
                 (work / name).write_bytes(content)
-        (work / "student.py").write_text(module_source)
         inputs = _Inputs()
         spec = {"load_timeout_s": load_timeout_s,
                 "calls": [{"fn": c.fn, "args": [inputs.encode(a) for a in c.args],
@@ -141,51 +243,40 @@ class Prober:
                           for c in calls]}
         np.savez(work / "inputs.npz", **inputs.arrays)
         (work / "calls.json").write_text(json.dumps(spec))
-        wall = min(self.max_wall_s, load_timeout_s + sum(c.timeout_s for c in calls) + 10)
-        t0 = time.monotonic()
-        killed = self._execute(work, wall)
-        elapsed = time.monotonic() - t0
-        outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
-        shutil.rmtree(d, ignore_errors=True)
-        return outcomes
+        if uid is not None and uid != os.geteuid():
+            os.chown(work, uid, uid)
+
+    def _spawn(self, argv, work: Path, stdout, server: bool = False):
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE} if server else {"stdout": stdout}
+        if self.isolation != "none":
+            from grader import sandbox as sbx
+
+            cpu = None if server else int(self.max_wall_s) + 5
+            limits = sbx.Limits(memory_bytes=self.memory_bytes, cpu_seconds=cpu)
+            sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe")
+            err = open(work / "server.log", "wb") if server else subprocess.STDOUT
+            return sb, sb.popen(argv, cwd=str(work), stderr=err, **pipes)
+        env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "HOME": str(work), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        err = open(work / "server.log", "wb") if server else subprocess.STDOUT
+        if not server:
+            pipes["stdin"] = subprocess.DEVNULL
+        return None, subprocess.Popen(argv, cwd=str(work), stderr=err, env=env, start_new_session=True, **pipes)
 
     def _execute(self, work: Path, wall: float) -> str:
         argv = [sys.executable, "-I", "worker.py"]
-        log = open(work.parent / "worker.log", "wb")
-        sb = None
-        try:
-            if self.isolation != "none":
-                from grader import sandbox as sbx
-
-                limits = sbx.Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(wall) + 5)
-                sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe")
-                proc = sb.popen(argv, cwd=str(work), stdout=log, stderr=subprocess.STDOUT)
-            else:
-                env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "HOME": str(work), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
-                proc = subprocess.Popen(argv, cwd=str(work), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        with open(work.parent / "worker.log", "wb") as log:
+            sb, proc = self._spawn(argv, work, log)
             try:
                 proc.wait(timeout=wall)
-                return "" if proc.returncode == 0 else f"the probe process ended with code {proc.returncode}"
+                why = "" if proc.returncode == 0 else f"the probe process ended with code {proc.returncode}"
             except subprocess.TimeoutExpired:
-                return f"the probe was stopped after {wall:.0f} s (time limit)"
-            finally:
-                if sb is not None:
-                    oom = sb.oom_killed()
-                    sb.kill_all()
-                    if oom:
-                        return "the probe was killed: memory limit exceeded"
-                else:
-                    try:
-                        os.killpg(proc.pid, 9)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-                proc.wait()
-        finally:
-            log.close()
-            if sb is not None:
-                sb.close()
+                why = f"the probe was stopped after {wall:.0f} s (time limit)"
+            if sb is not None and sb.oom_killed():
+                why = "the probe was killed: memory limit exceeded"
+            _kill(proc, sb)
+            return why
+
 
     def _read(self, work: Path, i: int, killed: str, elapsed: float) -> Outcome:
         # The files were written by student code: no links, no FIFOs, bounded sizes.
@@ -216,6 +307,45 @@ class Prober:
         top = raw.get("value") if isinstance(raw.get("value"), dict) else {}
         meta = {k: top.get(k) for k in ("t", "dtype", "shape", "type") if k in top}
         return Outcome(True, value=value, seconds=float(raw.get("seconds", 0) or 0), meta=meta)
+
+
+def _readline(stream, timeout: float) -> bytes | None:
+    """One line from a pipe, or None after `timeout` seconds (the peer is untrusted)."""
+    import select
+
+    buf = b""
+    deadline = time.monotonic() + timeout
+    fd = stream.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None
+        buf += chunk
+        if len(buf) > 1 << 20:
+            return None
+    return buf
+
+
+def _kill(proc, sb) -> None:
+    if sb is not None:
+        sb.kill_all()
+    else:
+        try:
+            os.killpg(proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        proc.kill()
+    if sb is not None:
+        sb.close()
 
 
 def _make_empty_npz() -> bytes:

@@ -86,8 +86,8 @@ class Encoder:
         return {"t": "object", "type": type(v).__name__, "repr": r[:200]}
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
+def main(here=None):
+    here = here or os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "calls.json")) as fh:
         job = json.load(fh)
     inputs = np.load(os.path.join(here, "inputs.npz"), allow_pickle=False)
@@ -107,7 +107,7 @@ def main():
     try:
         signal.alarm(max(1, int(job.get("load_timeout_s", 60))))
         with open(os.path.join(here, "student.py")) as fh:
-            code = compile(fh.read(), "student.py", "exec")
+            code = compile(fh.read(), os.path.join(here, "student.py"), "exec")
         exec(code, ns)
         signal.alarm(0)
     except BaseException as exc:

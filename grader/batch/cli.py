@@ -1,0 +1,81 @@
+"""`grader batch` and `grader report`: argument parsing only; the work is in grader.batch."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _default_rubric() -> str:
+    from grader.cli import DEFAULT_RUBRIC
+
+    return str(DEFAULT_RUBRIC)
+
+
+def cmd_batch(args) -> int:
+    from grader.batch.run import run_batch
+
+    if args.workers < 1:
+        from grader.errors import UsageError
+
+        raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    res = run_batch(args.inputs, args.out, args.rubric, workers=args.workers, scheduler=args.scheduler,
+                    isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
+                    similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports)
+    print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
+          f"(grader failures) in {res.seconds:.1f} s")
+    print(f"gradebook: {Path(res.out_dir) / 'gradebook.csv'}")
+    if res.failed:
+        print(f"grader: {res.failed} submission(s) could not be graded (score 0, reason in their report); "
+              "rerun the same command to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from grader.batch.publish import write_class_reports
+
+    rubric = None
+    if args.rubric:
+        from grader.rubric import load_rubric
+
+        rubric = load_rubric(args.rubric)
+    cohort = write_class_reports(args.out, rubric=rubric, similarity_threshold=args.similarity_threshold,
+                                 gradescope_hidden=args.gradescope_hidden)
+    print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, junit.xml, cohort.json, "
+          f"class.html; per student results.json and feedback.html; "
+          f"{len(cohort['similarity']['pairs'])} similar pair(s) to review")
+    return 0
+
+
+def add_batch_parser(subparsers) -> None:
+    b = subparsers.add_parser(
+        "batch", help="grade many submissions in parallel (resumable; Dask)",
+        description="Grade every <netid>.zip in the given folders/files. Rerunning the same command "
+                    "skips unchanged submissions and regrades changed ones (content-hash manifest in "
+                    "OUT/.batch). See `python -c 'import grader.batch; help(grader.batch)'` for clusters.")
+    b.add_argument("inputs", nargs="+", metavar="DIR_OR_ZIPS", help="folders holding <netid>.zip files, or zips")
+    b.add_argument("--out", required=True, help="output folder: OUT/<netid>/ per student, gradebook.csv etc. in OUT/")
+    b.add_argument("--rubric", default=_default_rubric(), help="rubric directory (default: %(default)s)")
+    b.add_argument("--workers", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+                   help="worker processes of the embedded Dask LocalCluster (default: %(default)s)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="use an existing Dask cluster, e.g. tcp://host:8786 (its workers need this project installed)")
+    b.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
+                   help="sandbox mode on the workers (default: the strongest available)")
+    b.add_argument("--jobs", type=int, default=1, help="notebooks of one submission executed at once (default: %(default)s)")
+    b.add_argument("--manual-scores", metavar="CSV",
+                   help="TA scores for manual items: netid,<item id>...,<item id>:comment (validated first)")
+    b.add_argument("--similarity-threshold", type=float, default=0.8,
+                   help="report pairs of submissions whose normalized code overlaps at least this much (default: %(default)s)")
+    b.add_argument("--no-class-reports", action="store_true", help="skip the gradebook/JUnit/HTML/cohort step")
+    b.set_defaults(func=cmd_batch)
+
+    r = subparsers.add_parser("report", help="(re)write gradebook, Gradescope JSON, JUnit, HTML and cohort from OUT",
+                              description="Derive every format from the canonical OUT/<netid>/report.json files.")
+    r.add_argument("out", metavar="OUT", help="a folder written by `grader batch` or `grader run`")
+    r.add_argument("--rubric", help="rubric directory (column order, starter code); default: the one in the reports")
+    r.add_argument("--similarity-threshold", type=float, default=0.8, help="(default: %(default)s)")
+    r.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
+                   help="Gradescope visibility of hidden items; their output is always reduced to the verdict (default: %(default)s)")
+    r.set_defaults(func=cmd_report)

@@ -1,0 +1,291 @@
+"""`cnn_architecture`: the CNN has the required parts, and they are used in forward.
+
+Required (ASSIGNMENT.md section 3): at least 2 convolution layers, batch norm, a
+non-linearity, pooling, a residual connection, a fully connected layer; the output on
+(B, 3, H, W) images is (B, 2) logits or log-probabilities, (B, 1) or (B,) probabilities.
+
+Method. Everything that touches the student's class runs in a probe process; only a
+plain description comes back, and the grader decides:
+- structure: the type names of every submodule (named_modules), to tell "defined but
+  never used" from "missing";
+- a dataflow trace of one forward pass, recorded with a `torch.overrides.TorchFunctionMode`:
+  every torch function, tensor method and operator called at the top level of the
+  forward (F.conv2d inside nn.Conv2d, torch.relu, x + y, x += y, view, flatten, ...)
+  becomes a node with its op name and the nodes that produced its tensor inputs (tensors
+  are tracked by identity and kept alive for the trace; in-place ops re-bind their
+  tensor to the new node; parameters are leaves). This sees module and functional styles
+  alike and needs no symbolic tracing (torch.fx fails on data-dependent Python control
+  flow; a real forward never does).
+- the grader then counts distinct convolution weights, batch_norm / pooling / activation
+  / linear ops, and looks for a residual connection: an addition whose two tensor inputs
+  share an ancestor c such that the path from c to one input contains more convolutions
+  than the path to the other (identity shortcut y = f(x) + x: c = x, 0 vs >= 1 convs;
+  projection shortcut: 1 vs 2). Adding a bias parameter or a constant is not a residual.
+- output: for each requested (H, W), the shape, dtype and finiteness of the output; the
+  grader accepts (B, 2), (B, 1) or (B,) floats and says which format it looks like.
+Per-requirement partial credit (weights configurable).
+"""
+from __future__ import annotations
+
+from grader.checks import _exports as ex
+from grader.checks.base import CheckKind, CheckResult, Part, combine
+from grader.checks.registry import register
+from grader.probe import Call
+
+_TRACE_SOURCE = r'''
+def __grader_cnn_trace(class_name, sizes, batch, seed):
+    import torch as _torch
+    from torch.overrides import TorchFunctionMode as _Mode
+    _torch.manual_seed(seed)
+    m = globals()[class_name]()
+    modules = [[n, type(mm).__name__] for n, mm in m.named_modules()][:500]
+    n_params = sum(p.numel() for p in m.parameters())
+    m.eval()
+    nodes = []
+    keep = []
+    where = {}
+    params = {id(p) for p in m.parameters()} | {id(b) for b in m.buffers()}
+
+    def tensors(obj, out, depth=0):
+        if depth > 3:
+            return out
+        if isinstance(obj, _torch.Tensor):
+            out.append(obj)
+        elif isinstance(obj, (list, tuple)):
+            for o in obj:
+                tensors(o, out, depth + 1)
+        elif isinstance(obj, dict):
+            for o in obj.values():
+                tensors(o, out, depth + 1)
+        return out
+
+    class Trace(_Mode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            try:
+                name = getattr(func, "__name__", None) or str(func)
+                ins = []
+                weights = []
+                for t in tensors(list(args) + list(kwargs.values()), []):
+                    if id(t) in params:
+                        weights.append(id(t))
+                    elif id(t) in where:
+                        ins.append(where[id(t)])
+                if len(nodes) < 5000 and name not in ("__get__", "size", "dim", "__len__", "numel", "__repr__", "__format__"):
+                    outs = tensors(out, [])
+                    if outs:
+                        idx = len(nodes)
+                        nodes.append({"op": name, "in": sorted(set(ins)), "w": [str(w) for w in weights][:4]})
+                        for t in outs:
+                            keep.append(t)
+                            where[id(t)] = idx
+            except Exception:
+                pass
+            return out
+
+    g = _torch.Generator().manual_seed(seed)
+    shapes = []
+    trace_error = None
+    for i, (h, w) in enumerate(sizes):
+        x = _torch.rand(batch, 3, h, w, generator=g)
+        try:
+            if i == 0:
+                nodes.append({"op": "<input>", "in": [], "w": []})
+                keep.append(x)
+                where[id(x)] = 0
+                with _torch.no_grad(), Trace():
+                    y = m(x)
+            else:
+                with _torch.no_grad():
+                    y = m(x)
+            if isinstance(y, (tuple, list)) and y and isinstance(y[0], _torch.Tensor):
+                shapes.append({"size": [h, w], "tuple": True, "shape": list(y[0].shape), "dtype": str(y[0].dtype),
+                               "finite": bool(_torch.isfinite(y[0]).all()), "min": float(y[0].min()), "max": float(y[0].max()),
+                               "rowsum_exp": float(y[0].exp().sum(-1).mean()) if y[0].dim() == 2 else None,
+                               "rowsum": float(y[0].float().sum(-1).mean()) if y[0].dim() == 2 else None})
+            elif isinstance(y, _torch.Tensor):
+                shapes.append({"size": [h, w], "tuple": False, "shape": list(y.shape), "dtype": str(y.dtype),
+                               "finite": bool(_torch.isfinite(y).all()) if y.is_floating_point() else True,
+                               "min": float(y.min()) if y.numel() else None, "max": float(y.max()) if y.numel() else None,
+                               "rowsum_exp": float(y.float().exp().sum(-1).mean()) if y.dim() == 2 else None,
+                               "rowsum": float(y.float().sum(-1).mean()) if y.dim() == 2 else None})
+            else:
+                shapes.append({"size": [h, w], "error": "forward returned %s" % type(y).__name__})
+        except Exception as e:
+            shapes.append({"size": [h, w], "error": ("%s: %s" % (type(e).__name__, e))[:300]})
+            if i == 0:
+                trace_error = shapes[-1]["error"]
+    return {"modules": modules, "n_params": int(n_params), "nodes": nodes, "outputs": shapes, "trace_error": trace_error}
+'''
+
+CONV_OPS = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "_conv_forward", "convolution"}
+BN_OPS = {"batch_norm"}
+ADD_OPS = {"add", "add_", "__add__", "__radd__", "__iadd__"}
+ACT_OPS = {"relu", "relu_", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "selu_", "celu", "silu", "mish",
+           "sigmoid", "sigmoid_", "tanh", "tanh_", "softplus", "prelu", "relu6", "hardtanh", "hardtanh_", "hardswish",
+           "hardsigmoid", "rrelu", "threshold", "threshold_", "clamp_min", "clamp", "clamp_", "softsign", "logsigmoid"}
+LINEAR_OPS = {"linear", "addmm", "matmul", "mm", "__matmul__", "bilinear"}
+
+
+def _is_pool(op: str) -> bool:
+    return "pool" in op
+
+
+def analyse(desc: dict) -> dict:
+    """Facts about a traced forward pass (computed in the grader from plain data)."""
+    nodes = desc.get("nodes") if isinstance(desc.get("nodes"), list) else []
+    ops = [str(n.get("op")) if isinstance(n, dict) else "?" for n in nodes]
+    ins = []
+    for i, n in enumerate(nodes):
+        raw = n.get("in") if isinstance(n, dict) else []
+        ins.append([j for j in raw if isinstance(j, int) and 0 <= j < i] if isinstance(raw, list) else [])
+    weights = [n.get("w") if isinstance(n, dict) and isinstance(n.get("w"), list) else [] for n in nodes]
+    conv_nodes = [i for i, o in enumerate(ops) if o in CONV_OPS]
+    conv_weights = {str(weights[i][0]) if weights[i] else f"node{i}" for i in conv_nodes}
+    anc: list[set[int]] = []
+    for i in range(len(nodes)):
+        s: set[int] = set()
+        for j in ins[i]:
+            s.add(j)
+            s |= anc[j]
+        anc.append(s)
+    conv_set = set(conv_nodes)
+
+    def convs_between(c: int, t: int) -> int:
+        # convolutions that are descendants of c and ancestors-or-self of t
+        return sum(1 for k in (anc[t] | {t}) & conv_set if c in anc[k])
+
+    residual = None
+    for i, o in enumerate(ops):
+        if o not in ADD_OPS or len(ins[i]) != 2:
+            continue
+        a, b = ins[i]
+        common = (anc[a] | {a}) & (anc[b] | {b})
+        for c in sorted(common, reverse=True):
+            na, nb = convs_between(c, a), convs_between(c, b)
+            if max(na, nb) >= 1 and na != nb:
+                residual = {"add_node": i, "op": o, "from_node": c, "from_op": ops[c], "convs_on_branches": sorted([na, nb])}
+                break
+        if residual:
+            break
+    mods = desc.get("modules") if isinstance(desc.get("modules"), list) else []
+    mod_types = [str(m[1]) for m in mods if isinstance(m, list) and len(m) == 2][1:]
+    return {
+        "n_conv_weights": len(conv_weights), "n_conv_calls": len(conv_nodes),
+        "batch_norm": sum(o in BN_OPS for o in ops), "activations": sorted({o for o in ops if o in ACT_OPS}),
+        "pooling": sorted({o for o in ops if _is_pool(o)}), "linear": sum(o in LINEAR_OPS for o in ops),
+        "residual": residual, "concat": sum(o == "cat" for o in ops),
+        "declared": {
+            "conv": sum("Conv" in t for t in mod_types), "batch_norm": sum(t.startswith("BatchNorm") for t in mod_types),
+            "activation": sum(t in ("ReLU", "LeakyReLU", "GELU", "ELU", "SELU", "SiLU", "Sigmoid", "Tanh", "PReLU", "ReLU6", "Mish", "Softplus", "Hardswish") for t in mod_types),
+            "pooling": sum("Pool" in t for t in mod_types), "linear": sum(t in ("Linear", "LazyLinear", "Bilinear") for t in mod_types),
+        },
+        "ops": ops[:400],
+    }
+
+
+def judge_output(o: dict, batch: int) -> tuple[bool, str]:
+    if not isinstance(o, dict):
+        return False, "no output"
+    if o.get("error"):
+        return False, f"forward failed: {o['error']}"
+    shape = o.get("shape")
+    size = o.get("size")
+    where = f"on input ({batch}, 3, {size[0]}, {size[1]})" if isinstance(size, list) and len(size) == 2 else ""
+    if not isinstance(shape, list):
+        return False, f"{where}: no tensor output"
+    tup = " (the first element of the returned tuple)" if o.get("tuple") else ""
+    if "float" not in str(o.get("dtype")):
+        return False, f"{where}: output dtype {o.get('dtype')}, expected floating point"
+    if not o.get("finite"):
+        return False, f"{where}: output contains NaN or inf"
+    lo, hi = o.get("min"), o.get("max")
+    if shape == [batch, 2]:
+        rs = o.get("rowsum_exp")
+        rsum = o.get("rowsum")
+        if isinstance(rs, (int, float)) and abs(rs - 1) < 1e-3 and hi is not None and hi <= 1e-6:
+            fmt = "log-probabilities"
+        elif isinstance(rsum, (int, float)) and abs(rsum - 1) < 1e-3 and lo is not None and lo >= 0 and hi <= 1:
+            fmt = "probabilities"
+        else:
+            fmt = "logits"
+        return True, f"{where}: output {shape}{tup}, looks like {fmt}"
+    if shape in ([batch, 1], [batch]):
+        fmt = "probabilities" if lo is not None and lo >= 0 and hi <= 1 else "logits (one per image)"
+        return True, f"{where}: output {shape}{tup}, looks like {fmt}"
+    return False, f"{where}: output shape {shape}{tup}; expected ({batch}, 2), ({batch}, 1) or ({batch},)"
+
+
+DEFAULT_WEIGHTS = {"conv": 1.0, "batch_norm": 1.0, "activation": 1.0, "pooling": 1.0, "residual": 1.0, "linear": 1.0, "output": 1.0}
+
+
+@register
+class CnnArchitecture(CheckKind):
+    name = "cnn_architecture"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "input_sizes": {"type": "array", "minItems": 1, "maxItems": 4,
+                            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 8, "maximum": 1024}}},
+            "batch": {"type": "integer", "minimum": 1, "maximum": 16},
+            "min_conv": {"type": "integer", "minimum": 1},
+            "weights": {"type": "object", "additionalProperties": False,
+                        "properties": {k: {"type": "number", "minimum": 0} for k in DEFAULT_WEIGHTS}},
+            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
+        },
+    }
+
+    def run(self, ctx, item) -> CheckResult:
+        p = dict(item.params)
+        sizes = p.get("input_sizes", [[32, 32]])
+        batch = int(p.get("batch", 2))
+        w = {**DEFAULT_WEIGHTS, **p.get("weights", {})}
+        cls = item.target
+        if (msg := ctx.missing(cls)):
+            return CheckResult.failed(msg)
+        call = Call("__grader_cnn_trace", (cls, sizes, batch, ctx.seed_for(item) % (2**31)), {}, float(p.get("timeout_s", 120)))
+        (out,) = ex.probe_module(ctx, [cls], [call], {"model", "optimizer", "criterion", "history"} - {cls}, _TRACE_SOURCE)
+        if not out.ok:
+            return CheckResult.failed(f"could not build and run {cls}(): {out.error}", traceback=out.traceback[-1500:])
+        desc = out.value if isinstance(out.value, dict) else {}
+        facts = analyse(desc)
+        d = facts["declared"]
+        trace_err = desc.get("trace_error")
+
+        def detail(found: bool, used: str, declared: int, what: str) -> str:
+            if found:
+                return used
+            if declared:
+                return f"{declared} {what} module(s) defined but never used in forward"
+            return f"no {what} found"
+
+        parts = []
+        min_conv = int(p.get("min_conv", 2))
+        ok = facts["n_conv_weights"] >= min_conv
+        parts.append(Part(f"at least {min_conv} convolution layers", w["conv"], ok,
+                          f"{facts['n_conv_weights']} distinct convolution(s) applied in forward ({d['conv']} Conv module(s) defined)"
+                          if ok or not d["conv"] else f"only {facts['n_conv_weights']} convolution(s) used in forward; {d['conv']} defined"))
+        parts.append(Part("batch normalisation", w["batch_norm"], facts["batch_norm"] > 0,
+                          detail(facts["batch_norm"] > 0, f"{facts['batch_norm']} batch_norm call(s)", d["batch_norm"], "BatchNorm")))
+        parts.append(Part("a non-linearity", w["activation"], bool(facts["activations"]),
+                          detail(bool(facts["activations"]), ", ".join(facts["activations"]), d["activation"], "activation")))
+        parts.append(Part("pooling", w["pooling"], bool(facts["pooling"]),
+                          detail(bool(facts["pooling"]), ", ".join(facts["pooling"]), d["pooling"], "pooling")))
+        res = facts["residual"]
+        parts.append(Part("a residual connection", w["residual"], res is not None,
+                          f"an addition ({res['op']}) joins a branch with {res['convs_on_branches'][1]} convolution(s) to one with {res['convs_on_branches'][0]}"
+                          if res else ("no addition of a convolution branch to its input (a concatenation is not a residual sum)" if facts["concat"]
+                                       else "no addition of a convolution branch to its input was traced")))
+        parts.append(Part("a fully connected layer", w["linear"], facts["linear"] > 0,
+                          detail(facts["linear"] > 0, f"{facts['linear']} linear call(s)", d["linear"], "Linear")))
+        outs = desc.get("outputs") if isinstance(desc.get("outputs"), list) else []
+        judged = [judge_output(o, batch) for o in outs] or [(False, "no output")]
+        parts.append(Part("output shape on (B, 3, H, W) images", w["output"], all(j[0] for j in judged), "; ".join(j[1] for j in judged)))
+        if trace_err:
+            parts = [Part(pp.name, pp.weight, False, f"forward failed, nothing could be traced: {trace_err}") if pp.name != "output shape on (B, 3, H, W) images" else pp for pp in parts]
+        ev = {"input_sizes": sizes, "batch": batch, "n_params": desc.get("n_params"),
+              "modules": [m for m in (desc.get("modules") or [])[:60]], **{k: v for k, v in facts.items() if k != "ops"},
+              "ops": facts["ops"][:120], "outputs": outs}
+        return combine(parts, ev)
