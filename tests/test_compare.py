@@ -58,3 +58,8 @@ def test_dicts_compare_per_key():
     assert compare_values({"a": np.array([1.0]), "b": np.array([2.0]), "extra": 1}, want, None, None).ok
     c = compare_values({"a": np.array([1.0])}, want, None, None)
     assert not c.ok and "missing key(s) ['b']" in c.detail
+
+
+def test_one_element_array_counts_as_a_scalar():
+    assert compare_values(np.array([2.5]), np.array(2.5), None, None).ok
+    assert not compare_values(np.array([2.5, 1.0]), np.array(2.5), None, None).ok

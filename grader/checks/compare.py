@@ -75,6 +75,8 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
     w = np.asarray(want)
     if g is None:
         return Comparison(False, f"expected numbers of shape {list(w.shape)}, got {_kind(got)}", {"got_type": _kind(got)})
+    if w.ndim == 0 and g.size == 1:
+        g = g.reshape(())  # a number returned as a 1-element array is still that number
     if g.shape != w.shape:
         if g.size == w.size and g.size > 0 and np.allclose(g.reshape(w.shape).astype(float), w.astype(float), rtol=rtol or 1e-6, atol=atol or 1e-8):
             return Comparison(False, f"right values but wrong shape: expected {list(w.shape)}, got {list(g.shape)}",

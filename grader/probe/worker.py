@@ -47,7 +47,7 @@ class Encoder:
 
     def _array(self, a, t, dtype):
         key = f"a{len(self.arrays)}"
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C")  # not ascontiguousarray: it turns 0-d into 1-d
         if a.dtype == object:
             return {"t": "object", "type": "ndarray[object]", "repr": repr(a)[:200]}
         self.arrays[key] = a
