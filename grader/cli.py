@@ -88,6 +88,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from grader.validate import junit_xml, validate
+
+    v = validate(Path(args.rubric), Path(args.out) if args.out else None, full_runs=not args.mutants_only,
+                 isolation=args.isolation)
+    if args.junit:
+        Path(args.junit).write_bytes(junit_xml(v))
+    held = sum(p.ok for p in v.promises)
+    print(f"{held}/{len(v.promises)} promises hold; {len(v.weak_items)} weak item(s)")
+    return 0 if v.ok else 1
+
+
 def cmd_rubric_check(args) -> int:
     from grader.rubric import load_rubric
 
@@ -118,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_batch_parser(sub)
+    val = sub.add_parser("validate", help="instructor CI: reference = full marks, starter = floor, mutants caught")
+    val.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
+    val.add_argument("--out", help="where to keep the validation zips and reports (default: a temp dir)")
+    val.add_argument("--junit", help="write the promises as JUnit XML to this file")
+    val.add_argument("--mutants-only", action="store_true", help="skip the two full runs (reference, starter)")
+    val.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"])
+    val.set_defaults(func=cmd_validate)
     chk = sub.add_parser("rubric-check", help="load and validate a rubric set")
     chk.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     chk.set_defaults(func=cmd_rubric_check)

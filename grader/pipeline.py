@@ -44,6 +44,7 @@ class Env:
     progress: ProgressFn | None = None
     keep_scratch: bool = False
     scratch_root: Path | None = None
+    execute: bool = True  # False only for `grader validate` mutants: grade extracted code alone
     reference_cache: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -103,6 +104,8 @@ def stage_execute(state: State, env: Env) -> State:
             return NotebookRun(spec.notebook, "missing", False, 0.0, 0, (), message=f"{spec.notebook} is not in the submission")
         if nb is None:
             return NotebookRun(spec.notebook, "invalid", False, 0.0, 0, (), message=f"{spec.notebook} could not be read as a notebook")
+        if not env.execute:
+            return NotebookRun(spec.notebook, "not_run", False, 0.0, len(nb.cells), (), message="execution skipped (rubric validation)")
         pro, epi = _instrumentation(spec)
         try:
             return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi)

@@ -2,8 +2,6 @@
 theory PDF, and byte-reproducible zips. Used by scripts/build_samples.py and meant to
 be reused by later sample sets (adversarial ones).
 """
-import ast
-import copy
 import io
 import zipfile
 from pathlib import Path
@@ -17,8 +15,9 @@ PDF_NAME = "hw2_theory.pdf"
 ZIP_DATE = (2026, 2, 27, 12, 0, 0)
 
 
-class SampleError(Exception):
-    """A sample could not be built as described (e.g. an edit found nothing to edit)."""
+# The cell-editing helpers live in the grader (its mutants use them too).
+from grader.nbedit import EditError as SampleError  # noqa: E402,F401
+from grader.nbedit import defined_names, edit_cell_source, find_cell, replace_cell_source  # noqa: E402,F401
 
 
 # Notebooks --------------------------------------------------------------------------
@@ -26,51 +25,6 @@ class SampleError(Exception):
 def load_notebook(variant, name):
     """A fresh copy of reference/<variant>/<name> ("solution" or "starter")."""
     return nbformat.read(str(ROOT / "reference" / variant / name), as_version=4)
-
-
-def defined_names(source):
-    """Top-level names a cell's source defines (functions, classes, assignments)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    return names
-
-
-def find_cell(nb, name):
-    """The code cell defining `name`, or the TODO cell tagged with that name."""
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if cell.metadata.get("grader", {}).get("todo") == name or name in defined_names(cell.source):
-            return cell
-    raise SampleError(f"no cell defines {name!r}")
-
-
-def replace_cell_source(nb, name, source):
-    """Returns a copy of nb whose cell defining `name` has the new source."""
-    nb = copy.deepcopy(nb)
-    find_cell(nb, name).source = source
-    return nb
-
-
-def edit_cell_source(nb, name, old, new, count=1):
-    """Returns a copy of nb with `old` replaced by `new` in the cell defining `name`;
-    fails loudly when `old` is not there, so a stale edit cannot pass silently."""
-    nb = copy.deepcopy(nb)
-    cell = find_cell(nb, name)
-    if cell.source.count(old) < count:
-        raise SampleError(f"cell defining {name!r} does not contain {old!r}")
-    cell.source = cell.source.replace(old, new, count)
-    return nb
 
 
 def notebook_bytes(nb):

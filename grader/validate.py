@@ -1,0 +1,201 @@
+"""`grader validate rubrics/<assignment>`: the rubric's promises, checked like CI checks code.
+
+1. the reference solution scores full marks on every automatic item, with no penalty;
+2. the blank starter scores the floor (0) on every automatic item;
+3. every mutant of the reference (a typical mistake, declared in the rubric directory's
+   mutants.yaml) is caught: each item it names loses points.
+Items that no mutant catches are reported as weak checks. Exit status: 0 when every
+promise holds, 1 when one breaks. A JUnit file records each promise as a test case.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import nbformat
+
+from grader.errors import RubricError
+from grader.nbedit import EditError, edit_cell_source
+from grader.rubric import load_rubric, load_yaml_validated
+from grader.rubric.model import Rubric
+
+MUTANTS_FILE = "mutants.yaml"
+ZIP_DATE = (2026, 2, 27, 12, 0, 0)
+
+MUTANTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "reference", "starter", "mutants"],
+    "properties": {
+        "schema": {"const": 1},
+        "reference": {"type": "string"},
+        "starter": {"type": "string"},
+        "mutants": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "notebook", "cell", "edits", "kills"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+                    "description": {"type": "string"},
+                    "notebook": {"type": "string"},
+                    "cell": {"type": "string"},
+                    "edits": {"type": "array", "minItems": 1, "items": {
+                        "type": "object", "additionalProperties": False, "required": ["old", "new"],
+                        "properties": {"old": {"type": "string", "minLength": 1}, "new": {"type": "string"},
+                                       "count": {"type": "integer", "minimum": 1}}}},
+                    "kills": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    "execute": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+
+
+@dataclass
+class Promise:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float = 0.0
+
+
+@dataclass
+class Validation:
+    rubric: Rubric
+    promises: list[Promise] = field(default_factory=list)
+    weak_items: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.promises)
+
+
+def _pdf() -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 2))
+    fig.text(0.1, 0.5, "validation")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf", metadata={"CreationDate": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _zip(path: Path, rubric: Rubric, notebooks: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for spec in rubric.files:
+            data = _pdf() if spec.kind == "pdf" else notebooks.get(spec.name)
+            if data is not None:
+                zf.writestr(zipfile.ZipInfo(spec.name, date_time=ZIP_DATE), data)
+    return path
+
+
+def _auto_items(report: dict) -> list[dict]:
+    return [i for i in report["items"] if i["kind"] != "manual"]
+
+
+def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool = True, isolation: str = "auto",
+             log=print) -> Validation:
+    from grader.pipeline import Env, grade
+
+    rubric = load_rubric(rubric_dir)
+    mfile = rubric.directory / MUTANTS_FILE
+    if not mfile.exists():
+        raise RubricError(mfile, "", f"no {MUTANTS_FILE}: `grader validate` needs the reference, the starter and the mutants")
+    spec = load_yaml_validated(mfile, MUTANTS_SCHEMA)
+    ref_dir = (rubric.directory / spec["reference"]).resolve()
+    starter_dir = (rubric.directory / spec["starter"]).resolve()
+    nb_names = [nb.notebook for nb in rubric.notebooks]
+    for d, what in ((ref_dir, "reference"), (starter_dir, "starter")):
+        for name in nb_names:
+            if not (d / name).exists():
+                raise RubricError(mfile, what, f"{d / name} does not exist")
+    auto_ids = {i.id for i in rubric.items if i.kind != "manual"}
+    for i, m in enumerate(spec["mutants"]):
+        unknown = set(m["kills"]) - auto_ids
+        if unknown:
+            raise RubricError(mfile, f"mutants[{i}].kills", f"bad value {sorted(unknown)}: not automatic items of the rubric")
+        if m["notebook"] not in nb_names:
+            raise RubricError(mfile, f"mutants[{i}].notebook", f"bad value {m['notebook']!r}: the rubric's notebooks are {nb_names}")
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="grader-validate-"))
+    work = out_dir / "zips"
+    work.mkdir(parents=True, exist_ok=True)
+    result = Validation(rubric)
+    cache: dict = {}
+
+    def run(name: str, notebooks: dict[str, bytes], execute: bool) -> dict:
+        z = _zip(work / f"{name}.zip", rubric, notebooks)
+        env = Env(rubric=rubric, out_dir=out_dir / "reports" / name, isolation=isolation, execute=execute,
+                  submitted_at=rubric.deadline, reference_cache=cache)
+        return grade(z, env).to_dict()
+
+    ref_nbs = {n: (ref_dir / n).read_bytes() for n in nb_names}
+    if full_runs:
+        for label, nbs, want_full in (("reference", ref_nbs, True),
+                                      ("starter", {n: (starter_dir / n).read_bytes() for n in nb_names}, False)):
+            t0 = time.monotonic()
+            rep = run(label, nbs, True)
+            items = _auto_items(rep)
+            if want_full:
+                bad = [f"{i['id']} {i['score']:g}/{i['max_score']:g} ({i['status']})" for i in items if i["score"] < i["max_score"]]
+                if rep["penalties"]:
+                    bad += [f"penalty {p['rule']}: {p['reason']}" for p in rep["penalties"]]
+                detail = "all automatic items at full marks" if not bad else "not full marks: " + "; ".join(bad)
+            else:
+                bad = [f"{i['id']} {i['score']:g}/{i['max_score']:g}" for i in items if i["score"] > 0]
+                detail = "every automatic item scores 0" if not bad else "above the floor: " + "; ".join(bad)
+            result.promises.append(Promise(f"{label} scores {'full marks' if want_full else 'the floor'}", not bad, detail,
+                                           round(time.monotonic() - t0, 1)))
+            log(("ok   " if not bad else "FAIL ") + result.promises[-1].name + f" ({detail[:200]})")
+    killed: set[str] = set()
+    for m in spec["mutants"]:
+        t0 = time.monotonic()
+        nb = nbformat.reads(ref_nbs[m["notebook"]].decode("utf-8"), as_version=4)
+        try:
+            for e in m["edits"]:
+                nb = edit_cell_source(nb, m["cell"], e["old"], e["new"], e.get("count", 1))
+        except EditError as exc:
+            result.promises.append(Promise(f"mutant {m['id']} applies", False, f"stale mutant: {exc}"))
+            log(f"FAIL mutant {m['id']}: stale: {exc}")
+            continue
+        nbs = dict(ref_nbs)
+        nbs[m["notebook"]] = (nbformat.writes(nb) + "\n").encode()
+        rep = run(f"mutant-{m['id']}", nbs, bool(m.get("execute", False)))
+        items = {i["id"]: i for i in rep["items"]}
+        survived = [k for k in m["kills"] if items[k]["score"] >= items[k]["max_score"]]
+        for i in _auto_items(rep):
+            if i["score"] < i["max_score"]:
+                killed.add(i["id"])
+        detail = ("caught by " + ", ".join(f"{k} ({items[k]['score']:g}/{items[k]['max_score']:g})" for k in m["kills"])
+                  if not survived else f"NOT caught by {', '.join(survived)}: the check is too weak for this mistake")
+        result.promises.append(Promise(f"mutant {m['id']} is caught", not survived, detail, round(time.monotonic() - t0, 1)))
+        log(("ok   " if not survived else "FAIL ") + f"mutant {m['id']}: {detail}")
+    result.weak_items = sorted(auto_ids - killed)
+    for w in result.weak_items:
+        log(f"weak {w}: no mutant makes it fail; add a mutant to mutants.yaml")
+    return result
+
+
+def junit_xml(v: Validation) -> bytes:
+    suite = ET.Element("testsuite", name=f"grader validate {v.rubric.assignment}", tests=str(len(v.promises) + len(v.weak_items)),
+                       failures=str(sum(not p.ok for p in v.promises)), skipped=str(len(v.weak_items)))
+    for p in v.promises:
+        case = ET.SubElement(suite, "testcase", classname=f"validate.{v.rubric.assignment}", name=p.name, time=f"{p.seconds:.1f}")
+        if not p.ok:
+            ET.SubElement(case, "failure", message=p.detail[:500]).text = p.detail
+    for w in v.weak_items:
+        case = ET.SubElement(suite, "testcase", classname=f"validate.{v.rubric.assignment}.weak", name=w)
+        ET.SubElement(case, "skipped", message="no mutant makes this item fail (weak check)")
+    return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
