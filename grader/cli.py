@@ -76,6 +76,7 @@ def cmd_run(args) -> int:
         jobs=args.jobs,
         progress=progress,
         keep_scratch=args.keep_scratch,
+        exec_cache=Path(args.cache) if args.cache else None,
     )
     report = grade(src, env)
     progress.done()
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sandbox mode (default: the strongest available)")
     run.add_argument("--no-sandbox", action="store_true", help="same as --isolation none (trusted code only)")
     run.add_argument("--jobs", type=int, default=min(3, os.cpu_count() or 1), help="notebooks executed at once (default: %(default)s)")
+    run.add_argument("--cache", help="reuse executions of identical notebooks from this directory (content-hash cache)")
     run.add_argument("--keep-scratch", action="store_true", help="keep the job's scratch directory for debugging")
     run.add_argument("--json", action="store_true", help="print the full JSON report instead of the summary table")
     run.set_defaults(func=cmd_run)

@@ -91,6 +91,7 @@ class NotebookRun:
     executed_notebook: Path | None = None  # trusted copy written by the executor
     exports_dir: Path | None = None  # plain-data exports from the kernel (untrusted data)
     instrumentation: tuple = ()  # outcomes of the grader's prologue/epilogue code in the kernel
+    cached: bool = False  # the same prepared notebook was executed before (grader/execute/cache.py)
 
     @property
     def failing_cells(self) -> tuple[CellOutcome, ...]:

@@ -25,6 +25,7 @@ from grader.checks import registry
 from grader.checks.base import CheckResult
 from grader.checks.context import CheckContext
 from grader.execute import ProgressFn, run_notebook
+from grader.execute.cache import ExecCache
 from grader.extract import Extraction, extract, notebook_code_cells
 from grader.intake import intake, read_notebook
 from grader.model import Finding, ItemResult, NotebookRun, Report, Submission
@@ -45,6 +46,8 @@ class Env:
     keep_scratch: bool = False
     scratch_root: Path | None = None
     execute: bool = True  # False only for `grader validate` mutants: grade extracted code alone
+    only_notebooks: tuple[str, ...] | None = None  # grade only these notebooks (validate's mutants)
+    exec_cache: Path | None = None  # content-hash cache of notebook executions (see grader/execute/cache.py)
     reference_cache: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -104,15 +107,16 @@ def stage_execute(state: State, env: Env) -> State:
             return NotebookRun(spec.notebook, "missing", False, 0.0, 0, (), message=f"{spec.notebook} is not in the submission")
         if nb is None:
             return NotebookRun(spec.notebook, "invalid", False, 0.0, 0, (), message=f"{spec.notebook} could not be read as a notebook")
-        if not env.execute:
+        if not env.execute or (env.only_notebooks is not None and spec.notebook not in env.only_notebooks):
             return NotebookRun(spec.notebook, "not_run", False, 0.0, len(nb.cells), (), message="execution skipped (rubric validation)")
         pro, epi = _instrumentation(spec)
         try:
-            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi)
+            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache)
         except Exception as exc:  # the grader's own failure: still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")
 
+    cache = ExecCache(env.exec_cache) if env.exec_cache is not None else None
     specs = list(env.rubric.notebooks)
     with ThreadPoolExecutor(max_workers=max(1, min(env.jobs, len(specs)))) as pool:
         runs = tuple(pool.map(one, specs))
@@ -151,6 +155,9 @@ def stage_check(state: State, env: Env) -> State:
             ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
                                runs.get(spec.notebook), prober, state.job_dir, env.reference_cache)
             for item in spec.items:
+                if env.only_notebooks is not None and spec.notebook not in env.only_notebooks:
+                    results.append(_item_result(item, CheckResult(0.0, "skipped", "not graded in this run"), 0.0))
+                    continue
                 results.append(_check_one(item, ctx, sub))
     finally:
         prober.close()

@@ -107,7 +107,7 @@ def _auto_items(report: dict) -> list[dict]:
 
 
 def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool = True, isolation: str = "auto",
-             log=print) -> Validation:
+             exec_cache: Path | None = None, log=print) -> Validation:
     from grader.pipeline import Env, grade
 
     rubric = load_rubric(rubric_dir)
@@ -135,10 +135,10 @@ def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool =
     result = Validation(rubric)
     cache: dict = {}
 
-    def run(name: str, notebooks: dict[str, bytes], execute: bool) -> dict:
+    def run(name: str, notebooks: dict[str, bytes], execute: bool, only: tuple[str, ...] | None = None) -> dict:
         z = _zip(work / f"{name}.zip", rubric, notebooks)
         env = Env(rubric=rubric, out_dir=out_dir / "reports" / name, isolation=isolation, execute=execute,
-                  submitted_at=rubric.deadline, reference_cache=cache)
+                  submitted_at=rubric.deadline, reference_cache=cache, only_notebooks=only, exec_cache=exec_cache)
         return grade(z, env).to_dict()
 
     ref_nbs = {n: (ref_dir / n).read_bytes() for n in nb_names}
@@ -172,11 +172,11 @@ def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool =
             continue
         nbs = dict(ref_nbs)
         nbs[m["notebook"]] = (nbformat.writes(nb) + "\n").encode()
-        rep = run(f"mutant-{m['id']}", nbs, bool(m.get("execute", False)))
+        rep = run(f"mutant-{m['id']}", nbs, bool(m.get("execute", False)), only=(m["notebook"],))
         items = {i["id"]: i for i in rep["items"]}
         survived = [k for k in m["kills"] if items[k]["score"] >= items[k]["max_score"]]
         for i in _auto_items(rep):
-            if i["score"] < i["max_score"]:
+            if i["status"] != "skipped" and i["score"] < i["max_score"]:
                 killed.add(i["id"])
         detail = ("caught by " + ", ".join(f"{k} ({items[k]['score']:g}/{items[k]['max_score']:g})" for k in m["kills"])
                   if not survived else f"NOT caught by {', '.join(survived)}: the check is too weak for this mistake")

@@ -158,3 +158,15 @@ def test_cli_errors_exit_nonzero_with_a_message(tmp_path):
     assert p.returncode == 2 and "assignment.yaml" in p.stderr
     p = _cli("run", str(z), "--rubric", str(MINI_RUBRIC), "--submitted-at", "yesterday", cwd=tmp_path)
     assert p.returncode == 2 and "not a date-time" in p.stderr
+
+
+def test_execution_cache_runs_a_notebook_once(tmp_path, grade_mini):
+    cache = tmp_path / "cache"
+    z1 = make_zip(tmp_path / "a" / "ab1234.zip", mini_files())
+    z2 = make_zip(tmp_path / "b" / "cd5678.zip", mini_files(other__ipynb=make_nb("def count():\n    return 41")))
+    r1 = grade_mini(z1, exec_cache=cache)
+    r2 = grade_mini(z2, exec_cache=cache)
+    cached = {n["notebook"]: n["cached"] for n in r2["notebooks"]}
+    assert not any(n["cached"] for n in r1["notebooks"])
+    assert cached == {"mini.ipynb": True, "other.ipynb": False}  # other.ipynb changed
+    assert items(r2)["mini.add"]["score"] == 6 and items(r2)["other.count"]["score"] == 0

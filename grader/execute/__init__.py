@@ -15,6 +15,8 @@ from typing import Callable
 
 import nbformat
 
+from grader.execute import cache as cache_mod
+from grader.execute.cache import ExecCache
 from grader.execute.prepare import prepare
 from grader.model import CellOutcome, NotebookRun
 from grader.rubric.model import NotebookRubric
@@ -47,6 +49,7 @@ def run_notebook(
     progress: ProgressFn | None = None,
     prologue: str = "",
     epilogue: str = "",
+    cache: "ExecCache | None" = None,
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
     stem = spec.stem
@@ -82,6 +85,13 @@ def run_notebook(
     }
     job_file = private / "job.json"
     job_file.write_text(json.dumps(job))
+    cache_key = None
+    if cache is not None:
+        settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "isolation", "prologue", "epilogue")}
+        cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
+        hit = cache.get(cache_key)
+        if hit is not None:
+            return _restore(hit, spec, job, workdir, skip_notes)
     env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     t0 = time.monotonic()
@@ -114,6 +124,12 @@ def run_notebook(
         return NotebookRun(spec.notebook, status, False, round(seconds, 3), len(nb.cells), tuple(skip_notes),
                            message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""))
     res = json.loads(result_file.read_text())
+    if cache is not None and cache_key and res["status"] in cache_mod.CACHEABLE:
+        cache.put(cache_key, res, Path(job["notebook_out"]), workdir / EXPORTS)
+    return _from_result(res, spec, job, workdir, skip_notes, seconds)
+
+
+def _from_result(res: dict, spec, job: dict, workdir: Path, skip_notes, seconds: float, cached: bool = False) -> NotebookRun:
     cells = [CellOutcome(c["index"], c["status"], round(float(c.get("seconds", 0.0)), 3), c.get("ename", ""), c.get("evalue", ""))
              for c in res["cells"]]
     all_cells = tuple(sorted(list(skip_notes) + cells, key=lambda c: (c.index, c.status != "skipped")))
@@ -132,7 +148,19 @@ def run_notebook(
         executed_notebook=Path(job["notebook_out"]) if Path(job["notebook_out"]).exists() else None,
         exports_dir=workdir / EXPORTS,
         instrumentation=tuple(res.get("instrumentation", [])),
+        cached=cached,
     )
+
+
+def _restore(hit: Path, spec, job: dict, workdir: Path, skip_notes) -> NotebookRun:
+    """A cache hit: the exports and executed notebook come back as if just executed."""
+    res = json.loads((hit / "run.json").read_text())
+    exports = workdir / EXPORTS
+    shutil.rmtree(exports, ignore_errors=True)
+    cache_mod.copy_regular_files(hit / "exports", exports)
+    if (hit / "executed.ipynb").exists():
+        shutil.copyfile(hit / "executed.ipynb", job["notebook_out"])
+    return _from_result(res, spec, job, workdir, skip_notes, float(res.get("seconds", 0.0)), cached=True)
 
 
 def _read_progress(proc: subprocess.Popen, notebook: str, progress: ProgressFn | None) -> None:

@@ -1,0 +1,106 @@
+"""A content-hash cache of notebook executions: the same prepared notebook, under the same
+limits, instrumentation, support files and grader version, runs once.
+
+Batches and the test suite grade many submissions that share notebooks (samples that
+differ in one notebook, resubmissions, re-grades after a rubric change to a check that
+does not affect execution). What is cached is what the executor produced: its result,
+the executed notebook and the plain-data exports. Exports were written by student code,
+so they are copied as regular files only (no links, FIFOs or devices), size-capped, and
+stay untrusted data for the checks that read them. Timeouts and crashes are not cached:
+they may come from a loaded machine rather than from the notebook.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+CACHEABLE = frozenset({"completed", "cell_errors", "dead_kernel"})
+MAX_CACHED_BYTES = 256 << 20
+
+
+def tree_digest(root: Path | None) -> str:
+    h = hashlib.sha256()
+    if root is None:
+        return "none"
+    for p in sorted(Path(root).rglob("*")):
+        if "__pycache__" in p.parts or not p.is_file():
+            continue
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def key(prepared_nb, settings: dict, support_digest: str) -> str:
+    from importlib import metadata
+
+    cells = [(c.get("cell_type"), c.get("source") if isinstance(c.get("source"), str) else "".join(c.get("source", [])))
+             for c in prepared_nb.cells]
+    try:
+        version = metadata.version("dl-grader")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        version = "dev"
+    blob = json.dumps({"cells": cells, "settings": settings, "support": support_digest, "grader": version,
+                       "executor": _executor_digest()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _executor_digest() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("executor.py", "prepare.py", "__init__.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def copy_regular_files(src: Path, dst: Path, max_bytes: int = MAX_CACHED_BYTES) -> int:
+    """Copy only regular files (never following links), up to max_bytes in total."""
+    total = 0
+    dst.mkdir(parents=True, exist_ok=True)
+    if not src.is_dir() or src.is_symlink():
+        return 0
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        rel = Path(dirpath).relative_to(src)
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode) or total + st.st_size > max_bytes:
+                    continue
+                data = fh.read(st.st_size + 1)[: st.st_size]
+            total += len(data)
+            (dst / rel / name).write_bytes(data)
+    return total
+
+
+class ExecCache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def get(self, k: str) -> Path | None:
+        d = self.root / k
+        return d if (d / "run.json").exists() else None
+
+    def put(self, k: str, run_json: dict, executed_nb: Path | None, exports: Path | None) -> None:
+        if self.get(k) is not None:
+            return
+        tmp = Path(tempfile.mkdtemp(prefix=f".{k[:12]}-", dir=self.root))
+        try:
+            if executed_nb is not None and executed_nb.exists():
+                shutil.copyfile(executed_nb, tmp / "executed.ipynb")
+            if exports is not None:
+                copy_regular_files(exports, tmp / "exports")
+            (tmp / "run.json").write_text(json.dumps(run_json))
+            os.rename(tmp, self.root / k)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
