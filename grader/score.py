@@ -16,7 +16,11 @@ def not_executable_reasons(runs: list[NotebookRun]) -> list[str]:
         if run.status in BROKEN:
             reasons.append(f"{run.notebook}: {run.message or run.status}")
             continue
-        bad = [c for c in run.failing_cells if c.ename not in ANSWER_ERRORS]
+        failing = list(run.failing_cells)
+        if failing and failing[0].ename in ANSWER_ERRORS:
+            # An unfinished TODO came first: later NameErrors etc. are its consequences.
+            continue
+        bad = [c for c in failing if c.ename not in ANSWER_ERRORS]
         if bad:
             first = bad[0]
             reasons.append(f"{run.notebook}: cell {first.index} raised {first.ename}: {first.evalue[:120]}"
