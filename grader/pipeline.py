@@ -85,14 +85,18 @@ def stage_intake(state: State, env: Env) -> State:
                                findings=state.findings + tuple(findings))
 
 
-def _instrumentation(spec) -> tuple[str, str]:
+def _instrumentation(spec) -> tuple[list, list]:
+    """Each item's prologue and epilogue, run as separate hidden cells so one failing
+    export does not cost the other items theirs: [(item id, code), ...] twice."""
     pro, epi = [], []
     for item in spec.items:
         ins = registry.get(item.kind).instrument(item)
         if ins is not None:
-            pro.append(ins.prologue)
-            epi.append(ins.epilogue)
-    return "\n\n".join(p for p in pro if p), "\n\n".join(e for e in epi if e)
+            if ins.prologue.strip():
+                pro.append((item.id, ins.prologue))
+            if ins.epilogue.strip():
+                epi.append((item.id, ins.epilogue))
+    return pro, epi
 
 
 def stage_execute(state: State, env: Env) -> State:

@@ -57,7 +57,7 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("inputs", nargs="+", metavar="DIR_OR_ZIPS", help="folders holding <netid>.zip files, or zips")
     b.add_argument("--out", required=True, help="output folder: OUT/<netid>/ per student, gradebook.csv etc. in OUT/")
     b.add_argument("--rubric", default=_default_rubric(), help="rubric directory (default: %(default)s)")
-    b.add_argument("--workers", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+    b.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) // 2)),
                    help="worker processes of the embedded Dask LocalCluster (default: %(default)s)")
     b.add_argument("--scheduler", metavar="ADDRESS",
                    help="use an existing Dask cluster, e.g. tcp://host:8786 (its workers need this project installed)")

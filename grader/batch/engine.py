@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from typing import Callable, Iterable, Iterator
 
 from grader.batch.manifest import BatchError
@@ -47,7 +48,9 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator:
         "distributed.worker.memory.pause": False,
         "distributed.worker.memory.terminate": False,
     }
-    with dask.config.set(config):
+    with dask.config.set(config), warnings.catch_warnings():
+        # the scheduler's HTTP endpoint moves to a free port when 8787 is taken: not our concern
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
         cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR, memory_limit=0)
         try:

@@ -9,7 +9,6 @@ The order of one batch, in one place:
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import time
 from collections import defaultdict
@@ -19,7 +18,7 @@ from typing import Callable, TextIO
 
 from grader.batch.crash import crash_report
 from grader.batch.engine import dask_client, run_jobs
-from grader.batch.manifest import BatchError, Manifest, atomic_write_bytes, grader_version, job_key, rubric_hash, sha256_file
+from grader.batch.manifest import Manifest, atomic_write_bytes, grader_version, job_key, rubric_hash, sha256_file
 from grader.batch.manual import ManualScores, load_manual_scores, merge_manual
 from grader.batch.progress import Progress
 from grader.errors import UsageError

@@ -74,7 +74,7 @@ def grade_job(job: dict) -> dict:
             src = Path(job["path"])
             if job.get("data") is not None:
                 (tmp_path / "in").mkdir()
-                src = tmp_path / "in" / job["name"]
+                src = tmp_path / "in" / Path(job["name"]).name
                 src.write_bytes(job["data"])
             submitted_at = dt.datetime.fromisoformat(job["submitted_at"]) if job.get("submitted_at") else None
             env = Env(rubric=rubric, out_dir=tmp_path / "out", submitted_at=submitted_at,

@@ -193,13 +193,15 @@ class ModelExport:
     notes: list[str] = field(default_factory=list)
 
 
-def instrumentation_ok(run) -> str | None:
-    """None if the grader's prologue and epilogue both ran to completion in the kernel."""
+def instrumentation_ok(run, item_id: str | None = None) -> str | None:
+    """None if the grader's prologue and epilogue (this item's, when given) both ran to
+    completion in the kernel."""
     if run is None:
         return "the notebook was not executed"
     if not run.executed and run.status not in ("cell_errors",):
         return f"the notebook did not run to the end ({run.status}{': ' + run.message[:200] if run.message else ''}), so nothing could be exported from it"
-    kinds = {str(h.get("kind")): h for h in (run.instrumentation or ()) if isinstance(h, dict)}
+    kinds = {str(h.get("kind")): h for h in (run.instrumentation or ())
+             if isinstance(h, dict) and (item_id is None or h.get("item") in (None, item_id))}
     for k in ("prologue", "epilogue"):
         h = kinds.get(k)
         if h is None:
@@ -247,7 +249,7 @@ def read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray] | str:
 
 def load_export(ctx, item, max_mb: int = 256) -> ModelExport | str:
     """The validated model export of `item`, or a message saying why there is none."""
-    why = instrumentation_ok(ctx.run)
+    why = instrumentation_ok(ctx.run, item.id)
     if why:
         return why
     key = export_key(item.id)
@@ -320,29 +322,8 @@ def _fmt_kw(kw: dict) -> str:
 
 
 def module_excluding(extraction, targets: list[str], exclude: set[str]) -> str:
-    """Like Extraction.module_for, but never pulls in statements binding `exclude` names
-    (e.g. `model = train(...)`, which would re-run training in the probe); the recipe
-    provides those names itself."""
-    chosen: dict[int, Any] = {}
-    todo = list(targets)
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in exclude and name not in targets:
-            continue
-        stmt = extraction.find(name)
-        if stmt is None:
-            continue
-        if stmt.order not in chosen:
-            chosen[stmt.order] = stmt
-            todo.extend(sorted(stmt.uses - seen))
-    for s in extraction.stmts:
-        if s.kind == "star_import":
-            chosen.setdefault(s.order, s)
-    return "\n\n".join(chosen[k].source for k in sorted(chosen)) + "\n"
+    """Extraction.module_for without pulling in statements that bind `exclude` names."""
+    return extraction.module_for(targets, exclude=exclude)
 
 
 def probe_module(ctx, targets: list[str], calls, exclude: set[str], extra_source: str, files: dict | None = None,

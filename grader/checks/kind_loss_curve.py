@@ -216,7 +216,7 @@ class LossCurve(CheckKind):
 
     def run(self, ctx, item) -> CheckResult:
         p = self._p(item)
-        why = ex.instrumentation_ok(ctx.run)
+        why = ex.instrumentation_ok(ctx.run, item.id)
         if why:
             return CheckResult.failed(f"the training curve could not be recorded: {why}")
         key = ex.export_key(item.id)

@@ -47,8 +47,8 @@ def run_notebook(
     support_dir: Path | None,
     isolation: str,
     progress: ProgressFn | None = None,
-    prologue: str = "",
-    epilogue: str = "",
+    prologue: list = (),
+    epilogue: list = (),
     cache: "ExecCache | None" = None,
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
@@ -80,8 +80,8 @@ def run_notebook(
         "max_output_bytes": ex.max_output_kb * 1024,
         "memory_bytes": ex.memory_mb << 20,
         "isolation": isolation,
-        "prologue": prologue,
-        "epilogue": epilogue,
+        "prologue": [list(p) for p in prologue],  # [(item id, code)], each its own hidden cell
+        "epilogue": [list(e) for e in epilogue],
     }
     job_file = private / "job.json"
     job_file.write_text(json.dumps(job))

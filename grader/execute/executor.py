@@ -58,6 +58,15 @@ class CappedClient(NotebookClient):
         return out
 
 
+def _pieces(spec) -> list:
+    """Instrumentation as [(item id, code)]; a plain string is one anonymous piece."""
+    if not spec:
+        return []
+    if isinstance(spec, str):
+        return [(None, spec)]
+    return [(str(i), str(c)) for i, c in spec]
+
+
 def _emit(event: dict) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
@@ -126,7 +135,7 @@ def run(job: dict) -> dict:
     client.on_cell_executed = on_executed
     hidden: list[dict] = []
 
-    def run_hidden(kind: str, code: str) -> None:
+    def run_hidden(kind: str, code: str, item: str | None = None) -> None:
         # Grader instrumentation: executed like a cell, never stored in the notebook.
         if not code.strip():
             return
@@ -138,10 +147,10 @@ def run(job: dict) -> dict:
         try:
             client.execute_cell(cell, idx)
             reply = replies.get(idx, {})
-            hidden.append({"kind": kind, "status": reply.get("status", "?"), "ename": str(reply.get("ename", ""))[:200],
+            hidden.append({"kind": kind, "item": item, "status": reply.get("status", "?"), "ename": str(reply.get("ename", ""))[:200],
                            "evalue": str(reply.get("evalue", ""))[:500], "seconds": round(time.monotonic() - t0, 3)})
         except (CellTimeoutError, DeadKernelError) as exc:
-            hidden.append({"kind": kind, "status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300]})
+            hidden.append({"kind": kind, "item": item, "status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300]})
             raise
         finally:
             client.nb.cells.pop(idx)
@@ -153,7 +162,8 @@ def run(job: dict) -> dict:
     try:
         with client.setup_kernel(**start_kwargs):
             _emit({"event": "kernel_started", "seconds": round(time.monotonic() - t_start, 3)})
-            run_hidden("prologue", job.get("prologue", ""))
+            for item_id, code in _pieces(job.get("prologue")):
+                run_hidden("prologue", code, item_id)
             for k, idx in enumerate(code_idx):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -187,7 +197,8 @@ def run(job: dict) -> dict:
                     if status == "completed":
                         status = "cell_errors"
             if status in ("completed", "cell_errors"):
-                run_hidden("epilogue", job.get("epilogue", ""))
+                for item_id, code in _pieces(job.get("epilogue")):
+                    run_hidden("epilogue", code, item_id)
             if sb is not None:
                 peak = sb.peak_memory_bytes()
     except Exception as exc:  # kernel failed to start, sandbox broken, ...

@@ -50,8 +50,11 @@ class Extraction:
             msg += "; found " + ", ".join(f"`{h}`" for h in hint) + " (rename it to `" + name + "`)"
         return msg
 
-    def module_for(self, targets: list[str]) -> str:
-        """Source of a module defining `targets` and everything they refer to."""
+    def module_for(self, targets: list[str], exclude: set[str] | frozenset[str] = frozenset()) -> str:
+        """Source of a module defining `targets` and everything they refer to.
+
+        Names in `exclude` are never pulled in as dependencies (e.g. `model = train(...)`,
+        which would re-run training in a probe that provides `model` itself)."""
         chosen: dict[int, Stmt] = {}
         stars = [s for s in self.stmts if s.kind == "star_import"]
         todo = list(targets)
@@ -61,6 +64,8 @@ class Extraction:
             if name in seen:
                 continue
             seen.add(name)
+            if name in exclude and name not in targets:
+                continue
             stmt = self._last.get(name)
             if stmt is None:
                 continue

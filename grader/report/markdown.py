@@ -32,6 +32,9 @@ def feedback_markdown(r: dict) -> str:
             continue
         if i["feedback"].strip():
             lines += ["", "```", i["feedback"].strip()[:4000], "```", ""]
+        for name, file in (i.get("evidence", {}).get("artifacts") or {}).items():
+            if isinstance(file, str) and file.endswith(".png"):
+                lines += [f"![{name}]({file})", ""]
     lines += ["## Notebooks", ""]
     for nb in r["notebooks"]:
         state = "ran top to bottom" if nb["executed"] else f"did not run cleanly ({nb['status']})"
