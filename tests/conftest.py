@@ -1,77 +1,14 @@
-"""Shared test factories: in-memory notebooks, deterministic zips, a small rubric."""
+"""Fixtures for the whole suite; the factories live in tests/factories.py."""
 from __future__ import annotations
 
-import io
 import sys
-import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MINI_RUBRIC = FIXTURES / "mini_rubric"
-HW2_RUBRIC = ROOT / "rubrics" / "hw2"
-SAMPLES = ROOT / "submissions"
-ZIP_TIME = (2026, 2, 27, 12, 0, 0)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `from factories import ...` from any test dir
 
-sys.path.insert(0, str(FIXTURES))  # mini_ref: the small test rubric's reference functions
-
-
-def make_nb(*cells: str, markdown: str | None = None) -> str:
-    nb = nbformat.v4.new_notebook()
-    if markdown:
-        nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
-    nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nbformat.writes(nb)
-
-
-_PDF: bytes | None = None
-
-
-def pdf_bytes() -> bytes:
-    global _PDF
-    if _PDF is None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(2, 2))
-        fig.text(0.1, 0.5, "theory answers")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="pdf", metadata={"CreationDate": None})
-        plt.close(fig)
-        _PDF = buf.getvalue()
-    return _PDF
-
-
-def make_zip(path: Path, files: dict[str, bytes | str], date_time=ZIP_TIME) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(files):
-            data = files[name]
-            info = zipfile.ZipInfo(name, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data.encode() if isinstance(data, str) else data)
-    return path
-
-
-GOOD_MINI = make_nb("import torch\n\ndef add(a, b):\n    return a + b", "def count():\n    return 42", "print(add(1, 2))")
-GOOD_OTHER = make_nb("def count():\n    return 40 + 2")
-
-
-def mini_files(**override) -> dict:
-    files = {"mini_theory.pdf": pdf_bytes(), "mini.ipynb": GOOD_MINI, "other.ipynb": GOOD_OTHER}
-    for k, v in override.items():
-        k = k.replace("__", ".")
-        if v is None:
-            files.pop(k, None)
-        else:
-            files[k] = v
-    return files
+from factories import MINI_RUBRIC  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOOD_MINI, make_nb, make_zip, mini_files, pdf_bytes
+from factories import GOOD_MINI, make_nb, make_zip, mini_files, pdf_bytes
 from grader.intake import intake, netid_from_zip_name, read_notebook
 from grader.intake.documents import check_pdf
 from grader.intake.unzip import ZipUnreadable, unpack

@@ -7,7 +7,7 @@ import yaml
 
 from grader.errors import RubricError
 from grader.rubric import load_rubric
-from conftest import MINI_RUBRIC
+from factories import MINI_RUBRIC
 
 
 def test_mini_rubric_loads(mini_rubric):

@@ -7,7 +7,7 @@ import socket
 import sys
 import uuid
 
-from conftest import run
+from sandbox_helpers import run
 
 from grader.sandbox.bwrap import project_root
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import PY, alive, processes_running, run, wait_for
+from sandbox_helpers import PY, alive, processes_running, run, wait_for
 
 from grader.sandbox import Limits, detect_isolation
 

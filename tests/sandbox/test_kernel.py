@@ -9,7 +9,7 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from conftest import uid_processes
+from sandbox_helpers import uid_processes
 
 from grader.sandbox import SandboxedKernelManager
 

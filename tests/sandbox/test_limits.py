@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from conftest import PY, alive, processes_running, run, wait_for, uid_processes
+from sandbox_helpers import PY, alive, processes_running, run, wait_for, uid_processes
 
 from grader.sandbox import Limits, Sandbox
 

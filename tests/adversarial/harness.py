@@ -1,0 +1,217 @@
+"""Grading the adversarial corpus once, and watching the host while it runs.
+
+Used by the tests (a session fixture) and by hand:
+
+    OMP_NUM_THREADS=1 .venv/bin/python tests/adversarial/harness.py [attack ...]
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "submissions" / "adversarial"
+RUBRIC = Path(__file__).resolve().parent / "rubric"
+SANDBOX_UIDS = range(61000, 62000)
+# Host places a write could land in; checked before/after (new entries only).
+WATCHED_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/work"), Path("/root"), Path("/etc"), ROOT,
+                ROOT / "grader", ROOT / "rubrics" / "hw2", ROOT / "reference", ROOT / "reference" / "res",
+                ROOT / "submissions", ROOT / "tests"]
+LISTEN_PORT = 47123
+
+
+def ensure_corpus() -> None:
+    if not (CORPUS / "honest_cnn" / "expected.json").exists():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "build_adversarial.py")], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def manifests() -> dict[str, dict]:
+    ensure_corpus()
+    out = {}
+    for f in sorted(CORPUS.glob("*/expected.json")):
+        m = json.loads(f.read_text())
+        m["zip_path"] = str(f.parent / m["zip"])
+        out[m["attack"]] = m
+    return out
+
+
+def listing(dirs=WATCHED_DIRS) -> set[str]:
+    seen = set()
+    for d in dirs:
+        try:
+            for name in os.listdir(d):
+                seen.add(str(d / name))
+        except OSError:
+            pass
+    return seen
+
+
+def _mine(p: Path, scratch: str | None) -> bool:
+    """Other people grade on this machine too: only processes of our scratch root count."""
+    if scratch is None:
+        return True
+    try:
+        cwd = os.readlink(p / "cwd")
+    except OSError:
+        cwd = ""
+    try:
+        cmd = (p / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        cmd = ""
+    return scratch in cwd or scratch in cmd
+
+
+def sandbox_processes(scratch: str | None = None) -> list[tuple[int, int, str]]:
+    """(pid, uid, cmdline) of live processes owned by a sandbox uid (of our scratch root)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            uid = p.stat().st_uid
+            if uid in SANDBOX_UIDS and _mine(p, scratch):
+                out.append((int(p.name), uid, (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]))
+        except OSError:
+            pass
+    return out
+
+
+def kernel_processes(scratch: str | None = None) -> set[int]:
+    """Pids of kernels, executors and probe workers (of our scratch root)."""
+    out = set()
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            cmd = (p / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if (b"ipykernel" in cmd or b"grader.execute.executor" in cmd or b"worker.py" in cmd) and _mine(p, scratch):
+            out.add(int(p.name))
+    return out
+
+
+class Listener:
+    """TCP + UDP listeners on 127.0.0.1:LISTEN_PORT counting what arrives."""
+
+    def __init__(self, port=LISTEN_PORT):
+        self.hits: list[str] = []
+        self.tcp = socket.socket()
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind(("0.0.0.0", port))
+        self.tcp.listen(16)
+        self.tcp.settimeout(0.2)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("0.0.0.0", port))
+        self.udp.settimeout(0.2)
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop:
+            try:
+                c, addr = self.tcp.accept()
+                self.hits.append(f"tcp from {addr}")
+                c.close()
+            except OSError:
+                pass
+            try:
+                data, addr = self.udp.recvfrom(4096)
+                self.hits.append(f"udp from {addr}: {data[:40]!r}")
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop = True
+        self._t.join(timeout=2)
+        self.tcp.close()
+        self.udp.close()
+
+
+def stat_sig(path: str):
+    try:
+        st = os.lstat(path)
+        return (st.st_uid, st.st_gid, st.st_mode, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+
+
+def tree_hash(root: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if "__pycache__" in p.parts:
+            continue
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file() and not p.is_symlink():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def grade_one(zip_path: Path, out_dir: Path, scratch: Path, rubric_dir: Path = RUBRIC) -> dict:
+    """Grade one zip; returns {report, seconds, error}."""
+    from grader.pipeline import Env, grade
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(rubric_dir)
+    env = Env(rubric=rubric, out_dir=out_dir, scratch_root=scratch, jobs=1)
+    t0 = time.monotonic()
+    try:
+        rep = grade(Path(zip_path), env).to_dict()
+        err = None
+    except BaseException as exc:  # the grader itself failed: recorded, asserted by the tests
+        rep, err = None, f"{type(exc).__name__}: {exc}"
+    return {"report": rep, "seconds": time.monotonic() - t0, "error": err}
+
+
+def grade_corpus(names, out_dir: Path, scratch: Path, log=None, workers: int = 1) -> dict:
+    """Grade the named attacks (each in its own scratch root, so checks stay per attack)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ms = manifests()
+    results = {}
+
+    def one(name):
+        m = ms[name]
+        sub_scratch = scratch / m["netid"]  # short: the kernel's ipc socket path is capped at 107 bytes
+        res = grade_one(Path(m["zip_path"]), out_dir, sub_scratch)
+        time.sleep(0.3)
+        res["sandbox_procs"] = sandbox_processes(str(sub_scratch))
+        res["new_kernel_procs"] = sorted(kernel_processes(str(sub_scratch)))
+        results[name] = res
+        if log:
+            rep = res["report"] or {}
+            log(f"{name:34s} {res['seconds']:6.1f}s score={rep.get('score')} "
+                f"nb={[n['status'] for n in rep.get('notebooks', []) if n['status'] != 'missing']} err={res['error']}")
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, names))
+    return {n: results[n] for n in names}
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    names = sys.argv[1:] or [n for n, m in manifests().items() if not m["slow"]]
+    tmp = Path(tempfile.mkdtemp(prefix="adv-"))
+    res = grade_corpus(names, tmp / "out", tmp / "s", log=lambda s: print(s, flush=True),
+                       workers=int(os.environ.get("ADV_WORKERS", "1")))
+    for name, r in res.items():
+        rep = r["report"] or {}
+        print("==", name)
+        for nb in rep.get("notebooks", []):
+            if nb["status"] != "missing":
+                print("  nb", nb["status"], nb["message"][:200], [(c["index"], c["status"], c["ename"], c["evalue"][:120]) for c in nb["cells"]])
+        for it in rep.get("items", []):
+            print("  item", it["id"], it["status"], it["score"], it["feedback"][:160].replace("\n", " | "))
+        print("  findings", [(f["code"], f["message"][:100]) for f in rep.get("findings", [])])
+        print("  penalties", rep.get("penalties"), "procs", r["sandbox_procs"], r["new_kernel_procs"])

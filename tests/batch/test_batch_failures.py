@@ -1,0 +1,70 @@
+"""A worker that dies or a grader that raises still yields a report and a gradebook row.
+
+Real multi-process LocalCluster, fake (instant) grading functions: no notebooks run.
+"""
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from factories import FIXTURES, MINI_RUBRIC
+from batch_helpers import die_for_cd, raise_for_cd
+from grader.batch import run_batch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture
+def zips(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([HERE, str(FIXTURES)]))  # workers import batch_helpers
+    d = tmp_path / "in"
+    d.mkdir()
+    for netid in ("ab1234", "cd5678", "ef9012"):
+        (d / f"{netid}.zip").write_bytes(netid.encode())  # the fake graders never open them
+    return d
+
+
+def gradebook(out):
+    return list(csv.DictReader(io.StringIO((out / "gradebook.csv").read_text())))
+
+
+@pytest.mark.parametrize("job_fn,reason", [(die_for_cd, "worker process grading this submission died"),
+                                           (raise_for_cd, "RuntimeError: boom in the grader")])
+def test_a_failed_grading_becomes_a_zero_row_with_the_reason(tmp_path, zips, job_fn, reason):
+    out = tmp_path / "out"
+    res = run_batch([zips], out, MINI_RUBRIC, workers=2, job_fn=job_fn, stream=io.StringIO())
+    assert (res.total, res.graded, res.failed) == (3, 3, 1)
+    rows = {r["netid"]: r for r in gradebook(out)}
+    assert sorted(rows) == ["ab1234", "cd5678", "ef9012"]
+    assert rows["cd5678"]["score"] == "0" and reason in rows["cd5678"]["notes"]
+    assert rows["ab1234"]["score"] != "0" and rows["ab1234"]["notes"] == ""
+    report = json.loads((out / "cd5678" / "report.json").read_text())
+    assert report["score"] == 0 and {i["status"] for i in report["items"]} == {"error", "pending"}
+    assert [f["code"] for f in report["findings"]] == ["grader_crash"]
+    assert "not of the submission" in (out / "cd5678" / "feedback.md").read_text()
+    # crashes are retried by the next run; what was graded is not
+    res2 = run_batch([zips], out, MINI_RUBRIC, workers=1, job_fn=job_fn, stream=io.StringIO(), class_reports=False)
+    assert (res2.graded, res2.skipped) == (1, 2)
+
+
+def test_netid_collision_is_refused_before_grading(tmp_path, zips):
+    from grader.errors import UsageError
+
+    (zips / "hw2-ab1234.zip").write_bytes(b"x")
+    with pytest.raises(UsageError, match="same NetID"):
+        run_batch([zips], tmp_path / "out", MINI_RUBRIC, workers=1, job_fn=raise_for_cd)
+    assert not (tmp_path / "out" / "ab1234").exists()
+
+
+def test_an_existing_scheduler_is_used_and_receives_the_zips(tmp_path, zips):
+    from dask.distributed import LocalCluster
+
+    from batch_helpers import needs_bytes
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        res = run_batch([zips], tmp_path / "out", MINI_RUBRIC, scheduler=cluster.scheduler_address,
+                        job_fn=needs_bytes, stream=io.StringIO())
+    assert (res.total, res.graded, res.failed) == (3, 3, 0)
+    assert len(gradebook(tmp_path / "out")) == 3

@@ -1,0 +1,77 @@
+"""`grader validate`: promises hold on the shipped rubric; a weakened item breaks one."""
+import shutil
+
+import pytest
+import yaml
+
+from factories import HW2_RUBRIC, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _copy_rubric(tmp_path, mutant_ids):
+    d = tmp_path / "hw2"
+    shutil.copytree(HW2_RUBRIC, d)
+    data = yaml.safe_load((d / "mutants.yaml").read_text())
+    data["reference"] = str(ROOT / "reference" / "solution")
+    data["starter"] = str(ROOT / "reference" / "starter")
+    data["mutants"] = [m for m in data["mutants"] if m["id"] in mutant_ids]
+    (d / "mutants.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    a = yaml.safe_load((d / "assignment.yaml").read_text())
+    a["support_dir"] = str(ROOT / "reference" / "res")
+    (d / "assignment.yaml").write_text(yaml.safe_dump(a, sort_keys=False))
+    return d
+
+
+MUTANTS = ["conv1d_dldW_sign_flip", "binary_adder_missing_carry", "gated_rnn_dl_dWx_missing_recurrence_term"]
+
+
+def test_mutants_are_caught_and_weak_items_listed(tmp_path):
+    from grader.validate import junit_xml, validate
+
+    v = validate(_copy_rubric(tmp_path, MUTANTS), tmp_path / "out", full_runs=False, log=lambda *_: None)
+    assert v.ok, [p for p in v.promises if not p.ok]
+    assert [p.name for p in v.promises] == [f"mutant {m} is caught" for m in MUTANTS]
+    assert "hw2_cnn.conv_output_shape" in v.weak_items and "hw2_cnn.conv1d_dldW" not in v.weak_items
+    import xml.etree.ElementTree as ET
+
+    suite = ET.fromstring(junit_xml(v))
+    assert suite.get("failures") == "0" and len(suite.findall("testcase")) == len(MUTANTS) + len(v.weak_items)
+
+
+def test_a_weakened_item_breaks_its_promise(tmp_path):
+    from grader.validate import junit_xml, validate
+
+    d = _copy_rubric(tmp_path, ["conv1d_dldW_sign_flip"])
+    cnn = yaml.safe_load((d / "hw2_cnn.yaml").read_text())
+    for item in cnn["items"]:
+        if item["id"] == "hw2_cnn.conv1d_dldW":
+            item["params"].update(rtol=10.0, atol=100.0, shape_weight=1.0)  # only the shape is checked now
+    (d / "hw2_cnn.yaml").write_text(yaml.safe_dump(cnn, sort_keys=False))
+    v = validate(d, tmp_path / "out", full_runs=False, log=lambda *_: None)
+    assert not v.ok
+    (p,) = v.promises
+    assert "NOT caught by hw2_cnn.conv1d_dldW" in p.detail
+    assert b"<failure" in junit_xml(v)
+
+
+def test_stale_mutant_fails_loudly(tmp_path):
+    from grader.validate import validate
+
+    d = _copy_rubric(tmp_path, ["conv1d_dldW_sign_flip"])
+    data = yaml.safe_load((d / "mutants.yaml").read_text())
+    data["mutants"][0]["edits"][0]["old"] = "text that is not in the cell"
+    (d / "mutants.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    v = validate(d, tmp_path / "out", full_runs=False, log=lambda *_: None)
+    assert not v.ok and "stale mutant" in v.promises[0].detail
+
+
+def test_cli_validate_exit_codes(tmp_path):
+    import subprocess
+    import sys
+
+    d = _copy_rubric(tmp_path, ["binary_adder_wrong_output_bias"])
+    p = subprocess.run([sys.executable, "-m", "grader", "validate", str(d), "--mutants-only", "--junit", str(tmp_path / "v.xml")],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "1/1 promises hold" in p.stdout and (tmp_path / "v.xml").exists()
