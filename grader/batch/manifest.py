@@ -84,6 +84,10 @@ def _code_version() -> str:
         if rel.parts[0] in _NOT_GRADING:
             continue
         h.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    reference = GRADER_ROOT.parent / "reference"  # the reference solutions the rubrics import
+    if reference.is_dir():
+        for path in sorted(reference.rglob("*.py")):
+            h.update(b"reference/" + path.relative_to(reference).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return f"{base}+g{h.hexdigest()[:12]}"
 
 

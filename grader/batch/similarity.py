@@ -190,20 +190,22 @@ def _grams(text: str, k: int) -> set[int]:
 
 
 def similar_pairs(codes: dict[str, dict[str, str]], starter: dict[str, str] | None = None, *,
-                  threshold: float = 0.8, k: int = 5, min_grams: int = 12,
+                  threshold: float = 0.8, k: int = 5, min_grams: int = 20, min_target_tokens: int = 20,
                   common_fraction: float = 0.5, min_class_for_common: int = 10) -> list[dict]:
     """Pairs of submissions (by netid) whose normalized target code overlaps >= threshold.
 
     codes: netid -> {'notebook::target': normalized code}. Returns dicts sorted by
-    similarity (highest first) with per-target similarities for the reviewer.
+    similarity (highest first) with per-target similarities for the reviewer. Targets
+    shorter than `min_target_tokens` are ignored (one-liners are alike by necessity), and
+    a pair needs `min_grams` distinct 5-grams between them to be judged at all.
     """
     starter = starter or {}
     grams: dict[str, dict[str, set[int]]] = {}
     for netid, targets in codes.items():
         per: dict[str, set[int]] = {}
         for tgt, text in targets.items():
-            if not text or text == starter.get(tgt):
-                continue  # the TODO was left as given
+            if not text or text == starter.get(tgt) or len(_TOKEN.findall(text)) < min_target_tokens:
+                continue  # the TODO was left as given, or too short to tell anything
             g = _grams(text, k) - _grams(starter.get(tgt, ""), k)
             if g:
                 per[tgt] = g

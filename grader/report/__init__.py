@@ -34,7 +34,8 @@ def _write_artifacts(data: dict, d: Path) -> None:
             continue
         files = {}
         for name, b64 in arts.items():
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{item['id']}.{name}")[:120]
+            stem = name if name.startswith(item["id"]) else f"{item['id']}.{name}"
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:120]
             try:
                 (d / safe).write_bytes(base64.b64decode(b64, validate=True))
             except (ValueError, TypeError):

@@ -1,0 +1,184 @@
+"""Benchmarks of the grader, printed as ratios measured in one run on one machine.
+
+    .venv/bin/python bench/bench.py            # all four figures (about 15 minutes on 2 cores)
+    .venv/bin/python bench/bench.py --only c   # one figure: a, b, c or d
+
+(a) `grader run` on the full-marks sample vs plain nbclient executing the same three
+    notebooks one after another in reference/solution (target: ratio <= 1.0)
+(b) `grader batch` of N copies of the samples with 1 worker vs 2 workers (target: >= 1.8x)
+(c) the cost of one probe: forked from the warm per-submission server vs a fresh
+    sandboxed Python (target: < 100 ms)
+(d) the grader's own peak memory per worker while grading (target: < 1.5 GB), and the
+    kernels' peak inside the sandbox, from the report
+These machines are noisy: compare the ratios, not the seconds, and only within one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ENV = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+NOTEBOOKS = ["hw2_cnn.ipynb", "hw2_rnn.ipynb", "08-seq_classification.ipynb"]
+FULL = ROOT / "submissions" / "full_marks" / "ab1234.zip"
+
+
+def header() -> None:
+    import nbclient
+    import torch
+
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"python {platform.python_version()}, torch {torch.__version__}, nbclient {nbclient.__version__}")
+    from grader.environment import isolation
+
+    print(f"isolation: {isolation()['mode']}")
+    print()
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed(cmd: list[str], cwd: Path | None = None, watch_memory: bool = False) -> tuple[float, int]:
+    """(wall seconds, peak RSS in KB of the command's own process)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def watch():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _peak_rss_kb(proc.pid))
+            time.sleep(0.2)
+
+    t = threading.Thread(target=watch, daemon=True)
+    if watch_memory:
+        t.start()
+    _, err = proc.communicate()
+    stop.set()
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return time.monotonic() - t0, peak
+
+
+PLAIN = """
+import sys, nbformat
+from nbclient import NotebookClient
+for name in sys.argv[1:]:
+    nb = nbformat.read(name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+"""
+
+
+def figure_a(tmp: Path) -> dict:
+    plain, _ = timed([PY, "-c", PLAIN, *NOTEBOOKS], cwd=ROOT / "reference" / "solution")
+    graded, peak = timed([PY, "-m", "grader", "run", str(FULL), "--out", str(tmp / "a")], watch_memory=True)
+    report = json.loads((tmp / "a" / "ab1234" / "report.json").read_text())
+    print(f"(a) grader run, full-marks sample: {graded:.1f} s; plain nbclient, 3 notebooks in sequence: {plain:.1f} s")
+    print(f"    ratio grader/plain = {graded / plain:.2f}   (target <= 1.0; score {report['score']:g}/{report['max_score']:g})")
+    return {"plain_s": plain, "grader_s": graded, "ratio": graded / plain, "peak_kb": peak, "report": report}
+
+
+def figure_b(tmp: Path, n: int) -> dict:
+    src = sorted((ROOT / "submissions").glob("*/*.zip"))
+    src = [p for p in src if "adversarial" not in p.parts]
+    batch = tmp / "batch-in"
+    batch.mkdir()
+    for i in range(n):
+        p = src[i % len(src)]
+        # distinct netids; same content repeats only after all samples were used once
+        shutil.copy(p, batch / f"zz{i:04d}.zip")
+    times = {}
+    for workers in (1, 2):
+        out = tmp / f"batch-out-{workers}"
+        times[workers], _ = timed([PY, "-m", "grader", "batch", str(batch), "--out", str(out), "--workers", str(workers),
+                                   "--no-exec-cache"])
+    speedup = times[1] / times[2]
+    print(f"(b) grader batch of {n} submissions: 1 worker {times[1]:.1f} s, 2 workers {times[2]:.1f} s")
+    print(f"    speed-up = {speedup:.2f}x   (target >= 1.8x)")
+    return {"times": times, "speedup": speedup}
+
+
+def figure_c(tmp: Path) -> dict:
+    import torch
+
+    from grader.probe import Call, Prober
+
+    src = "import torch\ndef f(x):\n    return x * 2\n"
+    res = {}
+    for server in (True, False):
+        p = Prober(tmp / f"probe-{server}", isolation="auto" if False else _mode(), use_server=server)
+        ts = []
+        for _ in range(8):
+            t0 = time.monotonic()
+            (out,) = p.run(src, [Call("f", (torch.ones(3),))])
+            ts.append(time.monotonic() - t0)
+            assert out.ok
+        p.close()
+        res["server" if server else "process"] = {"first_s": ts[0], "median_rest_s": statistics.median(ts[1:])}
+    s, f = res["server"], res["process"]
+    print(f"(c) one probe: forked from the warm server {s['median_rest_s'] * 1000:.0f} ms (server start {s['first_s']:.2f} s, once per submission);"
+          f" fresh sandboxed process {f['median_rest_s'] * 1000:.0f} ms")
+    print(f"    ratio fresh/forked = {f['median_rest_s'] / s['median_rest_s']:.0f}x   (target: forked < 100 ms)")
+    return res
+
+
+def _mode() -> str:
+    from grader.environment import isolation
+
+    return isolation()["mode"]
+
+
+def figure_d(a: dict | None, tmp: Path) -> dict:
+    if a is None:
+        _, peak = timed([PY, "-m", "grader", "run", str(FULL), "--out", str(tmp / "d")], watch_memory=True)
+        report = json.loads((tmp / "d" / "ab1234" / "report.json").read_text())
+    else:
+        peak, report = a["peak_kb"], a["report"]
+    kernels = {nb["notebook"]: nb.get("peak_memory_mb") for nb in report["notebooks"]}
+    print(f"(d) grader process peak RSS while grading one submission: {peak / 1024:.0f} MB   (target < 1536 MB per worker)")
+    print(f"    kernels' peak memory in the sandbox (cgroup): {kernels}")
+    return {"grader_peak_mb": peak / 1024, "kernels_mb": kernels}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["a", "b", "c", "d"])
+    ap.add_argument("--batch-size", type=int, default=20, help="submissions in (b) (default 20)")
+    args = ap.parse_args()
+    header()
+    tmp = Path(tempfile.mkdtemp(prefix="grader-bench-"))
+    try:
+        a = None
+        if args.only in (None, "a"):
+            a = figure_a(tmp)
+        if args.only in (None, "b"):
+            figure_b(tmp, args.batch_size)
+        if args.only in (None, "c"):
+            figure_c(tmp)
+        if args.only in (None, "d"):
+            figure_d(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
