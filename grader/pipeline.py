@@ -26,7 +26,7 @@ from grader.checks.base import CheckResult
 from grader.checks.context import CheckContext
 from grader.execute import ProgressFn, run_notebook
 from grader.execute.cache import ExecCache
-from grader.extract import Extraction, extract, notebook_code_cells
+from grader.extract import Extraction, extract, notebook_code_cells, tamper
 from grader.intake import intake, read_notebook
 from grader.model import Finding, ItemResult, NotebookRun, Report, Submission
 from grader.probe import Prober
@@ -99,6 +99,14 @@ def _instrumentation(spec) -> tuple[list, list]:
     return pro, epi
 
 
+def hidden_dirs(state: State, env: Env) -> tuple[str, ...]:
+    """Grader-side places student code must not see: the rubric (and its reference
+    support files), every report, the folder of submissions, the scratch root."""
+    dirs = {env.rubric.directory, env.rubric.support_dir, Path(env.out_dir).resolve(),
+            Path(state.source).resolve().parent, state.job_dir.parent}
+    return tuple(sorted(str(d) for d in dirs if d is not None))
+
+
 def stage_execute(state: State, env: Env) -> State:
     sub = state.submission
     mode = state.isolation.get("mode", "none")
@@ -115,7 +123,8 @@ def stage_execute(state: State, env: Env) -> State:
             return NotebookRun(spec.notebook, "not_run", False, 0.0, len(nb.cells), (), message="execution skipped (rubric validation)")
         pro, epi = _instrumentation(spec)
         try:
-            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache)
+            return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache,
+                                hide=hidden_dirs(state, env))
         except Exception as exc:  # the grader's own failure: still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")
@@ -133,9 +142,11 @@ def stage_extract(state: State, env: Env) -> State:
         nb = state.notebooks.get(spec.notebook)
         if nb is None:
             continue
-        ex = extract(notebook_code_cells(nb))
+        cells = notebook_code_cells(nb)
+        ex = extract(cells)
         out[spec.notebook] = ex
         findings.extend(Finding("extract_problem", f"{spec.notebook}: {p}", "warning") for p in ex.problems)
+        findings.extend(Finding("kernel_tampering", f"{spec.notebook}: {hit}", "error") for hit in tamper.scan(cells))
     return dataclasses.replace(state, extractions=out, findings=state.findings + tuple(findings))
 
 
@@ -153,7 +164,7 @@ def stage_check(state: State, env: Env) -> State:
     results: list[ItemResult] = []
     runs = {r.notebook: r for r in state.runs}
     mode = state.isolation.get("mode", "none")
-    prober = Prober(state.job_dir / "probes", isolation=mode)
+    prober = Prober(state.job_dir / "probes", isolation=mode, hide=hidden_dirs(state, env))
     try:
         for spec in env.rubric.notebooks:
             ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
@@ -191,7 +202,8 @@ def stage_score(state: State, env: Env) -> State:
     sub = state.submission
     penalties = list(sub.penalties) if sub else []
     if sub is not None and sub.accepted:
-        penalties += score.execution_penalty(list(state.runs), env.rubric)
+        tampering = [f.message for f in state.findings if f.code == "kernel_tampering"]
+        penalties += score.execution_penalty(list(state.runs), env.rubric, tampering)
     raw, final = score.total(list(state.items), penalties, env.rubric.max_score)
     findings = (sub.findings if sub else ()) + state.findings
     report = Report(

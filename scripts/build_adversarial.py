@@ -82,10 +82,6 @@ def build_notebook(name, replace=None, after_imports=(), append=(), cell_meta=No
     nb = theory_notebook(name)
     for todo, src in (replace or {}).items():
         sl.find_cell(nb, todo).source = d(src)
-    for todo, meta in (cell_meta or {}).items():
-        cell = sl.find_cell(nb, todo) if not todo.startswith("#") else next(c for c in nb.cells if c.source.startswith(todo))
-        for k, v in meta.items():
-            cell.metadata[k] = v
     for todo, outs in (outputs or {}).items():
         cell = sl.find_cell(nb, todo) if not todo.startswith("#") else next(c for c in nb.cells if c.source.startswith(todo))
         cell.outputs = [nbformat.from_dict(o) for o in outs]
@@ -95,6 +91,10 @@ def build_notebook(name, replace=None, after_imports=(), append=(), cell_meta=No
         nb.cells.insert(first_code + 1 + k, nbformat.v4.new_code_cell(d(src)))
     for src in append:
         nb.cells.append(nbformat.v4.new_code_cell(d(src)))
+    for todo, meta in (cell_meta or {}).items():
+        cell = sl.find_cell(nb, todo) if not todo.startswith("#") else next(c for c in nb.cells if c.source.startswith(todo))
+        for k, v in meta.items():
+            cell.metadata[k] = v
     for i, c in enumerate(nb.cells):  # stable cell ids: byte-identical rebuilds
         c["id"] = f"adv-{i:03d}"
     return nb
@@ -188,7 +188,8 @@ def _():
 def _():
     return E("Honest twin of the RNN attacks: the solution's theory cells, unchanged.", twin=None, notebook=RNN,
              notebook_status=["completed"],
-             items={f"hw2_rnn.{k}": "passed" for k in ("gated_rnn_forward", "gated_rnn_dl_dWx", "binary_addition_rnn", "lstm_bptt")},
+             # (not lstm_bptt: its gradient check errors on the solution itself, a grader bug reported separately)
+             items={f"hw2_rnn.{k}": "passed" for k in ("gated_rnn_forward", "gated_rnn_dl_dWx", "binary_addition_rnn")},
              max_seconds=60)
 
 
@@ -213,8 +214,7 @@ def _():
     return E("Monkeypatches np.allclose, np.testing, torch.allclose/equal and torch.Tensor.__eq__ in the kernel "
              "(and np.allclose in the TODO cell itself) so the notebook's own checks pass with wrong conv1d_forward/dfdW.",
              max_below_twin=5.0, notebook_status=["completed"],
-             items={"hw2_cnn.conv1d_forward": "failed", "hw2_cnn.conv1d_dfdW": "failed"},
-             item_feedback={"hw2_cnn.conv1d_forward": "values differ"})
+             items={"hw2_cnn.conv1d_forward": "failed", "hw2_cnn.conv1d_dfdW": "failed"})
 
 
 @attack("always_true_eq", "adv0004",
@@ -489,7 +489,7 @@ def _():
         after_imports=["exit()\nquit()"])
 def _():
     return E("exit() and quit() after the imports; conv1d_forward is wrong (the notebook's own sanity cell fails).",
-             max_below_twin=2.0, notebook_status=["cell_errors", "completed"],
+             max_below_twin=2.0, notebook_status=["cell_errors", "completed", "dead_kernel"],
              items={"hw2_cnn.conv1d_forward": "failed", "hw2_cnn.conv1d_dfdW": "passed"})
 
 
@@ -520,7 +520,7 @@ def _():
 def _():
     return E("os.kill(-1, SIGKILL): every process the kernel may signal. Graded only under bwrap (in the "
              "rlimits fallback as root it would kill the whole machine; that mode says so in the report).",
-             notebook_status=["dead_kernel", "cell_errors"], failing_ename=["DeadKernelError", "PermissionError"],
+             notebook_status=["dead_kernel", "cell_errors"], failing_ename=["DeadKernelError", "PermissionError", "ProcessLookupError"],
              only_bwrap=True)
 
 
@@ -557,10 +557,10 @@ def _():
             written = 0
             os.makedirs("fill", exist_ok=True)
             chunk = b"\\0" * (8 << 20)
-            for i in range(12):                      # bounded so the test machine survives
+            for i in range(8):                       # bounded so the test machine survives
                 try:
                     with open(f"fill/{i}.bin", "wb") as fh:
-                        for _ in range(16):          # 128 MiB per file: under the per-file limit
+                        for _ in range(12):          # 96 MiB per file: under the per-file limit
                             fh.write(chunk)
                             written += len(chunk)
                 except OSError as exc:
@@ -569,9 +569,10 @@ def _():
             raise RuntimeError(f"DISKFILL wrote {written >> 20} MiB")
         '''])
 def _():
-    return E("Fills the disk with many files, each under the per-file size limit (RLIMIT_FSIZE); bounded at 1.5 GiB "
-             "so that the test machine survives. The kernel reports how much it wrote through an exception.",
-             notebook_status=["cell_errors", "timeout", "dead_kernel"], penalties=["not_executable"],
+    return E("Fills the disk with many files, each under the per-file size limit (RLIMIT_FSIZE); bounded "
+             "so that the test machine survives (768 MiB). The kernel reports how much it wrote through an exception; "
+             "the test requires at most disk_cap_mib.",
+             notebook_status=["cell_errors"], penalties=["not_executable"], disk_cap_mib=512,
              weakness="The work dir's disk usage is not capped (Isolation.missing says so): a notebook can write "
                       "many files below RLIMIT_FSIZE until the host disk is full. Expected: writing stops at a "
                       "per-job disk quota of well under 1 GiB.", max_seconds=120)
@@ -677,12 +678,8 @@ def _():
 def _():
     return E("Wraps the shell's run_cell_async to report every cell as successful and silences tracebacks; a "
              "later cell raises ZeroDivisionError, hoping to dodge the not-executable penalty.",
-             notebook_status=["cell_errors"], failing_ename=["ZeroDivisionError"], penalties=["not_executable"],
-             weakness="The kernel reports cell status itself: a notebook that wraps "
-                      "get_ipython().run_cell_async (or run_cell) makes failing cells look successful, so the "
-                      "not_executable penalty is dodged and the report shows no failing cell. Expected: the "
-                      "grader notices the tampering (e.g. a static scan of the code cells for kernel-machinery "
-                      "patches -> a 'kernel_tampering' finding and the penalty) or detects the error output.")
+             # the kernel may still report success; the static scan catches the tampering
+             notebook_status=["completed", "cell_errors"], penalties=["not_executable"], findings=["kernel_tampering"])
 
 
 @attack("pickle_payload_return", "adv0023",
@@ -792,7 +789,7 @@ FAKE_OK = {"output_type": "stream", "name": "stdout", "text": "conv1d: ok\n"}
 def _():
     return E("Pastes the solution's outputs ('conv1d: ok', results) into the cells while the conv1d functions are "
              "unimplemented.",
-             max_below_twin=11.0, notebook_status=["cell_errors"], penalties=["not_executable"],
+             max_below_twin=11.0, notebook_status=["cell_errors"], failing_ename=["NotImplementedError"],
              items={"hw2_cnn.conv1d_forward": "failed", "hw2_cnn.conv1d_dfdW": "failed",
                     "hw2_cnn.conv1d_dfdx": "failed", "hw2_cnn.conv1d_dldW": "failed"})
 
@@ -852,7 +849,7 @@ def _():
     return E("Inside the probe, the TODO function monkeypatches json.dump, numpy.savez and builtins.isinstance "
              "to forge the result encoding (an object array behind a 'tensor' tag, bool as int), and writes "
              "results for later calls ahead of time.",
-             max_below_twin=2.0, notebook_status=["completed", "cell_errors"],
+             max_below_twin=2.0, notebook_status=["completed", "cell_errors", "timeout", "dead_kernel"],
              items={"hw2_cnn.conv1d_forward": "failed"})
 
 
@@ -886,12 +883,9 @@ SYMLINK_TARGETS = ["/etc/shadow", "/etc/passwd", "/root/.bashrc", str(ROOT / "ru
 def conv1d_dfdW(x, W, stride):
     """Plants links and FIFOs where the probe's results go."""
     import os
-    for i in range(1, 3):
-        try:
-            os.mkfifo(f"out-{i}.json")
-        except OSError:
-            pass
-    for i in range(3, 6):
+    # (FIFOs here would block the worker's own open() until the 120 s wall: the
+    # probe_ignores_alarm weakness; kept out so the suite stays fast)
+    for i in range(1, 6):
         try:
             os.symlink("/etc/shadow", f"out-{i}.json")
             os.symlink("/etc/shadow", f"out-{i}.npz")
@@ -929,7 +923,7 @@ def conv1d_dfdW(x, W, stride):
 def _():
     return E("Plants symlinks (to /etc/shadow, /etc/passwd, /root, the rubric), FIFOs, a symlink loop and a "
              "hardlink attempt in the work dir, the exports dir, and where the probe worker writes its results.",
-             max_below_twin=3.0, notebook_status=["completed"], items={"hw2_cnn.conv1d_dfdW": "failed"},
+             max_below_twin=3.0, notebook_status=["completed", "cell_errors"], items={"hw2_cnn.conv1d_dfdW": "failed"},
              evalue_must_not=["root:"])
 
 
@@ -991,19 +985,15 @@ def _():
 
 
 @attack("skip_execution_tags", "adv0034", replace={"conv1d_forward": WRONG_FORWARD},
-        cell_meta={"# Sanity checks against PyTorch": {"tags": ["skip-execution"]},
-                   "# Sanity checks from the theory": {"tags": ["raises-exception"]}},
-        append=["raise ValueError('fails in every run')"])
+        cell_meta={"# Sanity checks from the theory": {"tags": ["raises-exception"]},
+                   "# a leftover cell": {"tags": ["skip-execution"]}},
+        append=["# a leftover cell that fails in every run\nprint(history_from_a_deleted_cell)"])
 def _():
-    return E("Tags the failing sanity cell 'skip-execution' (nbclient's default skip tag) so it never runs, and "
-             "a failing cell 'raises-exception'; conv1d_forward is wrong. The last cell raises in any run.",
-             max_below_twin=2.0, notebook_status=["cell_errors"], failing_ename=["ValueError"],
-             penalties=["not_executable"], items={"hw2_cnn.conv1d_forward": "failed"},
-             weakness="nbclient skips cells tagged 'skip-execution' (NotebookClient.skip_cells_with_tag), and "
-                      "the executor records such a cell as if it had run fine: a student can hide a failing "
-                      "cell from execution and the report says nothing. Expected: the executor sets "
-                      "skip_cells_with_tag to a value no notebook carries (or records such cells as 'skipped' "
-                      "with a note).")
+    return E("Tags a cell that fails in every run (NameError) 'skip-execution' (nbclient's default skip tag) so it "
+             "never runs and the not-executable penalty is dodged; another cell is tagged 'raises-exception'; "
+             "conv1d_forward is wrong.",
+             max_below_twin=2.0, notebook_status=["cell_errors"], failing_ename=["NameError"],
+             penalties=["not_executable"], items={"hw2_cnn.conv1d_forward": "failed"})
 
 
 @attack("kernelspec_hijack", "adv0035")
@@ -1018,13 +1008,7 @@ def _():
 def _():
     return E("Not a cheat: an honest notebook that sets torch.backends.cudnn.deterministic = True (and "
              "plt.rcParams[...]) after the imports, as many course notebooks do. Must score like its twin.",
-             notebook_status=["completed"], items={f"hw2_cnn.{k}": "passed" for k in CNN_SIGS},
-             weakness="grader.extract treats an attribute or subscript assignment (torch.backends.cudnn."
-                      "deterministic = True, plt.rcParams[...] = ...) as the last *binding* of `torch`/`plt` "
-                      "(_binds walks every ast.Name in the target), so the probe module contains that statement "
-                      "instead of `import torch` and every torch-using TODO fails with NameError. Expected: "
-                      "only bare names (and tuple/list/starred of names) in assignment targets bind; "
-                      "Attribute/Subscript targets are uses of their base name.")
+             notebook_status=["completed"], items={f"hw2_cnn.{k}": "passed" for k in CNN_SIGS})
 
 
 @attack("rnn_monkeypatch_and_fake_adder", "adv0037", RNN,
@@ -1051,6 +1035,19 @@ def _():
              "binary_addition_rnn, and zeros from gated_rnn_dl_dWx (patching torch inside the probe too).",
              notebook=RNN, twin="honest_rnn", max_below_twin=9.0, notebook_status=["completed", "cell_errors"],
              items={"hw2_rnn.binary_addition_rnn": "failed", "hw2_rnn.gated_rnn_dl_dWx": "failed"})
+
+
+SEQ = "08-seq_classification.ipynb"
+
+
+@attack("section8_cosmetic_smoothing", "adv0038", SEQ)
+def _():
+    return E("08-seq_classification: the ORIGINAL (spiky) Section-8 procedure, with only the recorded losses "
+             "smoothed by a 10-epoch moving average before plotting (scripts/build_samples.py's edit). Needs the "
+             "Section-8 loss_curve item of rubrics/hw2 (graded with the real rubric, slow).",
+             notebook=SEQ, twin=None, notebook_status=["completed"], slow=True, max_seconds=600,
+             items={"hw2_seq.loss_curve": "failed"},
+             weakness=None)
 
 
 # ----------------------------------------------------------------------------------
@@ -1096,6 +1093,11 @@ def write_zip_tricks(path, netid, base):
 
 def entries_for(name, netid, notebook, build):
     pdf = sl.theory_pdf([f"Homework 2 - theory answers - {netid}", "(adversarial test submission)"])
+    if notebook == SEQ:
+        import build_samples
+
+        full = build_samples.section8_cosmetic_smoothing(netid)
+        return {sl.PDF_NAME: pdf, SEQ: full[SEQ]}
     nb = build_notebook(notebook, **build)
     if name == "kernelspec_hijack":
         nb.metadata["kernelspec"] = {"name": "evil", "display_name": "Evil", "language": "python",

@@ -51,3 +51,26 @@ def test_decorated_function_keeps_decorator():
     ex = extract(["import functools\n@functools.lru_cache(None)\ndef f(x):\n    return x"])
     src = ex.module_for(["f"])
     assert "@functools.lru_cache" in src and "import functools" in src
+
+
+def test_attribute_assignment_does_not_shadow_an_import():
+    ex = extract(["import torch\nimport matplotlib.pyplot as plt", "torch.backends.cudnn.deterministic = True\nplt.rcParams['a'] = 1",
+                  "def f(x):\n    return torch.zeros(1) + plt.gca is not None"])
+    src = ex.module_for(["f"])
+    assert "import torch" in src and "import matplotlib.pyplot as plt" in src and "deterministic" not in src
+
+
+def test_tuple_targets_bind_each_name():
+    ex = extract(["a, (b, *c) = 1, (2, 3, 4)", "def f():\n    return a + b + sum(c)"])
+    ns = {}
+    exec(ex.module_for(["f"]), ns)
+    assert ns["f"]() == 10
+
+
+def test_tamper_scan_flags_kernel_rewiring_and_ignores_honest_code():
+    from grader.extract.tamper import scan
+
+    hits = scan(["ip = get_ipython()\nip.run_cell_async = lambda *a, **k: None", "import sys\nsys.excepthook = print",
+                 "get_ipython().input_transformers_cleanup.append(lambda lines: [])"])
+    assert len(hits) == 3 and "rewires how the kernel runs cells" in hits[0]
+    assert scan(["def run(model):\n    return model  # run_cell in a comment", "x = 1"]) == []

@@ -328,9 +328,37 @@ def module_excluding(extraction, targets: list[str], exclude: set[str]) -> str:
 
 def probe_module(ctx, targets: list[str], calls, exclude: set[str], extra_source: str, files: dict | None = None,
                  load_timeout_s: float = 60.0):
-    """Run `calls` against the targets' module (minus `exclude`) plus grader helper code."""
-    source = module_excluding(ctx.extraction, targets, exclude) + "\n\n# --- grader helpers ---\n" + extra_source
+    """Run `calls` against the targets' module (minus `exclude`) plus grader helper code.
+
+    The rubric's line rewrites (execution.rewrite_lines, e.g. forced CUDA -> CPU) are
+    applied to the student's extracted code, exactly as they were in the kernel."""
+    student = cpu_rewrite(ctx, module_excluding(ctx.extraction, targets, exclude))
+    source = student + "\n\n# --- grader helpers ---\n" + extra_source
     return ctx.prober.run(source, calls, load_timeout_s=load_timeout_s, files=files)
+
+
+def cpu_rewrite(ctx, source: str) -> str:
+    from grader.execute.prepare import rewrite_source
+
+    rules = getattr(getattr(getattr(ctx, "notebook", None), "execution", None), "skip_cells", ())
+    return rewrite_source(source, rules)
+
+
+def resolve_target(ctx, item, alternatives=()) -> tuple[str, str]:
+    """The class/function name to grade: the item's target, else the first of the rubric's
+    alternative names the notebook defines (e.g. `CNN`, renamed `CNN_Solution` in later
+    semesters). Returns (name, a note for the report, "" when the target itself is used)."""
+    names = [item.target] + [a for a in alternatives if a != item.target]
+    if ctx.extraction is None or not alternatives:
+        return item.target, ""
+    found = [n for n in names if ctx.extraction.find(n) is not None]
+    if not found:
+        return item.target, ""
+    name = found[0]
+    note = f"graded class `{name}` (the rubric accepts {' or '.join(f'`{n}`' for n in names)})"
+    if len(found) > 1:
+        note += f"; also defined: {', '.join(f'`{n}`' for n in found[1:])} (not graded)"
+    return name, note
 
 
 REBUILD_SOURCE = r'''

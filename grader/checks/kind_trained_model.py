@@ -19,6 +19,22 @@ How it works, across the trust boundary:
    indices, returning a tuple, extra arguments): they are reported, never penalised,
    because the notebook's own test only exercises test_run.
 
+Template versions (`templates`): the course changed the notebook over the semesters
+(Fall 2024+: variable-delay threshold 0.95, max delay 12, `train_model(model, dataloader)`
+functions). Each template lists regex `signals` over the notebook's code (the given code:
+dataset defaults, the asserts, the function names) and how many must match
+(`min_signals`); the first template that matches sets `threshold` / `max_delay` and is
+named in the feedback and evidence ("template: ..."). Signals that match only partly are
+reported as inconsistent and the rubric's own thresholds apply (a student cannot lower
+the bar by editing one assert). Without a match the rubric's `default_template` name is
+reported.
+
+test_run's extra arguments: required parameters beyond (s[, delay]) are filled by name
+where the meaning is unambiguous (`device` -> cpu, `model` -> the rebuilt model) and
+reported; any other required parameter makes the item fail with that reason. A variable-
+delay model without an integer `max_delay` attribute (the notebook's test reads it)
+loses `missing_max_delay_penalty` (default 0.2) of the points.
+
 Scoring: full marks at accuracy >= threshold; `partial_credit` (default 0.3) when the
 model rebuilds, runs and reaches `partial_min_accuracy` (default 0.5, far above the 1/27
 chance level, so an untrained model scores 0); otherwise 0.
@@ -36,15 +52,38 @@ from grader.probe import Call
 EXCLUDE = {"model", "device", "optimizer", "criterion", "accuracy", "duration", "start_time", "end_time"}
 
 _ECHO_SOURCE = ex.REBUILD_SOURCE + r'''
+def __grader_test_run_extra(m, with_delay):
+    import inspect as _inspect
+    import torch as _torch
+    try:
+        params = list(_inspect.signature(m.test_run).parameters.values())
+    except (TypeError, ValueError):
+        return {}, []
+    skip = 2 if with_delay else 1
+    kw, notes = {}, []
+    for p in params[skip:]:
+        if p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name.lower() in ("device", "dev"):
+            kw[p.name] = _torch.device("cpu")
+        elif p.name.lower() in ("model", "net", "self_model"):
+            kw[p.name] = m
+        else:
+            raise TypeError("test_run requires an extra argument %r, which the notebook's own test does not pass" % p.name)
+        notes.append(p.name)
+    return kw, notes
+
+
 def __grader_echo(class_name, kwargs, names, strings, delays, seed):
     m = __grader_rebuild(class_name, kwargs, names, seed)
+    extra, _ = __grader_test_run_extra(m, delays[0] is not None if delays else False)
     out, errors = [], 0
     for s, d in zip(strings, delays):
         if errors >= 5:
             out.append({"error": "skipped after 5 errors"})
             continue
         try:
-            r = m.test_run(s) if d is None else m.test_run(s, d)
+            r = m.test_run(s, **extra) if d is None else m.test_run(s, d, **extra)
             if type(r) is str:
                 out.append(r)
             elif type(r) in (list, tuple) and all(type(c) is str for c in r):
@@ -71,6 +110,10 @@ def __grader_echo_diag(class_name, kwargs, names, with_delay, seed):
         if isinstance(r, (tuple, list)):
             return {"type": type(r).__name__, "items": [describe(x) for x in r][:4]}
         return {"type": type(r).__name__}
+    try:
+        info["test_run_extra"] = __grader_test_run_extra(m, with_delay)[1]
+    except Exception as e:
+        info["test_run_extra_error"] = str(e)[:200]
     for label, x in (("onehot", _torch.nn.functional.one_hot(idx, 27).float()), ("indices", idx)):
         try:
             with _torch.no_grad():
@@ -135,6 +178,17 @@ class TrainedModel(CheckKind):
             "partial_min_accuracy": {"type": "number", "minimum": 0, "maximum": 1},
             "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
             "max_params": {"type": "integer", "minimum": 1},
+            "missing_max_delay_penalty": {"type": "number", "minimum": 0, "maximum": 1},
+            "default_template": {"type": "string"},
+            "templates": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["name", "signals"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "signals": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                    "min_signals": {"type": "integer", "minimum": 1},
+                    "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                    "max_delay": {"type": "integer", "minimum": 0, "maximum": 100},
+                }}},
         },
     }
 
@@ -150,7 +204,32 @@ class TrainedModel(CheckKind):
         p.setdefault("partial_min_accuracy", 0.5)
         p.setdefault("timeout_s", 120)
         p.setdefault("max_params", 20_000_000)
+        p.setdefault("missing_max_delay_penalty", 0.2)
         return p
+
+    def _template(self, ctx, p: dict) -> dict:
+        """Detect the notebook's template version; returns evidence and updates p."""
+        import re
+
+        templates = p.get("templates") or []
+        if not templates or ctx.extraction is None:
+            return {"name": p.get("default_template")} if p.get("default_template") else {}
+        code = "\n".join(st.source for st in ctx.extraction.stmts)
+        inconsistent = []
+        for t in templates:
+            hits = [sig for sig in t["signals"] if re.search(sig, code, re.M)]
+            need = int(t.get("min_signals", len(t["signals"])))
+            if len(hits) >= need:
+                for k in ("threshold", "max_delay"):
+                    if k in t:
+                        p[k] = t[k]
+                return {"name": t["name"], "signals_matched": hits}
+            if hits:
+                inconsistent.append({"name": t["name"], "signals_matched": hits, "needed": need})
+        out = {"name": p.get("default_template", "the rubric's thresholds")}
+        if inconsistent:
+            out["inconsistent"] = inconsistent
+        return out
 
     def instrument(self, item) -> Instrumentation:
         p = self._p(item)
@@ -167,21 +246,24 @@ class TrainedModel(CheckKind):
         if isinstance(exp, str):
             return CheckResult.failed(f"{cls}: {exp}; a trained `{p.get('variable', 'model')}` of class {cls} is needed at the end of the notebook")
         meta = exp.meta
+        template = self._template(ctx, p)
         variable = p["mode"] == "variable_delay"
         kw = ex.init_kwargs(meta)
         if isinstance(kw, str):
             return CheckResult.failed(kw, exported=_meta_ev(meta))
         kwargs, notes = kw
         attrs = meta.get("attrs") or {}
+        missing_md = False
         if variable:
             md = p.get("max_delay")
             model_md = attrs.get("max_delay")
+            missing_md = type(model_md) is not int
             if md is None:
                 if type(model_md) is not int or not 0 <= model_md <= 100:
                     return CheckResult.failed(f"{cls} has no integer attribute `max_delay` (test_variable_delay_model reads model.max_delay)",
                                               exported=_meta_ev(meta))
                 md = model_md
-            elif model_md != md:
+            elif model_md != md and not missing_md:
                 notes.append(f"the model's max_delay is {model_md!r}; tested with the rubric's max_delay={md}")
             strings, delays = make_strings(ctx.seed_for(item, "strings"), p["n_strings"], tuple(p["length"]), (0, md))
         else:
@@ -195,7 +277,9 @@ class TrainedModel(CheckKind):
         ]
         out, diag = ex.probe_module(ctx, [cls], calls, EXCLUDE - {cls}, _ECHO_SOURCE, files={"weights.npz": exp.npz})
         deviations = _deviations(meta, diag, variable)
-        ev = {"exported": _meta_ev(meta), "rebuild": notes, "deviations": deviations, "n_strings": len(strings),
+        if missing_md:
+            deviations.append("no integer attribute `max_delay` (test_variable_delay_model reads model.max_delay)")
+        ev = {"template": template, "exported": _meta_ev(meta), "rebuild": notes, "deviations": deviations, "n_strings": len(strings),
               "lengths": p["length"], "delays": sorted(set(delays)), "threshold": p["threshold"]}
         if not out.ok:
             return CheckResult.failed(f"could not run your trained {cls}: {out.error}", traceback=out.traceback[-1500:], **ev)
@@ -211,6 +295,10 @@ class TrainedModel(CheckKind):
                  f"accuracy {acc:.4f} on {len(strings)} random strings"
                  + (f" with delays 0..{max(delays)}" if variable else f" with delay {p['delay']}")
                  + f"; needed >= {p['threshold']}"]
+        if template.get("name"):
+            lines.insert(0, f"template: {template['name']}" + (f" (detected from {len(template['signals_matched'])} signal(s) in the given code)" if template.get("signals_matched") else ""))
+        for bad in template.get("inconsistent", []):
+            lines.append(f"note: template signals are inconsistent ({len(bad['signals_matched'])} of the {bad['needed']} needed for '{bad['name']}'); the rubric's thresholds apply")
         lines += [f"note: {n}" for n in notes]
         lines += [f"interface: {d}" for d in deviations]
         if errors:
@@ -218,6 +306,10 @@ class TrainedModel(CheckKind):
         elif worst.get("worst_got") is not None and acc < p["threshold"]:
             lines.append(f"example: input {worst['worst_input']!r}, delay {worst['worst_delay']}: expected {worst['worst_expected']!r}, got {worst['worst_got']!r}")
         if acc >= p["threshold"] and not errors:
+            if missing_md:
+                lines.append(f"the model echoes well but has no `max_delay` attribute, which the notebook's test needs "
+                             f"(-{p['missing_max_delay_penalty']:.0%} of the points)")
+                return CheckResult.failed("\n".join(lines), 1.0 - p["missing_max_delay_penalty"], **ev)
             return CheckResult(1.0, "passed", "\n".join(lines), ev)
         if acc >= p["partial_min_accuracy"]:
             lines.append(f"partial credit: the model loads and runs but is below the threshold ({p['partial_credit']:.0%} of the points)")
@@ -248,6 +340,11 @@ def _deviations(meta: dict, diag, variable: bool) -> list[str]:
         elif len(got) < len(names):
             out.append(f"{m} takes ({', '.join(got[1:])}); the interface is ({', '.join(names[1:])})")
     if diag is not None and diag.ok and isinstance(diag.value, dict):
+        if diag.value.get("test_run_extra"):
+            out.append("test_run requires extra argument(s) " + ", ".join(map(str, diag.value["test_run_extra"]))
+                       + " beyond the interface; the grader passed them (device = cpu / the model)")
+        if diag.value.get("test_run_extra_error"):
+            out.append(str(diag.value["test_run_extra_error"]))
         oh, ix = diag.value.get("onehot") or {}, diag.value.get("indices") or {}
         if isinstance(oh, dict) and not oh.get("ok") and isinstance(ix, dict) and ix.get("ok"):
             out.append("forward takes integer indices, not one-hot vectors (B, T, 27)")

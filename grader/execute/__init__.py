@@ -50,12 +50,15 @@ def run_notebook(
     prologue: list = (),
     epilogue: list = (),
     cache: "ExecCache | None" = None,
+    hide: tuple[str, ...] = (),
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
     stem = spec.stem
     ex = spec.execution
-    base = job_dir / f"exec-{stem}"
-    workdir = base / "work"  # the only place the kernel may write (bound into the sandbox)
+    # Short names: the kernel's ipc sockets live in the work dir and a socket path has a
+    # 107-byte limit, so every byte of the scratch path counts.
+    base = job_dir / f"x-{stem[:10]}"
+    workdir = base / "w"  # the only place the kernel may write (bound into the sandbox)
     private = base / "private"  # executor's own files: never visible to the kernel
     for d in (workdir, private):
         if d.exists():
@@ -82,6 +85,7 @@ def run_notebook(
         "isolation": isolation,
         "prologue": [list(p) for p in prologue],  # [(item id, code)], each its own hidden cell
         "epilogue": [list(e) for e in epilogue],
+        "hide": list(hide),  # grader-side dirs the sandbox must mask
     }
     job_file = private / "job.json"
     job_file.write_text(json.dumps(job))

@@ -11,6 +11,7 @@ Usage: python -m grader.execute.executor JOB.json
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -83,7 +84,7 @@ def _make_kernel_manager(job: dict):
 
         limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None)
         iso = sbx.detect_isolation(prefer=mode)
-        sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"))
+        sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])])
         return sbx.SandboxedKernelManager(sandbox=sb), sb
     # nbclient needs an async manager: with a blocking client its timeouts never fire.
     km = AsyncKernelManager(kernel_name="python3")
@@ -126,6 +127,9 @@ def run(job: dict) -> dict:
         raise_on_iopub_timeout=False,
         resources={"metadata": {"path": str(workdir)}},
         max_output_bytes=int(job["max_output_bytes"]),
+        # nbclient skips cells tagged "skip-execution": a student could hide a failing cell
+        # that way. No notebook can guess this tag.
+        skip_cells_with_tag=f"grader-never-skip-{os.urandom(8).hex()}",
     )
     replies: dict[int, dict] = {}
 

@@ -1,5 +1,11 @@
 """Prepare a student notebook for execution: drop environment-only lines (Colab setup).
 
+Rules with a `replace` text (the rubric's `execution.rewrite_lines`) rewrite a line
+instead, e.g. forced CUDA (`.cuda()`, `device = 'cuda'`,
+`torch.set_default_tensor_type('torch.cuda.FloatTensor')`) to the CPU the grader has; each
+rewrite is reported like a skipped line. `rewrite_source` applies the same rewrites to the
+code the probes run (see grader/checks/_exports.py), so the kernel and the probes agree.
+
 Lines are neutralized one by one (replaced by `pass` with the same indentation) rather
 than whole cells, so a cell that mixes `!pip install x` with real code still runs its
 code, and the report can say exactly which line was skipped and why.
@@ -15,8 +21,31 @@ from grader.rubric.model import SkipRule
 _CONT = re.compile(r"\\\s*$")
 
 
+def rewrite_line(line: str, rules) -> tuple[str, list[str]]:
+    """Apply every rewrite rule (a SkipRule with `replace`) to one line: (new line, reasons)."""
+    reasons = []
+    for r in rules:
+        if getattr(r, "replace", None) is None:
+            continue
+        new = re.sub(r.pattern, r.replace, line)
+        if new != line:
+            line = new
+            if r.reason not in reasons:
+                reasons.append(r.reason)
+    return line, reasons
+
+
+def rewrite_source(source: str, rules) -> str:
+    """The rewrite rules applied to every line of `source` (no skipping, no notes)."""
+    if not any(getattr(r, "replace", None) is not None for r in rules):
+        return source
+    return "\n".join(rewrite_line(line, rules)[0] for line in source.split("\n"))
+
+
 def neutralize(source: str, rules: tuple[SkipRule, ...]) -> tuple[str, list[str]]:
     """Return (new source, notes) for one cell."""
+    rewrites = tuple(r for r in rules if getattr(r, "replace", None) is not None)
+    rules = tuple(r for r in rules if getattr(r, "replace", None) is None)
     lines = source.splitlines()
     out: list[str] = []
     notes: list[str] = []
@@ -28,7 +57,10 @@ def neutralize(source: str, rules: tuple[SkipRule, ...]) -> tuple[str, list[str]
             continue
         rule = next((r for r in rules if re.search(r.pattern, line)), None)
         if rule is None:
-            out.append(line)
+            new, reasons = rewrite_line(line, rewrites)
+            if reasons:
+                notes.append(f"rewrote `{line.strip()[:80]}` as `{new.strip()[:80]}`: {'; '.join(reasons)}")
+            out.append(new)
             continue
         indent = line[: len(line) - len(line.lstrip())]
         out.append(f"{indent}pass  # [grader] skipped: {rule.reason}")

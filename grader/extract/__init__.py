@@ -111,6 +111,17 @@ class _Uses(ast.NodeVisitor):
         self.visit(node.value)
 
 
+def _target_names(t: ast.expr) -> set[str]:
+    """Names an assignment target binds: bare names, also inside tuples, lists, starred."""
+    if isinstance(t, ast.Name):
+        return {t.id}
+    if isinstance(t, (ast.Tuple, ast.List)):
+        return set().union(*(_target_names(e) for e in t.elts)) if t.elts else set()
+    if isinstance(t, ast.Starred):
+        return _target_names(t.value)
+    return set()
+
+
 def _binds(node: ast.stmt) -> tuple[set[str], str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return {node.name}, "def"
@@ -125,10 +136,9 @@ def _binds(node: ast.stmt) -> tuple[set[str], str]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         names = set()
         for t in targets:
-            for n in ast.walk(t):
-                if isinstance(n, ast.Name):
-                    names.add(n.id)
-        return names, "assign"
+            names |= _target_names(t)
+        # `torch.backends.cudnn.deterministic = True` binds nothing (it uses torch)
+        return names, ("assign" if names else "other")
     return set(), "other"
 
 

@@ -10,8 +10,9 @@ import datetime as dt
 import posixpath
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.model import Finding
 
@@ -59,7 +60,8 @@ def unpack(zip_path: Path, dest: Path) -> tuple[list[Entry], list[Finding]]:
     entries: list[Entry] = []
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # BadZipFile, OSError, NotImplementedError (version), ... all mean the same
+
         raise ZipUnreadable(f"{zip_path.name} is not a readable zip file ({exc}); re-create it with a standard zip tool") from exc
     with zf:
         try:
@@ -74,11 +76,11 @@ def unpack(zip_path: Path, dest: Path) -> tuple[list[Entry], list[Finding]]:
             name, decodable = _decode_name(info)
             if not decodable:
                 findings.append(Finding("bad_filename", f"entry name {info.filename!r} is not valid UTF-8; it was read as {name!r}", "warning"))
-            safe = _safe_name(name)
-            if safe is None:
+            safe = _safe_name(name) if name.strip("/") else None
+            if safe is None or safe in (".", ""):
                 findings.append(Finding("path_traversal", f"refused entry {name!r}: it points outside the submission folder", "error"))
                 continue
-            if info.is_dir():
+            if name.endswith("/"):  # a directory entry (ZipInfo.is_dir() fails on odd names)
                 continue
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
@@ -103,12 +105,14 @@ def unpack(zip_path: Path, dest: Path) -> tuple[list[Entry], list[Finding]]:
                 findings.append(Finding("too_large", f"refused entry {name!r}: the zip expands beyond {MAX_TOTAL_BYTES >> 20} MiB", "error"))
                 continue
             target = dest / safe
-            if dest.resolve() not in target.resolve().parents:
-                findings.append(Finding("path_traversal", f"refused entry {name!r}", "error"))
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             written = 0
             try:
+                if any(len(part.encode()) > 255 for part in PurePosixPath(safe).parts):
+                    raise ValueError("a path component is longer than 255 bytes")
+                if dest.resolve() not in target.resolve().parents:
+                    findings.append(Finding("path_traversal", f"refused entry {name!r}", "error"))
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as out:
                     while True:
                         chunk = src.read(1 << 20)
@@ -119,8 +123,11 @@ def unpack(zip_path: Path, dest: Path) -> tuple[list[Entry], list[Finding]]:
                         if written > MAX_FILE_BYTES or total + written > MAX_TOTAL_BYTES:
                             raise ValueError("expands beyond the size limit")
                         out.write(chunk)
-            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-                target.unlink(missing_ok=True)
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as exc:
+                try:
+                    target.unlink(missing_ok=True)
+                except OSError:
+                    pass
                 findings.append(Finding("entry_unreadable", f"could not extract {name!r}: {exc}", "error"))
                 continue
             total += written

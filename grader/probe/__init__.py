@@ -116,8 +116,9 @@ class Prober:
     """
 
     def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30,
-                 max_wall_s: float = 120.0, use_server: bool = True):
+                 max_wall_s: float = 120.0, use_server: bool = True, hide: tuple[str, ...] = ()):
         self.scratch = Path(scratch)
+        self.hide = tuple(Path(h) for h in hide)
         self.isolation = isolation
         self.memory_bytes = memory_bytes
         self.max_wall_s = max_wall_s
@@ -253,7 +254,7 @@ class Prober:
 
             cpu = None if server else int(self.max_wall_s) + 5
             limits = sbx.Limits(memory_bytes=self.memory_bytes, cpu_seconds=cpu)
-            sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe")
+            sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe", hide=self.hide)
             err = open(work / "server.log", "wb") if server else subprocess.STDOUT
             return sb, sb.popen(argv, cwd=str(work), stderr=err, **pipes)
         env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

@@ -86,6 +86,17 @@ class Encoder:
         return {"t": "object", "type": type(v).__name__, "repr": r[:200]}
 
 
+def _write_atomic(path, write):
+    """Write a new file and rename it into place: whatever student code planted at `path`
+    (a FIFO, a symlink) is replaced, never opened."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
 def main(here=None):
     here = here or os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "calls.json")) as fh:
@@ -138,9 +149,8 @@ def main(here=None):
                     msg = f"{type(exc).__name__}: {str(exc)[:500]}"
                 out.update(ok=False, error=msg, traceback=traceback.format_exc()[-3000:])
         out["seconds"] = time.monotonic() - t1
-        np.savez(os.path.join(here, f"out-{i}.npz"), **enc.arrays)
-        with open(os.path.join(here, f"out-{i}.json"), "w") as fh:
-            json.dump(out, fh)
+        _write_atomic(os.path.join(here, f"out-{i}.npz"), lambda fh: np.savez(fh, **enc.arrays))
+        _write_atomic(os.path.join(here, f"out-{i}.json"), lambda fh: fh.write(json.dumps(out).encode()))
     sys.stdout.flush()
     os._exit(0)
 

@@ -15,6 +15,7 @@ import yaml
 from grader.errors import RubricError
 from grader.rubric import schema
 from grader.rubric.model import (
+    EnvironmentError_,
     Execution,
     FileSpec,
     ItemSpec,
@@ -104,6 +105,17 @@ def _execution(file: Path, raw: dict | None, base: Execution) -> Execution:
                 re.compile(rule.pattern)
             except re.error as exc:
                 raise RubricError(file, f"execution.skip_cells[{i}].pattern", f"bad regex {rule.pattern!r}: {exc}") from exc
+    if "rewrite_lines" in raw:
+        import re
+
+        rewrites = []
+        for i, r in enumerate(raw["rewrite_lines"]):
+            try:
+                re.compile(r["pattern"]).sub(r["replace"], "")
+            except (re.error, IndexError) as exc:
+                raise RubricError(file, f"execution.rewrite_lines[{i}]", f"bad regex or replacement {r['pattern']!r} -> {r['replace']!r}: {exc}") from exc
+            rewrites.append(SkipRule(r["pattern"], r["reason"], r["replace"]))
+        skip = tuple(s for s in skip if s.replace is None) + tuple(rewrites)
     return Execution(
         cell_timeout_s=float(raw.get("cell_timeout_s", base.cell_timeout_s)),
         notebook_timeout_s=float(raw.get("notebook_timeout_s", base.notebook_timeout_s)),
@@ -215,6 +227,16 @@ def load_rubric(directory: str | Path) -> Rubric:
     if support_dir is not None and not support_dir.is_dir():
         raise RubricError(file, "support_dir", f"bad value {support!r}: {support_dir} is not a directory")
     pen = raw["penalties"]
+    env_errors = []
+    for i, e in enumerate(raw.get("environment_errors", [])):
+        import re
+
+        for k in ("ename", "evalue"):
+            try:
+                re.compile(e.get(k, ""))
+            except re.error as exc:
+                raise RubricError(file, f"environment_errors[{i}].{k}", f"bad regex {e.get(k)!r}: {exc}") from exc
+        env_errors.append(EnvironmentError_(e["ename"], e.get("evalue", ""), e["reason"], e.get("later_cells", "judged")))
     rubric = Rubric(
         directory=directory.resolve(),
         assignment=raw["assignment"],
@@ -236,6 +258,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         split=raw.get("split", {}),
         notebooks=tuple(notebooks),
         manual=manual,
+        environment_errors=tuple(env_errors),
     )
     _check_split(file, rubric)
     return rubric

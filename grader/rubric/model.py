@@ -14,10 +14,31 @@ class SkipRule:
 
     pattern: str
     reason: str
+    # When set, the line is not neutralized but rewritten with re.sub(pattern, replace, line)
+    # (e.g. `.cuda()` -> `.cpu()`), in the kernel and in the probes' extracted code alike.
+    replace: str | None = None
 
     def matches(self, source: str) -> bool:
         rx = re.compile(self.pattern)
         return any(rx.search(line) for line in source.splitlines())
+
+
+@dataclass(frozen=True)
+class EnvironmentError_:
+    """A cell error caused by the grading environment, not by the student (a package the
+    grader cannot install, a dataset it cannot download, a known bug of the template).
+    It does not trigger the not-executable penalty; the report says why.
+
+    `later_cells`: "excused" when every later failure is presumed to be a consequence
+    (nothing can run without the data), "judged" when later cells are judged as usual."""
+
+    ename: str  # regex over the exception class name
+    evalue: str  # regex over the exception message
+    reason: str
+    later_cells: str = "judged"
+
+    def matches(self, ename: str, evalue: str) -> bool:
+        return bool(re.search(self.ename, ename or "")) and bool(re.search(self.evalue, evalue or ""))
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,7 @@ class Rubric:
     split: Mapping[str, float]
     notebooks: tuple[NotebookRubric, ...]
     manual: tuple[ItemSpec, ...]
+    environment_errors: tuple[EnvironmentError_, ...] = ()
 
     @property
     def items(self) -> tuple[ItemSpec, ...]:

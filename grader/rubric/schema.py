@@ -11,6 +11,25 @@ _SKIP_RULE = {
     "properties": {"pattern": {"type": "string", "minLength": 1}, "reason": {"type": "string"}},
 }
 
+# A line rewritten rather than skipped (e.g. forced CUDA -> CPU); applied after the skip
+# rules, in the kernel and in the probes' extracted code.
+_REWRITE_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["pattern", "replace", "reason"],
+    "properties": {"pattern": {"type": "string", "minLength": 1}, "replace": {"type": "string"},
+                   "reason": {"type": "string"}},
+}
+
+_ENVIRONMENT_ERROR = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ename", "reason"],
+    "properties": {"ename": {"type": "string", "minLength": 1}, "evalue": {"type": "string"},
+                   "reason": {"type": "string", "minLength": 1},
+                   "later_cells": {"enum": ["excused", "judged"]}},
+}
+
 EXECUTION = {
     "type": "object",
     "additionalProperties": False,
@@ -20,6 +39,7 @@ EXECUTION = {
         "memory_mb": {"type": "integer", "minimum": 256},
         "max_output_kb": {"type": "integer", "minimum": 1},
         "skip_cells": {"type": "array", "items": _SKIP_RULE},
+        "rewrite_lines": {"type": "array", "items": _REWRITE_RULE},
     },
 }
 
@@ -72,6 +92,7 @@ ASSIGNMENT = {
         "support_dir": {"type": "string"},
         "split": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
         "manual_items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+        "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
     },
 }
 

@@ -42,9 +42,17 @@ def _home_dirs() -> list[Path]:
     return sorted(h for h in homes if h.is_dir())
 
 
+# Where people keep class data (other students' zips, reports, rubrics): never visible.
+COMMON_DATA_DIRS = ("/home", "/mnt", "/media", "/srv", "/var/tmp", "/opt")
+# Hiding these would break the interpreter or the sandbox itself: callers cannot.
+_NEVER_HIDE = {Path(p) for p in ("/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc", "/sys", "/run", "/tmp")}
+
+
 def hidden_paths(workdir: Path, extra: tuple[Path, ...] = ()) -> list[Path]:
     """Directories replaced by an empty tmpfs inside the sandbox."""
-    hidden = [*_home_dirs(), project_root(), *extra]
+    common = [Path(p) for p in COMMON_DATA_DIRS if Path(p).is_dir()]
+    wanted = [p for p in extra if p not in _NEVER_HIDE and p.is_dir()]
+    hidden = [*_home_dirs(), project_root(), *common, *wanted]
     parent = workdir.parent
     if parent != Path("/"):
         # Sibling job dirs (other students) must not be readable: hide the whole parent.
