@@ -241,6 +241,8 @@ def stage_report(state: State, env: Env) -> State:
     return state
 
 
+MAX_SCRATCH_CHARS = 40
+
 STAGES: tuple[tuple[str, Callable[[State, Env], State]], ...] = (
     ("intake", stage_intake),
     ("execute", stage_execute),
@@ -254,6 +256,10 @@ STAGES: tuple[tuple[str, Callable[[State, Env], State]], ...] = (
 def grade(source: Path, env: Env) -> Report:
     """Grade one submission through every stage; always returns a Report."""
     scratch_root = env.scratch_root or Path(tempfile.gettempdir())
+    if len(str(scratch_root.resolve())) > MAX_SCRATCH_CHARS:
+        # Kernel sockets live in the job's work dir and a Unix socket path has a 107-byte
+        # limit: a long scratch root would make every kernel fail to start.
+        scratch_root = Path("/tmp/grader-scratch")
     scratch_root.mkdir(parents=True, exist_ok=True)
     job_dir = Path(tempfile.mkdtemp(prefix="grader-", dir=scratch_root))
     os.chmod(job_dir, 0o711)

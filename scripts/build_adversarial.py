@@ -213,7 +213,7 @@ def _():
 def _():
     return E("Monkeypatches np.allclose, np.testing, torch.allclose/equal and torch.Tensor.__eq__ in the kernel "
              "(and np.allclose in the TODO cell itself) so the notebook's own checks pass with wrong conv1d_forward/dfdW.",
-             max_below_twin=5.0, notebook_status=["completed"],
+             max_below_twin=2.0, notebook_status=["completed"],
              items={"hw2_cnn.conv1d_forward": "failed", "hw2_cnn.conv1d_dfdW": "failed"})
 
 

@@ -30,3 +30,8 @@ def test_total_applies_percentages_of_the_maximum_and_floors_at_zero():
     assert total([item(50, 60), item(0, 40, "pending")], [Penalty("late", 20, "")], 100) == (50, 30)
     assert total([item(5, 60)], [Penalty("late", 20, ""), Penalty("naming", 10, "")], 100) == (5, 0)
     assert total([item(60, 60)], [Penalty("too_late", 100, "")], 100) == (60, 0)
+
+
+def test_a_failing_assert_does_not_shield_a_later_broken_cell():
+    (reason,) = not_executable_reasons([run("cell_errors", (3, "AssertionError"), (5, "NameError"))])
+    assert "cell 5 raised NameError" in reason
