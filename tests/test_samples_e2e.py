@@ -60,6 +60,10 @@ def test_blank_starter_scores_zero_on_every_todo(sample_reports):
     r = sample_reports["blank_starter"]
     assert [i["id"] for i in auto(r) if i["score"] > 0] == []
     assert r["score"] == 0
+    for nb in r["notebooks"]:  # starters run to the end; only unfinished TODOs (and what follows) fail
+        assert nb["status"] in ("completed", "cell_errors"), nb
+        failing = [c for c in nb["cells"] if c["status"] in ("error", "timeout", "dead")]
+        assert not failing or failing[0]["ename"] == "NotImplementedError", failing
     assert "NotImplementedError" in by_id(r)["hw2_cnn.conv1d_dldW"]["feedback"]
 
 
@@ -82,6 +86,11 @@ def test_spiky_section8_fails_whatever_the_recorded_losses_say(sample_reports, o
     assert "rise" in s8["feedback"]
     others = [i["id"] for i in auto(r) if i["status"] != "passed" and i["id"] != s8["id"]]
     assert others == []
+
+
+def test_section8_fix_passes_on_the_full_marks_sample(sample_reports):
+    ev = by_id(sample_reports["full_marks"])["08-seq_classification.section8"]["evidence"]
+    assert len(ev["curve"]["loss"]) == 101 and ev["max_rise"] <= 0.2 and ev["final_accuracy"] >= 0.95
 
 
 def test_section8_curve_plot_is_written_beside_the_report(sample_reports):

@@ -136,14 +136,8 @@ def _seq_cells(epochs=None, lr=None, hidden=None, clip=None, smooth=False):
     return [cs[0], given, easy, sec8]
 
 
-def test_reference_fixed_section8_passes(tmp_path):
-    r = _grade(tmp_path, "rubric_seq", "08-seq_classification.ipynb", _seq_cells())
-    it = items(r)["08-seq_classification.section8"]
-    assert it["status"] == "passed", it["feedback"]
-    ev = it["evidence"]
-    assert len(ev["curve"]["loss"]) == 101 and ev["max_rise"] <= 0.2 and ev["final_accuracy"] >= 0.95
-    assert ev["graded_run"] == 1 and ev["runs_seen"][0]["hidden_size"] == 4  # the EASY demo is not graded
-    assert "artifacts" in ev
+# The reference fix passing (100 epochs) is proven on the real full-marks sample:
+# tests/test_samples_e2e.py::test_section8_fix_passes_on_the_full_marks_sample.
 
 
 @pytest.mark.parametrize("variant,reason", [

@@ -10,7 +10,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["hw2_cnn.ipynb", "hw2_rnn.ipynb", "08-seq_classification.ipynb"]
@@ -70,19 +69,14 @@ def _one_thread(monkeypatch):
     monkeypatch.setenv("MKL_NUM_THREADS", "1")
 
 
+# With plain nbclient only the CNN notebook runs here (it proves res/ is reachable from
+# reference/solution); all three run under the grader in tests/test_samples_e2e.py (each
+# under 180 s) and with plain nbclient in bench/bench.py (a), whose baseline they are.
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ["hw2_cnn.ipynb"])
 def test_solution_notebook_executes_in_under_180_s(name):
     nb, seconds = _execute(SOLUTION / name, timeout=300)
     assert seconds < 180, seconds
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_starter_notebook_executes_until_its_first_todo(name):
-    try:
-        _execute(STARTER / name, timeout=120)
-    except CellExecutionError as error:
-        # A TODO left undone (or what follows from it), not a broken given cell.
-        assert any(e in str(error) for e in ("NotImplementedError", "TypeError",
-                                              "AttributeError", "NameError")), error
+# Starters: tests/test_samples_e2e.py::test_blank_starter_scores_zero_on_every_todo runs them all.
