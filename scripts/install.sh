@@ -15,6 +15,8 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# torch first, pinned to the local CPU wheel where one exists (no CUDA downloads).
+# torch first: the machine's local CPU wheel when there is one (an index build of the same
+# version would pull several GB of CUDA packages), else a capped version from the index.
+# (A local "+cpu" build sorts above the index's build of the same version, so pip takes it.)
 .venv/bin/pip install -q "torch>=2.2,<2.14"
 .venv/bin/pip install -q -e ".[dev]"
