@@ -866,13 +866,7 @@ def _():
     return E("A TODO function that ignores SIGALRM (the probe worker's per-call time limit) and loops forever; "
              "the rubric gives the call 20 s.",
              max_below_twin=2.0, items={"hw2_cnn.conv_net_param_count": "failed"}, max_seconds=60, slow=True,
-             notebook_status=["completed", "cell_errors"],
-             weakness="The probe's per-call limit is a SIGALRM inside the worker, which student code can ignore; "
-                      "the only outer limit is Prober's wall = min(120, load_timeout 60 + sum(call timeouts) + 10) "
-                      "s, so one looping call costs 90 s instead of its 20 s, and a notebook whose every TODO does "
-                      "this costs ~2 minutes per item. Expected: the parent enforces each call's timeout from "
-                      "outside (a per-call start marker + kill at timeout_s + a few seconds, and a load deadline "
-                      "measured from process start).")
+             notebook_status=["completed", "cell_errors", "timeout"])
 
 
 SYMLINK_TARGETS = ["/etc/shadow", "/etc/passwd", "/root/.bashrc", str(ROOT / "rubrics" / "hw2" / "assignment.yaml")]

@@ -209,6 +209,9 @@ class Prober:
     def _explain(self, status: str, wall: float, sb) -> str:
         if status == "timeout":
             return f"the probe was stopped after {wall:.0f} s (time limit)"
+        if status.startswith("timeout:call "):
+            n = int(status.split()[-1]) + 1
+            return f"the probe was stopped: call {n} exceeded its time limit (and ignored the alarm)"
         if sb is not None and sb.oom_killed():
             return "the probe was killed: memory limit exceeded"
         return f"the probe process ended abnormally ({status})"

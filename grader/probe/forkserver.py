@@ -36,7 +36,7 @@ def _reply(obj):
     sys.stdout.flush()
 
 
-def _child(path: str) -> None:
+def _child(path: str, progress_w: int) -> None:
     try:
         os.setpgid(0, 0)  # its own group: a timeout kills the probe and whatever it spawned
         fd = os.open(os.path.join(path, "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -45,9 +45,20 @@ def _child(path: str) -> None:
         os.dup2(fd, 1)  # the server's stdout is the grader's channel: never let a probe write there
         os.dup2(fd, 2)
         os.chdir(path)
-        worker.main(path)
+        worker.main(path, progress_fd=progress_w)
     finally:
         os._exit(0)
+
+
+def _budgets(path: str) -> dict:
+    """Seconds allowed for loading and for each call (+1 s of slack), from calls.json."""
+    try:
+        with open(os.path.join(path, "calls.json")) as fh:
+            job = json.load(fh)
+        return {"load": float(job.get("load_timeout_s", 60)) + 1,
+                "calls": [float(c.get("timeout_s", 20)) + 1 for c in job["calls"]]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"load": 60.0, "calls": []}
 
 
 def serve() -> None:
@@ -64,26 +75,49 @@ def serve() -> None:
         if os.path.dirname(os.path.abspath(path)) != HERE or not os.path.isdir(path):
             _reply({"dir": name, "status": "bad-dir"})
             continue
+        budgets = _budgets(path)  # read before any student code runs
+        progress_r, progress_w = os.pipe()
+        os.set_blocking(progress_r, False)
         pid = os.fork()
         if pid == 0:
-            _child(path)
-        deadline = time.monotonic() + wall
+            os.close(progress_r)
+            _child(path, progress_w)
+        os.close(progress_w)
+        start = time.monotonic()
+        hard = start + wall  # the whole probe, whatever the markers say
+        phase_end = start + budgets["load"]  # loading the module, then each call in turn
+        current, pending = -1, b""
         status = None
         while status is None:
             done, code = os.waitpid(pid, os.WNOHANG)
             if done:
                 status = f"exit:{os.WEXITSTATUS(code)}" if os.WIFEXITED(code) else f"signal:{os.WTERMSIG(code)}"
                 break
-            if time.monotonic() > deadline:
+            try:
+                pending += os.read(progress_r, 4096)
+            except BlockingIOError:
+                pass
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                try:
+                    i = int(line)
+                except ValueError:
+                    continue
+                if current < i < len(budgets["calls"]):  # markers only move forward
+                    current = i
+                    phase_end = time.monotonic() + budgets["calls"][i]
+            now = time.monotonic()
+            if now > hard or now > phase_end:
                 for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
                     try:
                         target()
                     except OSError:
                         pass
                 os.waitpid(pid, 0)
-                status = "timeout"
+                status = "timeout" if current < 0 else f"timeout:call {current}"
                 break
             time.sleep(0.005)
+        os.close(progress_r)
         try:
             os.killpg(pid, signal.SIGKILL)  # leftovers of a finished probe
         except OSError:

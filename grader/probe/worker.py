@@ -97,8 +97,19 @@ def _write_atomic(path, write):
     os.replace(tmp, path)
 
 
-def main(here=None):
+def main(here=None, progress_fd=None):
+    """Run the probe in `here`. With `progress_fd` (the fork server's pipe), the index of
+    each call is written before it starts, so the server can enforce each call's own time
+    limit from outside: SIGALRM alone can be ignored by the code under test."""
     here = here or os.path.dirname(os.path.abspath(__file__))
+
+    def mark(i):
+        if progress_fd is not None:
+            try:
+                os.write(progress_fd, f"{i}\n".encode())
+            except OSError:
+                pass
+
     with open(os.path.join(here, "calls.json")) as fh:
         job = json.load(fh)
     inputs = np.load(os.path.join(here, "inputs.npz"), allow_pickle=False)
@@ -127,6 +138,7 @@ def main(here=None):
         tb = traceback.format_exc()[-3000:]
     load_s = time.monotonic() - t0
     for i, call in enumerate(job["calls"]):
+        mark(i)
         out = {"index": i, "load_seconds": load_s}
         enc = Encoder()
         t1 = time.monotonic()

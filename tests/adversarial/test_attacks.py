@@ -204,7 +204,6 @@ def test_long_scratch_path_still_runs(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=MANIFESTS["probe_ignores_alarm"]["weakness"])
 def test_probe_that_ignores_its_alarm(tmp_path):
     scratch = Path(tempfile.mkdtemp(prefix="adv-"))
     twin = H.grade_one(Path(MANIFESTS["honest_cnn"]["zip_path"]), tmp_path / "o1", scratch / "s1")
