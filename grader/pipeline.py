@@ -206,6 +206,9 @@ def stage_score(state: State, env: Env) -> State:
         penalties += score.execution_penalty(list(state.runs), env.rubric, tampering)
     raw, final = score.total(list(state.items), penalties, env.rubric.max_score)
     findings = (sub.findings if sub else ()) + state.findings
+    if sub is not None and sub.accepted:
+        findings += tuple(Finding("environment_error", f"not the student's fault (grading environment), no penalty: {why}", "info")
+                          for why in score.environment_errors(list(state.runs), env.rubric))
     report = Report(
         netid=sub.netid if sub else state.source.stem,
         assignment=env.rubric.assignment,

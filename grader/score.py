@@ -62,19 +62,15 @@ def environment_errors(runs: list[NotebookRun], rubric: Rubric | None = None) ->
 
 
 def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[str] | None = None) -> list[Penalty]:
-    """The not-executable penalty, plus a 0 % entry `not_executable_waived` naming the
-    environment errors that did not count against the student (so the report says why a
-    notebook with failing cells was not penalised). Code that tampers with the kernel's
+    """The not-executable penalty. Environment errors (see environment_errors) never count;
+    the pipeline reports them as findings. Code that tampers with the kernel's
     machinery (grader.extract.tamper) makes the execution record untrustworthy: the
     notebook counts as not executable."""
-    reasons, waived = _classify(runs, rubric.environment_errors)
+    reasons, _waived = _classify(runs, rubric.environment_errors)
     reasons += [f"kernel tampering, the execution record cannot be trusted: {t}" for t in (tampering or [])]
     out = []
     if reasons:
         out.append(Penalty("not_executable", rubric.penalties.not_executable_percent, "; ".join(reasons)))
-    if waived:
-        out.append(Penalty("not_executable_waived", 0.0,
-                           "not the student's fault (grading environment), no penalty: " + "; ".join(waived)))
     return out
 
 
