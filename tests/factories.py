@@ -2,7 +2,6 @@
 `from factories import ...` (tests/conftest.py puts this directory on sys.path)."""
 from __future__ import annotations
 
-import io
 import sys
 import zipfile
 from pathlib import Path
@@ -34,17 +33,9 @@ _PDF: bytes | None = None
 def pdf_bytes() -> bytes:
     global _PDF
     if _PDF is None:
-        import matplotlib
+        from grader.validate import small_pdf
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(2, 2))
-        fig.text(0.1, 0.5, "theory answers")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="pdf", metadata={"CreationDate": None})
-        plt.close(fig)
-        _PDF = buf.getvalue()
+        _PDF = small_pdf("theory answers")
     return _PDF
 
 

@@ -28,12 +28,7 @@ class BatchError(GraderError):
     """The batch itself cannot proceed (OUT locked by another batch, bad inputs)."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from grader.intake import sha256_file  # noqa: E402  (one definition: the report's sha256 is the same)
 
 
 def _hash_tree(h, root: Path, label: str) -> None:
