@@ -94,9 +94,13 @@ def test_section8_fix_passes_on_the_full_marks_sample(sample_reports):
 
 
 def test_section8_curve_plot_is_written_beside_the_report(sample_reports):
-    r = sample_reports["full_marks"]
+    import json
+
+    d = sample_reports["_out"] / "ab1234"
+    r = json.loads((d / "report.json").read_text())  # the file keeps file names, not base64
     arts = by_id(r)["08-seq_classification.section8"]["evidence"].get("artifacts", {})
-    assert arts and all((sample_reports["_out"] / "ab1234" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in arts.values())
+    assert arts and all((d / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in arts.values())
+    assert "![" in (d / "feedback.md").read_text()
 
 
 def test_misnamed_files_are_graded_with_the_naming_penalty(sample_reports):

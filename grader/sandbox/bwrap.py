@@ -23,6 +23,23 @@ NAMESPACE_FLAGS = (
 )
 
 
+# An allow-list: the sandbox's root is empty but for the system (read-only), the Python
+# installation and environment, and the work dir. Anything else on the machine (other
+# checkouts of the reference, class folders, other users' files) simply is not there.
+SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+
+
+def system_binds() -> list[str]:
+    out: list[str] = []
+    for d in SYSTEM_DIRS:
+        p = Path(d)
+        if p.is_symlink():  # merged /usr: /bin -> usr/bin
+            out += ["--symlink", os.readlink(p), d]
+        elif p.is_dir():
+            out += ["--ro-bind", d, d]
+    return out
+
+
 def project_root() -> Path:
     """The checkout holding grader/ (and reference/, rubrics/): hidden inside sandboxes."""
     return Path(grader.__file__).resolve().parent.parent
@@ -42,17 +59,16 @@ def _home_dirs() -> list[Path]:
     return sorted(h for h in homes if h.is_dir())
 
 
-# Where people keep class data (other students' zips, reports, rubrics): never visible.
-COMMON_DATA_DIRS = ("/home", "/mnt", "/media", "/srv", "/var/tmp", "/opt")
 # Hiding these would break the interpreter or the sandbox itself: callers cannot.
 _NEVER_HIDE = {Path(p) for p in ("/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc", "/sys", "/run", "/tmp")}
 
 
 def hidden_paths(workdir: Path, extra: tuple[Path, ...] = ()) -> list[Path]:
     """Directories replaced by an empty tmpfs inside the sandbox."""
-    common = [Path(p) for p in COMMON_DATA_DIRS if Path(p).is_dir()]
+    # With the allow-list (system_binds) these only matter where they overlap what is
+    # bound: e.g. the checkout around a venv, or a rubric kept under /usr/local.
     wanted = [p for p in extra if p not in _NEVER_HIDE and p.is_dir()]
-    hidden = [*_home_dirs(), project_root(), *common, *wanted]
+    hidden = [*_home_dirs(), project_root(), *wanted]
     parent = workdir.parent
     if parent != Path("/"):
         # Sibling job dirs (other students) must not be readable: hide the whole parent.
@@ -76,9 +92,10 @@ def mount_plan(workdir: Path, readonly_binds: tuple[tuple[Path, Path], ...],
     base_prefix, prefix = python_paths()
     mounts = [Mount("tmpfs", h) for h in dict.fromkeys(hidden)]
     tmpfs_roots = [m.dest for m in mounts]
-    # The interpreter only needs binding back where a tmpfs hides it (/ is bound
-    # read-only already); what the caller asked for is always bound.
-    binds = [(p, p) for p in (base_prefix, prefix) if any(_under(p, t) for t in tmpfs_roots)]
+    # The interpreter and its environment are always bound (unless the system dirs hold
+    # them already); what the caller asked for is always bound.
+    system = [Path(d) for d in SYSTEM_DIRS]
+    binds = [(p, p) for p in (base_prefix, prefix) if not any(_under(p, s) for s in system)]
     for src, dest in dict.fromkeys([*binds, *readonly_binds]):
         mounts.append(Mount("ro-bind", dest, src))
     mounts.append(Mount("bind", workdir, workdir))
@@ -92,8 +109,8 @@ def mount_plan(workdir: Path, readonly_binds: tuple[tuple[Path, Path], ...],
 def command(argv: list[str], *, uid: int, workdir: Path, cwd: Path,
             readonly_binds: tuple[tuple[Path, Path], ...] = (),
             hidden: list[Path]) -> list[str]:
-    out = [BWRAP, *NAMESPACE_FLAGS, "--hostname", "sandbox",
-           "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+    out = [BWRAP, *NAMESPACE_FLAGS, "--hostname", "sandbox", *system_binds(),
+           "--dev", "/dev", "--proc", "/proc",
            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
     plan = mount_plan(workdir, readonly_binds, hidden)
     tmpfs_roots = [Path("/tmp"), *(m.dest for m in plan if m.kind == "tmpfs")]

@@ -151,3 +151,31 @@ def test_torch_and_numpy_import_with_grader_python(bwrap_iso, make_sandbox):
     assert version == sys.version and version.startswith("3.11.7")
     assert (tsum, nsum, threads) == (3.0, 6, 1)
     assert prefix == sys.prefix
+
+
+def test_only_the_allow_list_is_visible(bwrap_iso, make_sandbox, tmp_path_factory):
+    # A second copy of the reference anywhere else on the machine (another checkout, a
+    # class folder) must not be readable: the sandbox root holds the system dirs, Python,
+    # the venv and the work dir only.
+    elsewhere = tmp_path_factory.mktemp("another-checkout")
+    secret = elsewhere / "reference.py"
+    secret.write_text("SOLUTION = 42\n")
+    os.chmod(elsewhere, 0o755)
+    code = """
+import json, os, sys
+res = {"root": sorted(os.listdir("/")), "nonempty": sorted(d for d in os.listdir("/") if os.path.isdir("/" + d) and os.listdir("/" + d))}
+for p in sys.argv[1:]:
+    try:
+        open(p).read(); res[p] = "READ"
+    except OSError as e:
+        res[p] = type(e).__name__
+print(json.dumps(res))
+"""
+    probes = [str(secret), "/var/log/dpkg.log", "/farm", "/opt"]
+    sb = make_sandbox(bwrap_iso)
+    res = _json(run(sb, code, *probes))
+    assert all(res[p] != "READ" for p in probes), res
+    # at most empty mount points (parents of what is bound) besides the allow-list
+    assert set(res["nonempty"]) <= {"usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "sys", "dev",
+                                    "proc", "tmp", "root", "work", sb.workdir.parts[1]}, res["nonempty"]
+    assert not {"opt", "srv", "boot", "mnt", "media"} & set(res["root"]), res["root"]
