@@ -380,3 +380,27 @@ def __grader_rebuild(class_name, kwargs, names, seed=0):
     g["device"] = _torch.device("cpu")
     return m
 '''
+
+
+# --- shared by the kinds that grade an exported trained model --------------------------
+
+def model_instrumentation(item, variable: str | None, max_params: int):
+    """Prologue/epilogue capturing the last trained instance of `item.target` (preferring
+    the global named `variable`, default `model`) and exporting it as plain data."""
+    from grader.checks.base import Instrumentation
+
+    key = export_key(item.id)
+    return Instrumentation(capture_prologue(key, item.target, [variable or "model"], max_params), capture_epilogue(key))
+
+
+def load_trained(ctx, item, variable: str | None):
+    """The exported model of `item.target`, or a failed CheckResult saying what is missing."""
+    from grader.checks.base import CheckResult
+
+    cls = item.target
+    if (msg := ctx.missing(cls)):
+        return CheckResult.failed(msg)
+    exp = load_export(ctx, item)
+    if isinstance(exp, str):
+        return CheckResult.failed(f"{cls}: {exp}; a trained `{variable or 'model'}` of class {cls} is needed at the end of the notebook")
+    return exp

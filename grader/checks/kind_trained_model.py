@@ -233,18 +233,14 @@ class TrainedModel(CheckKind):
 
     def instrument(self, item) -> Instrumentation:
         p = self._p(item)
-        key = ex.export_key(item.id)
-        prefer = [p["variable"]] if p.get("variable") else ["model"]
-        return Instrumentation(ex.capture_prologue(key, item.target, prefer, p["max_params"]), ex.capture_epilogue(key))
+        return ex.model_instrumentation(item, p.get("variable"), p["max_params"])
 
     def run(self, ctx, item) -> CheckResult:
         p = self._p(item)
         cls = item.target
-        if (msg := ctx.missing(cls)):
-            return CheckResult.failed(msg)
-        exp = ex.load_export(ctx, item)
-        if isinstance(exp, str):
-            return CheckResult.failed(f"{cls}: {exp}; a trained `{p.get('variable', 'model')}` of class {cls} is needed at the end of the notebook")
+        exp = ex.load_trained(ctx, item, p.get("variable"))
+        if isinstance(exp, CheckResult):
+            return exp
         meta = exp.meta
         template = self._template(ctx, p)
         variable = p["mode"] == "variable_delay"

@@ -95,17 +95,14 @@ class ValidationAccuracy(CheckKind):
 
     def instrument(self, item) -> Instrumentation:
         p = self._p(item)
-        key = ex.export_key(item.id)
-        return Instrumentation(ex.capture_prologue(key, item.target, [p.get("variable", "model")], p["max_params"]), ex.capture_epilogue(key))
+        return ex.model_instrumentation(item, p.get("variable"), p["max_params"])
 
     def run(self, ctx, item) -> CheckResult:
         p = self._p(item)
         cls = item.target
-        if (msg := ctx.missing(cls)):
-            return CheckResult.failed(msg)
-        exp = ex.load_export(ctx, item)
-        if isinstance(exp, str):
-            return CheckResult.failed(f"{cls}: {exp}; a trained `{p.get('variable', 'model')}` of class {cls} is needed at the end of the notebook")
+        exp = ex.load_trained(ctx, item, p.get("variable"))
+        if isinstance(exp, CheckResult):
+            return exp
         kw = ex.init_kwargs(exp.meta)
         if isinstance(kw, str):
             return CheckResult.failed(kw)
