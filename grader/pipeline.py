@@ -30,6 +30,7 @@ from grader.extract import Extraction, extract, notebook_code_cells, tamper
 from grader.intake import intake, read_notebook
 from grader.model import Finding, ItemResult, NotebookRun, Report, Submission
 from grader.probe import Prober
+from grader.sandbox import detach_quotas
 from grader.rubric.model import ItemSpec, Rubric
 
 
@@ -279,5 +280,6 @@ def grade(source: Path, env: Env) -> Report:
         assert state.report is not None
         return state.report
     finally:
+        detach_quotas(job_dir)  # nothing of a crashed job stays mounted
         if not env.keep_scratch:
             shutil.rmtree(job_dir, ignore_errors=True)

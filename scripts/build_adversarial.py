@@ -573,9 +573,7 @@ def _():
              "so that the test machine survives (768 MiB). The kernel reports how much it wrote through an exception; "
              "the test requires at most disk_cap_mib.",
              notebook_status=["cell_errors"], penalties=["not_executable"], disk_cap_mib=512,
-             weakness="The work dir's disk usage is not capped (Isolation.missing says so): a notebook can write "
-                      "many files below RLIMIT_FSIZE until the host disk is full. Expected: writing stops at a "
-                      "per-job disk quota of well under 1 GiB.", max_seconds=120)
+             failing_evalue="DISKFILL wrote", max_seconds=120)
 
 
 @attack("sigint_ignoring_loop", "adv0018",

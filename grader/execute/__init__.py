@@ -20,6 +20,7 @@ from grader.execute.cache import ExecCache
 from grader.execute.prepare import prepare
 from grader.model import CellOutcome, NotebookRun
 from grader.rubric.model import NotebookRubric
+from grader.sandbox import release_quota
 
 EXECUTOR_MEMORY_BYTES = 3 << 30  # the trusted executor's own address-space cap
 WATCHDOG_GRACE_S = 30.0
@@ -82,6 +83,7 @@ def run_notebook(
         "deadline_s": ex.notebook_timeout_s,
         "max_output_bytes": ex.max_output_kb * 1024,
         "memory_bytes": ex.memory_mb << 20,
+        "disk_bytes": ex.disk_mb << 20,
         "isolation": isolation,
         "prologue": [list(p) for p in prologue],  # [(item id, code)], each its own hidden cell
         "epilogue": [list(e) for e in epilogue],
@@ -91,7 +93,7 @@ def run_notebook(
     job_file.write_text(json.dumps(job))
     cache_key = None
     if cache is not None:
-        settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "isolation", "prologue", "epilogue")}
+        settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "disk_bytes", "isolation", "prologue", "epilogue")}
         cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
         hit = cache.get(cache_key)
         if hit is not None:
@@ -118,6 +120,8 @@ def run_notebook(
             _kill_group(proc)
             proc.wait()
             reader.join(timeout=5)
+            # a killed executor leaves the work dir's quota tmpfs mounted: keep its files
+            release_quota(workdir)
     seconds = time.monotonic() - t0
     result_file = Path(job["result"])
     if watchdog or not result_file.exists():

@@ -82,7 +82,8 @@ def _make_kernel_manager(job: dict):
     if mode != "none":
         from grader import sandbox as sbx
 
-        limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None)
+        limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None,
+                            disk_bytes=int(job.get("disk_bytes", 512 << 20)))
         iso = sbx.detect_isolation(prefer=mode)
         sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])])
         return sbx.SandboxedKernelManager(sandbox=sb), sb

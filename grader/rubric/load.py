@@ -122,6 +122,7 @@ def _execution(file: Path, raw: dict | None, base: Execution) -> Execution:
         memory_mb=int(raw.get("memory_mb", base.memory_mb)),
         max_output_kb=int(raw.get("max_output_kb", base.max_output_kb)),
         skip_cells=skip,
+        disk_mb=int(raw.get("disk_mb", base.disk_mb)),
     )
 
 

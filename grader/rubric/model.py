@@ -48,6 +48,8 @@ class Execution:
     memory_mb: int
     max_output_kb: int
     skip_cells: tuple[SkipRule, ...]
+    # the work dir's size cap (a tmpfs quota where the machine allows it)
+    disk_mb: int = 512
 
 
 @dataclass(frozen=True)

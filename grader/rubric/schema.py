@@ -38,6 +38,7 @@ EXECUTION = {
         "notebook_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "memory_mb": {"type": "integer", "minimum": 256},
         "max_output_kb": {"type": "integer", "minimum": 1},
+        "disk_mb": {"type": "integer", "minimum": 16},
         "skip_cells": {"type": "array", "items": _SKIP_RULE},
         "rewrite_lines": {"type": "array", "items": _REWRITE_RULE},
     },

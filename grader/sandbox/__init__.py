@@ -17,11 +17,13 @@ from typing import Any
 from .config import Isolation, Limits
 from .core import Sandbox, SandboxError
 from .detect import detect_isolation
+from . import disk
+from .disk import detach_all as detach_quotas, release as release_quota
 from .safeio import read_bytes, open_no_follow
 
 __all__ = [
     "Isolation", "Limits", "Sandbox", "SandboxError", "SandboxedKernelManager",
-    "detect_isolation", "read_bytes", "open_no_follow",
+    "detect_isolation", "read_bytes", "open_no_follow", "detach_quotas", "release_quota",
 ]
 
 

@@ -24,8 +24,9 @@ class Limits:
     file_size_bytes: int = 256 << 20
     # RLIMIT_NOFILE: a kernel holds ~63 descriptors; keep >= 256.
     open_files: int = 1024
-    # Total size of the work dir. Not enforced (see Sandbox.isolation.missing).
-    disk_bytes: int | None = None
+    # Total size of the work dir (its own tmpfs while the job runs; see sandbox/disk.py).
+    # Enforced where Isolation.features has "disk-quota"; None: not capped.
+    disk_bytes: int | None = 512 << 20
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "max_processes", "file_size_bytes", "open_files"):
@@ -34,6 +35,8 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
         if self.open_files < 16:
             raise ValueError(f"Limits.open_files must be >= 16 (a kernel needs ~63), got {self.open_files}")
+        if self.disk_bytes is not None and (not isinstance(self.disk_bytes, int) or self.disk_bytes < (1 << 20)):
+            raise ValueError(f"Limits.disk_bytes must be None or an int >= 1 MiB, got {self.disk_bytes!r}")
         if self.cpu_seconds is not None and self.cpu_seconds <= 0:
             raise ValueError(f"Limits.cpu_seconds must be positive or None, got {self.cpu_seconds!r}")
 

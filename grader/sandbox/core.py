@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from . import bwrap
+from . import bwrap, disk
 from .cgroup import CONTROLLERS, JobCgroups
 from .config import MIN_ADDRESS_SPACE, Isolation, Limits
 from .detect import detect_isolation
@@ -64,7 +64,9 @@ class Sandbox:
     """Limits and isolation for the processes of one job; a context manager.
 
     `workdir` is the only writable place; it is created if needed, chowned to the
-    sandbox uid, and given back (owned by root) on close.
+    sandbox uid, and given back (owned by root) on close. Where the isolation has
+    "disk-quota" it is a tmpfs of `limits.disk_bytes` while open, and a plain directory
+    with the same contents after close (see disk.py).
     """
 
     def __init__(self, workdir: Path, limits: Limits = Limits(), isolation: Isolation | None = None,
@@ -108,6 +110,10 @@ class Sandbox:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for sub in _ENV_DIRS.values():
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        if self.limits.disk_bytes is not None and "disk-quota" in self.isolation.features:
+            why = disk.mount_quota(self.workdir, self.limits.disk_bytes, self.uid)
+            if why is not None:
+                raise SandboxError(f"the disk quota could not be set up: {why}")
         if self.isolation.mode == "bwrap":
             _chown_tree(self.workdir, self.uid, self.uid)
         os.chmod(self.workdir, 0o700)
@@ -312,6 +318,10 @@ class Sandbox:
             self._final_stats = self.stats()
             self._cgroups.remove()
             self._cgroups = None
+        try:
+            disk.release(self.workdir)
+        except OSError:
+            disk.detach_all(self.workdir)
         try:
             if self.workdir.exists() and getattr(self, "uid", 0) != 0:
                 _chown_tree(self.workdir, 0, 0, strip_setid=True)

@@ -9,15 +9,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import bwrap, cgroup
+from . import bwrap, cgroup, disk
 from .config import Isolation
 from .uids import allocate_uid
 
 MODES = ("bwrap", "rlimits", "none")
 ENV_VAR = "GRADER_SANDBOX"
 
-_DISK_NOTE = ("work-dir disk usage is not capped (only each file's size, RLIMIT_FSIZE); "
-              "/tmp and /dev/shm inside are private tmpfs charged to the memory limit")
+_DISK_NOTE = ("work-dir disk usage is not capped, only each file's size (RLIMIT_FSIZE): {why}")
+
+
+@functools.lru_cache(maxsize=None)
+def _disk_quota() -> tuple[list[str], list[str]]:
+    """(features, missing) for the per-job disk quota (a size-limited tmpfs work dir)."""
+    why = disk.probe()
+    if why is None:
+        return ["disk-quota"], []
+    return [], [_DISK_NOTE.format(why=why)]
 
 
 def _try_bwrap() -> str | None:
@@ -75,11 +83,12 @@ def _cgroup_features() -> tuple[list[str], list[str]]:
 
 def _bwrap_isolation() -> Isolation:
     cg_features, cg_missing = _cgroup_features()
+    dq_features, dq_missing = _disk_quota()
     features = ("no-network", "pid-namespace", "ipc-namespace", "uts-namespace", "ro-root",
                 "private-tmp", "hidden:/root", f"hidden:{bwrap.project_root()}",
                 "hidden:sibling-job-dirs", "non-root-uid", "no-capabilities", "no-new-privs",
-                "die-with-parent", "new-session", "scrubbed-env", "rlimits", *cg_features)
-    return Isolation("bwrap", None, features, (*cg_missing, _DISK_NOTE))
+                "die-with-parent", "new-session", "scrubbed-env", "rlimits", *cg_features, *dq_features)
+    return Isolation("bwrap", None, features, (*cg_missing, *dq_missing))
 
 
 def _rlimits_isolation(why_not_bwrap: str) -> Isolation:
@@ -95,8 +104,9 @@ def _rlimits_isolation(why_not_bwrap: str) -> Isolation:
         missing.append("student code runs as the grader's uid (root): RLIMIT_NPROC does not "
                        "apply to root, and there is no privilege separation")
     missing += cg_missing
-    missing.append(_DISK_NOTE)
-    features = ("new-session", "scrubbed-env", "rlimits", "die-with-parent", *cg_features)
+    dq_features, dq_missing = _disk_quota()
+    missing += dq_missing
+    features = ("new-session", "scrubbed-env", "rlimits", "die-with-parent", *cg_features, *dq_features)
     return Isolation("rlimits", uid, features, tuple(missing))
 
 
