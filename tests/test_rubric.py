@@ -63,3 +63,12 @@ def test_invalid_yaml_reports_line(tmp_path):
 def test_missing_rubric_dir_says_what_to_do(tmp_path):
     with pytest.raises(RubricError, match="--rubric"):
         load_rubric(tmp_path)
+
+
+def test_disk_quota_comes_from_the_rubric(tmp_path):
+    d = _broken(tmp_path, "assignment.yaml", lambda a: a.setdefault("execution", {}).update(disk_mb=64))
+    assert {nb.execution.disk_mb for nb in load_rubric(d).notebooks} == {64}
+    assert {nb.execution.disk_mb for nb in load_rubric(MINI_RUBRIC).notebooks} == {512}
+    d = _broken(tmp_path / "x", "assignment.yaml", lambda a: a.setdefault("execution", {}).update(disk_mb=1))
+    with pytest.raises(RubricError, match="disk_mb"):
+        load_rubric(d)
