@@ -28,3 +28,29 @@ def grade_mini(tmp_path, mini_rubric):
         return grade(zip_path, env).to_dict()
 
     return run
+
+
+# -- the fuzz-case count in the terminal summary, also from xdist worker processes --------
+
+def pytest_sessionfinish(session, exitstatus):
+    from fuzzcount import COUNTS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["fuzz_counts"] = dict(COUNTS)
+
+
+def pytest_testnodedown(node, error):
+    from fuzzcount import COUNTS
+
+    COUNTS.update(getattr(node, "workeroutput", {}).get("fuzz_counts", {}))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    from fuzzcount import COUNTS
+
+    if COUNTS:
+        terminalreporter.write_sep("-", "fuzz cases run")
+        for name, n in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{name}: {n}")
+        terminalreporter.write_line(f"total: {sum(COUNTS.values())}")
