@@ -19,9 +19,14 @@ def cmd_batch(args) -> int:
         from grader.errors import UsageError
 
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
+    if args.job_timeout is not None and args.job_timeout < 0:
+        from grader.errors import UsageError
+
+        raise UsageError(f"--job-timeout must be seconds >= 0 (0: no limit), not {args.job_timeout:g}")
     res = run_batch(args.inputs, args.out, args.rubric, workers=args.workers, scheduler=args.scheduler,
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
-                    similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports)
+                    similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports,
+                    job_timeout_s=args.job_timeout)
     print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
           f"(grader failures) in {res.seconds:.1f} s")
     print(f"gradebook: {Path(res.out_dir) / 'gradebook.csv'}")
@@ -64,6 +69,9 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
                    help="sandbox mode on the workers (default: the strongest available)")
     b.add_argument("--jobs", type=int, default=1, help="notebooks of one submission executed at once (default: %(default)s)")
+    b.add_argument("--job-timeout", type=float, metavar="SECONDS",
+                   help="wall-clock limit per submission; a grading stuck past it becomes a 'not graded' row "
+                        "(default: the rubric's notebook deadlines added up, plus 600 s; 0: no limit)")
     b.add_argument("--manual-scores", metavar="CSV",
                    help="TA scores for manual items: netid,<item id>...,<item id>:comment (validated first)")
     b.add_argument("--similarity-threshold", type=float, default=0.8,

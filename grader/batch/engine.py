@@ -64,9 +64,19 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator:
 
 
 def run_jobs(client, fn: Callable[[dict], dict], jobs: Iterable[tuple[str, dict]],
-             on_done: Callable[[str, dict], None], max_in_flight: int | None = None) -> None:
-    """Run fn(payload) for each (name, payload); call on_done(name, outcome) as each ends."""
+             on_done: Callable[[str, dict], None], max_in_flight: int | None = None,
+             time_limit_s: float | None = None) -> None:
+    """Run fn(payload) for each (name, payload); call on_done(name, outcome) as each ends.
+
+    `time_limit_s`: wall-clock limit per job, enforced on the worker (worker.run_limited)."""
+    import functools
+
     from dask.distributed import as_completed
+
+    from grader.batch.worker import run_limited
+
+    if time_limit_s:
+        fn = functools.partial(run_limited, fn, float(time_limit_s))
 
     queue = iter(jobs)
     if max_in_flight is None:
@@ -107,5 +117,5 @@ def _describe_failure(exc: BaseException) -> str:
 
     if isinstance(exc, KilledWorker):
         return (f"the worker process grading this submission died {ALLOWED_FAILURES + 1} times "
-                "(killed, out of memory, or crashed); it was not graded")
+                "(killed, out of memory, crashed, or stuck past the --job-timeout limit); it was not graded")
     return f"the grader crashed: {type(exc).__name__}: {exc}"

@@ -114,12 +114,24 @@ def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None
     return report
 
 
+# Checks and probes after the notebooks: generous (the probes have their own limits).
+CHECKS_ALLOWANCE_S = 600.0
+
+
+def default_job_timeout(rubric) -> float:
+    """Every notebook at its deadline, one after the other, plus the checks: a grading that
+    takes longer is stuck, not slow."""
+    return sum(nb.execution.notebook_timeout_s for nb in rubric.notebooks) + CHECKS_ALLOWANCE_S
+
+
 def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = 2,
               scheduler: str | None = None, isolation: str = "auto", jobs: int = 1,
               manual_scores: str | Path | None = None, similarity_threshold: float = 0.8,
               class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
-              job_fn: Callable[[dict], dict] | None = None) -> BatchResult:
-    """Grade every zip in `inputs` into `out_dir`; resumable; see grader.batch for the design."""
+              job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None) -> BatchResult:
+    """Grade every zip in `inputs` into `out_dir`; resumable; see grader.batch for the design.
+
+    `job_timeout_s`: wall-clock limit per submission; None: default_job_timeout(rubric), 0: none."""
     from grader.batch.worker import grade_job
     from grader.rubric import load_rubric
 
@@ -168,7 +180,8 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
                     payload["data"] = j.source.read_bytes()
                 payloads.append((j.netid, payload))
             with dask_client(workers, scheduler) as client:
-                run_jobs(client, job_fn or grade_job, payloads, on_done)
+                limit = default_job_timeout(rubric) if job_timeout_s is None else job_timeout_s
+                run_jobs(client, job_fn or grade_job, payloads, on_done, time_limit_s=limit or None)
         for j in all_jobs:
             if j not in todo:
                 publish(out_dir, j.netid, done[j.key], manual)

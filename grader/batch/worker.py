@@ -12,7 +12,9 @@ import base64
 import datetime as dt
 import os
 import socket
+import signal
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -93,3 +95,87 @@ def grade_job(job: dict) -> dict:
         return {"ok": False, "error": f"the grader crashed: {type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc()[-4000:], "worker": where,
                 "seconds": round(time.monotonic() - t0, 3)}
+
+
+# -- the per-submission wall-clock limit (`grader batch --job-timeout`) ---------------------
+
+def _clock_ticks() -> float:
+    return float(os.sysconf("SC_CLK_TCK"))
+
+
+def _boot_ticks_now() -> int:
+    """Now, in the unit of /proc/<pid>/stat's starttime (clock ticks since boot)."""
+    with open("/proc/uptime") as fh:
+        return int(float(fh.read().split()[0]) * _clock_ticks())
+
+
+def _descendants_since(root: int, since_ticks: int) -> list[int]:
+    """Processes below `root` (any depth) started at or after `since_ticks`."""
+    parent: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
+        parent[int(entry)] = (int(fields[1]), int(fields[19]))  # ppid, starttime
+    out, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, (ppid, started) in parent.items():
+            if ppid == pid:
+                frontier.append(child)
+                if started >= since_ticks:
+                    out.append(child)
+    return out
+
+
+def _grace_s(limit_s: float) -> float:
+    return min(30.0, max(2.0, limit_s / 10))
+
+
+def run_limited(fn, limit_s: float | None, payload: dict) -> dict:
+    """fn(payload) with a wall-clock limit, on the worker.
+
+    When the limit passes, every process this grading started (executors, kernels, probe
+    servers) is killed, which ends a grading blocked on one of them: the result is then a
+    failure ("took longer than ..."), never a grade computed from killed runs. If the
+    grading is stuck in the grader's own code and still has not returned after a grace
+    period, the worker process ends itself; Dask starts a new worker, retries the job once,
+    and reports it as a dead worker if that happens again.
+    """
+    if not limit_s:
+        return fn(payload)
+    me, t0_ticks = os.getpid(), _boot_ticks_now()
+    done, fired = threading.Event(), threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(limit_s):
+            return
+        fired.set()
+        for pid in _descendants_since(me, t0_ticks):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not done.wait(_grace_s(limit_s)):
+            os._exit(75)  # stuck in the grader's own code: only ending the process stops it
+
+    threading.Thread(target=watchdog, name="grader-job-timeout", daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        outcome = fn(payload)
+    except BaseException:
+        if not fired.is_set():
+            raise
+        outcome = {}
+    finally:
+        done.set()
+    if fired.is_set():
+        return {"ok": False, "error": f"grading took longer than the batch's limit of {limit_s:g} s per submission "
+                                      "(--job-timeout) and was stopped; it was not graded",
+                "worker": f"{socket.gethostname()}:{os.getpid()}", "seconds": round(time.monotonic() - t0, 3)}
+    return outcome

@@ -52,12 +52,29 @@ def raise_for_cd(payload: dict) -> dict:
     return _ok(payload)
 
 
+def hang_for_cd(payload: dict) -> dict:
+    """For cd5678.zip, waits on a child that never ends (a grading blocked on a stuck process)."""
+    import subprocess
+
+    if payload["name"] == "cd5678.zip":
+        subprocess.run(["sleep", "3600"])
+    return _ok(payload)
+
+
+def spin_for_cd(payload: dict) -> dict:
+    """For cd5678.zip, loops in Python forever (a grading stuck in the grader's own code)."""
+    if payload["name"] == "cd5678.zip":
+        while True:
+            pass
+    return _ok(payload)
+
+
 def slow_ok(payload: dict) -> dict:
     time.sleep(0.2)
     return _ok(payload)
 
 
-__all__ = ["item", "make_report", "Penalty", "Finding", "die_for_cd", "raise_for_cd", "slow_ok"]
+__all__ = ["item", "make_report", "Penalty", "Finding", "die_for_cd", "raise_for_cd", "hang_for_cd", "spin_for_cd", "slow_ok"]
 
 
 # Gradescope's documented autograder output ("Autograder Specifications" -> "Output format",

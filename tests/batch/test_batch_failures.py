@@ -10,7 +10,7 @@ import os
 import pytest
 
 from factories import FIXTURES, MINI_RUBRIC
-from batch_helpers import die_for_cd, raise_for_cd
+from batch_helpers import die_for_cd, hang_for_cd, raise_for_cd, spin_for_cd
 from grader.batch import run_batch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +47,33 @@ def test_a_failed_grading_becomes_a_zero_row_with_the_reason(tmp_path, zips, job
     # crashes are retried by the next run; what was graded is not
     res2 = run_batch([zips], out, MINI_RUBRIC, workers=1, job_fn=job_fn, stream=io.StringIO(), class_reports=False)
     assert (res2.graded, res2.skipped) == (1, 2)
+
+
+@pytest.mark.parametrize("job_fn,reason", [
+    (hang_for_cd, "took longer than the batch's limit of 3 s per submission"),  # its processes killed
+    (spin_for_cd, "stuck past the --job-timeout limit"),  # the worker ended, retried once, then given up
+])
+def test_a_stuck_grading_is_stopped_at_the_job_timeout(tmp_path, zips, job_fn, reason):
+    import subprocess
+    import time
+
+    t0 = time.monotonic()
+    res = run_batch([zips], tmp_path / "out", MINI_RUBRIC, workers=2, job_fn=job_fn, stream=io.StringIO(),
+                    job_timeout_s=3, class_reports=False)
+    assert (res.total, res.graded, res.failed) == (3, 3, 1)
+    assert time.monotonic() - t0 < 90
+    report = json.loads((tmp_path / "out" / "cd5678" / "report.json").read_text())
+    assert report["score"] == 0 and reason in report["findings"][0]["message"], report["findings"]
+    assert json.loads((tmp_path / "out" / "ab1234" / "report.json").read_text())["score"] > 0
+    # the stuck child was killed, not left behind
+    assert subprocess.run(["pgrep", "-f", "^sleep 3600$"], capture_output=True).returncode == 1
+
+
+def test_default_job_timeout_adds_up_the_notebook_deadlines(mini_rubric):
+    from grader.batch.run import CHECKS_ALLOWANCE_S, default_job_timeout
+
+    deadlines = [nb.execution.notebook_timeout_s for nb in mini_rubric.notebooks]
+    assert len(deadlines) == 2 and default_job_timeout(mini_rubric) == sum(deadlines) + CHECKS_ALLOWANCE_S
 
 
 def test_netid_collision_is_refused_before_grading(tmp_path, zips):
