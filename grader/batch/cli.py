@@ -6,6 +6,17 @@ import sys
 from pathlib import Path
 
 
+def default_workers() -> int:
+    """One worker per core (kernels and probes are single-threaded; a worker keeps about
+    one core busy), but no more than one per 2 GiB of memory (grader + kernel peak ~1 GiB)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    except (ValueError, OSError):
+        mem_gib = 2.0 * cores
+    return max(1, min(cores, int(mem_gib // 2)))
+
+
 def _default_rubric() -> str:
     from grader.cli import DEFAULT_RUBRIC
 
@@ -62,8 +73,9 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("inputs", nargs="+", metavar="DIR_OR_ZIPS", help="folders holding <netid>.zip files, or zips")
     b.add_argument("--out", required=True, help="output folder: OUT/<netid>/ per student, gradebook.csv etc. in OUT/")
     b.add_argument("--rubric", default=_default_rubric(), help="rubric directory (default: %(default)s)")
-    b.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) // 2)),
-                   help="worker processes of the embedded Dask LocalCluster (default: %(default)s)")
+    b.add_argument("--workers", type=int, default=default_workers(),
+                   help="worker processes of the embedded Dask LocalCluster (default: one per core, at most "
+                        "one per 2 GiB of memory: %(default)s here)")
     b.add_argument("--scheduler", metavar="ADDRESS",
                    help="use an existing Dask cluster, e.g. tcp://host:8786 (its workers need this project installed)")
     b.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
