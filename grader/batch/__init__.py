@@ -22,7 +22,9 @@ the worker count is the parallelism).
 have this project installed (`pip install -e /path/to/grader` in the same Python
 environment) and must see the rubric directory at the same path (and any reference
 modules it names on their PYTHONPATH); the zips themselves are shipped to the workers,
-so no shared filesystem is needed for submissions. Start workers single-threaded:
+so no shared filesystem is needed for submissions. Start workers single-threaded (the
+per-submission `--job-timeout` kills a stuck grading's processes only on single-threaded
+workers; on others it can only end the whole worker):
 
     dask scheduler --port 8786
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 dask worker tcp://host:8786 --nthreads 1 --nworkers 8

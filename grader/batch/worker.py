@@ -133,6 +133,16 @@ def _descendants_since(root: int, since_ticks: int) -> list[int]:
     return out
 
 
+def _worker_threads() -> int:
+    """Jobs this Dask worker runs at once (1 outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except Exception:
+        return 1
+
+
 def _grace_s(limit_s: float) -> float:
     return min(30.0, max(2.0, limit_s / 10))
 
@@ -145,18 +155,21 @@ def run_limited(fn, limit_s: float | None, payload: dict) -> dict:
     failure ("took longer than ..."), never a grade computed from killed runs. If the
     grading is stuck in the grader's own code and still has not returned after a grace
     period, the worker process ends itself; Dask starts a new worker, retries the job once,
-    and reports it as a dead worker if that happens again.
+    and reports it as a dead worker if that happens again. On a worker with several
+    threads (against the advice in grader/batch/__init__.py) the processes cannot be told
+    apart by job, so only the second step applies.
     """
     if not limit_s:
         return fn(payload)
     me, t0_ticks = os.getpid(), _boot_ticks_now()
     done, fired = threading.Event(), threading.Event()
+    alone = _worker_threads() <= 1  # else the worker's new processes may be other jobs'
 
     def watchdog() -> None:
         if done.wait(limit_s):
             return
         fired.set()
-        for pid in _descendants_since(me, t0_ticks):
+        for pid in (_descendants_since(me, t0_ticks) if alone else ()):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
