@@ -23,7 +23,8 @@ def _copy_rubric(tmp_path, mutant_ids):
     return d
 
 
-MUTANTS = ["conv1d_dldW_sign_flip", "binary_adder_missing_carry", "gated_rnn_dl_dWx_missing_recurrence_term"]
+MUTANTS = ["conv1d_dldW_sign_flip", "binary_adder_missing_carry", "gated_rnn_dl_dWx_missing_recurrence_term",
+           "step_no_zero_grad"]
 
 
 def test_mutants_are_caught_and_weak_items_listed(tmp_path):
@@ -33,6 +34,10 @@ def test_mutants_are_caught_and_weak_items_listed(tmp_path):
     assert v.ok, [p for p in v.promises if not p.ok]
     assert sorted(p.name for p in v.promises) == sorted(f"mutant {m} is caught" for m in MUTANTS)
     assert "hw2_cnn.conv_output_shape" in v.weak_items and "hw2_cnn.conv1d_dldW" not in v.weak_items
+    # a code item: the probe-only train_step check sees the mutation without executing the notebook
+    assert "hw2_cnn.step" not in v.weak_items and "hw2_cnn.get_loss_and_correct" in v.weak_items
+    (st,) = [p for p in v.promises if p.name == "mutant step_no_zero_grad is caught"]
+    assert st.detail == "caught by hw2_cnn.step (0/4)"
     import xml.etree.ElementTree as ET
 
     suite = ET.fromstring(junit_xml(v))
