@@ -16,8 +16,9 @@ contract `step` (item hw2_cnn.step): step(loss, optimizer) must zero the old gra
     (an update is then exactly -lr * grad), calls step(loss, optimizer) and returns the new
     parameters and the event order (zero_grad / backward / step, recorded by a grader
     subclass of SGD and gradient hooks). The grader computes the one correct update and the
-    typical mistakes (no zero_grad: stale + fresh gradient; zero_grad after step; no
-    backward; no step; two steps) and names the one that matches.
+    typical mistakes (no zero_grad: stale + fresh gradient; zero_grad between backward and
+    step, step before backward or no step: the parameters do not move; no backward; two
+    steps) and names the one that matches.
 """
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def reference_step_outcomes(W, b, x, y, sW, sb, lr) -> dict[str, tuple[np.ndarra
     return {
         "correct": (W - lr * gW, b - lr * gb),
         "no zero_grad (the stale gradient of the previous batch is added)": (W - lr * (gW + sW), b - lr * (gb + sb)),
-        "zero_grad called after backward (the update used no gradient)": (W, b),
+        "zero_grad called after backward, step called before backward, or no step (the parameters did not move)": (W, b),
         "no backward (the update used only the stale gradient)": (W - lr * sW, b - lr * sb),
         "two optimizer steps": (W - 2 * lr * gW, b - 2 * lr * gb),
     }
