@@ -94,7 +94,25 @@ def small_pdf(text: str = "validation") -> bytes:
     return buf.getvalue()
 
 
+# NetIDs tried for the synthetic submissions, first match of the rubric's netid_pattern wins.
+_NETID_CANDIDATES = ("ab1234", "abc123", "ref001", "a1", "ref", "1234", "reference", "ref_001", "ref-001")
+
+
+def validation_netid(rubric: Rubric) -> str:
+    """A NetID the rubric accepts, so that the naming rule does not cost the reference points."""
+    import re
+
+    pattern = re.compile(rubric.netid_pattern)
+    for cand in _NETID_CANDIDATES:
+        if pattern.fullmatch(cand):
+            return cand
+    raise RubricError(Path(rubric.directory) / "assignment.yaml", "netid_pattern",
+                      f"bad value {rubric.netid_pattern!r}: `grader validate` found no NetID it accepts "
+                      f"among {list(_NETID_CANDIDATES)}; use a pattern one of them matches")
+
+
 def _zip(path: Path, rubric: Rubric, notebooks: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for spec in rubric.files:
             data = small_pdf() if spec.kind == "pdf" else notebooks.get(spec.name)
@@ -135,9 +153,11 @@ def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool =
     work.mkdir(parents=True, exist_ok=True)
     result = Validation(rubric)
     cache: dict = {}
+    netid = validation_netid(rubric)
 
     def run(name: str, notebooks: dict[str, bytes], execute: bool, only: tuple[str, ...] | None = None) -> dict:
-        z = _zip(work / f"{name}.zip", rubric, notebooks)
+        # each run its own folder, the zip named as the course's rule wants it
+        z = _zip(work / name / rubric.zip_pattern.format(netid=netid), rubric, notebooks)
         env = Env(rubric=rubric, out_dir=out_dir / "reports" / name, isolation=isolation, execute=execute,
                   submitted_at=rubric.deadline, reference_cache=cache, only_notebooks=only, exec_cache=exec_cache)
         return grade(z, env).to_dict()

@@ -80,3 +80,29 @@ def test_cli_validate_exit_codes(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1/1 promises hold" in p.stdout and (tmp_path / "v.xml").exists()
+
+
+def test_validation_zips_follow_the_naming_rule(mini_rubric, tmp_path):
+    """The reference must not lose the naming penalty to validate's own zip name."""
+    import dataclasses
+
+    from grader.errors import RubricError
+    from grader.intake import netid_from_zip_name
+    from grader.validate import validation_netid
+
+    netid = validation_netid(mini_rubric)
+    assert netid_from_zip_name(tmp_path / mini_rubric.zip_pattern.format(netid=netid), mini_rubric) == (netid, None)
+    strict = dataclasses.replace(mini_rubric, netid_pattern=r"^[a-z]{3}[0-9]{3}$")
+    assert validation_netid(strict) == "abc123"
+    with pytest.raises(RubricError, match="netid_pattern"):
+        validation_netid(dataclasses.replace(mini_rubric, netid_pattern=r"^zz[0-9]{9}$"))
+
+
+def test_shipped_rubric_reference_full_marks_and_starter_floor(tmp_path):
+    """The two promises the GitHub workflow checks, for real: both notebooks sets executed."""
+    from grader.validate import validate
+
+    v = validate(_copy_rubric(tmp_path, []), tmp_path / "out", full_runs=True, log=lambda *_: None)
+    got = {p.name: (p.ok, p.detail) for p in v.promises}
+    assert got == {"reference scores full marks": (True, "all automatic items at full marks"),
+                   "starter scores the floor": (True, "every automatic item scores 0")}, got
