@@ -30,34 +30,6 @@ def grade_mini(tmp_path, mini_rubric):
     return run
 
 
-# -- longest files first ------------------------------------------------------------------
-# xdist (--dist loadfile) hands out whole files in collection order; starting the files
-# that grade whole corpora first keeps one worker from running the longest alone at the
-# end. Rough wall time of each on 2 cores in the comment; the rest follow in their order.
-LONGEST_FIRST = (
-    "test_samples_e2e.py",                 # ~400 s: the eight project samples
-    "original/test_original_samples.py",   # ~230 s: the seven original-format samples
-    "adversarial/test_attacks.py",         # ~260 s: the attack corpus
-    "test_validate.py",                    # ~105 s: full reference + starter runs
-    "test_run_e2e.py",                     # ~100 s
-    "checks/test_e2e_checks.py",           # ~90 s
-    "batch/test_batch_e2e.py",             # ~60 s
-)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    tests_dir = Path(__file__).resolve().parent
-
-    def rank(item) -> int:
-        try:
-            rel = Path(str(item.fspath)).resolve().relative_to(tests_dir).as_posix()
-        except ValueError:
-            return len(LONGEST_FIRST)
-        return LONGEST_FIRST.index(rel) if rel in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order inside a file and among the rest is kept
-
-
 # -- the fuzz-case count in the terminal summary, also from xdist worker processes --------
 
 def pytest_sessionfinish(session, exitstatus):
