@@ -63,3 +63,22 @@ def mini_files(**override) -> dict:
         else:
             files[k] = v
     return files
+
+
+def copy_hw2_rubric(tmp_path: Path, mutant_ids) -> Path:
+    """rubrics/hw2 copied for `grader validate`, with only the named mutants."""
+    import shutil
+
+    import yaml
+
+    d = tmp_path / "hw2"
+    shutil.copytree(HW2_RUBRIC, d)
+    data = yaml.safe_load((d / "mutants.yaml").read_text())
+    data["reference"] = str(ROOT / "reference" / "solution")
+    data["starter"] = str(ROOT / "reference" / "starter")
+    data["mutants"] = [m for m in data["mutants"] if m["id"] in mutant_ids]
+    (d / "mutants.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    a = yaml.safe_load((d / "assignment.yaml").read_text())
+    a["support_dir"] = str(ROOT / "reference" / "res")
+    (d / "assignment.yaml").write_text(yaml.safe_dump(a, sort_keys=False))
+    return d
