@@ -257,6 +257,38 @@ STAGES: tuple[tuple[str, Callable[[State, Env], State]], ...] = (
 )
 
 
+OWNER_FILE = ".owner"  # "<pid> <process start time>" of the grader using a job dir
+
+
+def _process_identity(pid: int) -> str | None:
+    """pid plus its start time (so a reused pid does not look like the owner)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    return f"{pid} {raw[raw.rfind(b')') + 2:].split()[19].decode()}"
+
+
+def sweep_stale_jobs(scratch_root: Path) -> list[Path]:
+    """Remove job dirs whose grader died without cleaning up (SIGKILL, a killed batch
+    worker): their quota mounts are detached and the files deleted. Dirs of live graders
+    and dirs kept on purpose (--keep-scratch: no owner file) are left alone."""
+    removed = []
+    for d in Path(scratch_root).glob("grader-*"):
+        try:
+            owner = (d / OWNER_FILE).read_text().strip()
+            pid = int(owner.split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _process_identity(pid) == owner:
+            continue
+        detach_quotas(d)
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 def grade(source: Path, env: Env) -> Report:
     """Grade one submission through every stage; always returns a Report."""
     scratch_root = env.scratch_root or Path(tempfile.gettempdir())
@@ -265,8 +297,10 @@ def grade(source: Path, env: Env) -> Report:
         # limit: a long scratch root would make every kernel fail to start.
         scratch_root = Path("/tmp/grader-scratch")
     scratch_root.mkdir(parents=True, exist_ok=True)
+    sweep_stale_jobs(scratch_root)
     job_dir = Path(tempfile.mkdtemp(prefix="grader-", dir=scratch_root))
     os.chmod(job_dir, 0o711)
+    (job_dir / OWNER_FILE).write_text((_process_identity(os.getpid()) or str(os.getpid())) + "\n")
     state = State(source=Path(source), job_dir=job_dir, isolation=environment.isolation(env.isolation), started=time.monotonic())
     try:
         for name, stage in STAGES:
@@ -283,3 +317,5 @@ def grade(source: Path, env: Env) -> Report:
         detach_quotas(job_dir)  # nothing of a crashed job stays mounted
         if not env.keep_scratch:
             shutil.rmtree(job_dir, ignore_errors=True)
+        else:  # kept on purpose: not for sweep_stale_jobs
+            (job_dir / OWNER_FILE).unlink(missing_ok=True)

@@ -170,3 +170,27 @@ def test_execution_cache_runs_a_notebook_once(tmp_path, grade_mini):
     assert not any(n["cached"] for n in r1["notebooks"])
     assert cached == {"mini.ipynb": True, "other.ipynb": False}  # other.ipynb changed
     assert items(r2)["mini.add"]["score"] == 6 and items(r2)["other.count"]["score"] == 0
+
+
+def test_job_dirs_of_a_killed_grader_are_swept(tmp_path):
+    """A grader killed mid-job (SIGKILL, a batch worker) leaves its job dir and any
+    quota mount; the next grading on the same scratch root removes them, and only them."""
+    import subprocess
+    import sys
+
+    from grader.pipeline import OWNER_FILE, _process_identity, sweep_stale_jobs
+    from grader.sandbox import disk
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    ident = _process_identity(dead.pid)
+    dead.wait()
+    stale, live, kept = tmp_path / "grader-stale", tmp_path / "grader-live", tmp_path / "grader-kept"
+    for d in (stale, live, kept):
+        (d / "w").mkdir(parents=True)
+    (stale / OWNER_FILE).write_text(f"{ident}\n")
+    (live / OWNER_FILE).write_text(_process_identity(os.getpid()) + "\n")
+    mounted = os.geteuid() == 0 and disk.mount_quota(stale / "w", 1 << 20, 0) is None
+    assert sweep_stale_jobs(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and kept.exists()
+    if mounted:
+        assert disk._mounts_under(tmp_path) == []
