@@ -262,12 +262,10 @@ OWNER_FILE = ".owner"  # "<pid> <process start time>" of the grader using a job 
 
 def _process_identity(pid: int) -> str | None:
     """pid plus its start time (so a reused pid does not look like the owner)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    return f"{pid} {raw[raw.rfind(b')') + 2:].split()[19].decode()}"
+    from grader.procstat import ppid_and_start
+
+    info = ppid_and_start(pid)
+    return None if info is None else f"{pid} {info[1]}"
 
 
 def sweep_stale_jobs(scratch_root: Path) -> list[Path]:

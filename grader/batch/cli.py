@@ -25,14 +25,11 @@ def _default_rubric() -> str:
 
 def cmd_batch(args) -> int:
     from grader.batch.run import run_batch
+    from grader.errors import UsageError
 
     if args.workers < 1:
-        from grader.errors import UsageError
-
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     if args.job_timeout is not None and args.job_timeout < 0:
-        from grader.errors import UsageError
-
         raise UsageError(f"--job-timeout must be seconds >= 0 (0: no limit), not {args.job_timeout:g}")
     res = run_batch(args.inputs, args.out, args.rubric, workers=args.workers, scheduler=args.scheduler,
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,

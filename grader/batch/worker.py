@@ -111,17 +111,12 @@ def _boot_ticks_now() -> int:
 
 def _descendants_since(root: int, since_ticks: int) -> list[int]:
     """Processes below `root` (any depth) started at or after `since_ticks`."""
+    from grader.procstat import ppid_and_start
+
     parent: dict[int, tuple[int, int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(b")") + 2:].split()  # after "(comm)", which may hold spaces
-        parent[int(entry)] = (int(fields[1]), int(fields[19]))  # ppid, starttime
+        if entry.isdigit() and (info := ppid_and_start(entry)) is not None:
+            parent[int(entry)] = info
     out, frontier = [], [root]
     while frontier:
         pid = frontier.pop()
