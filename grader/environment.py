@@ -6,6 +6,7 @@ import platform
 import sys
 from importlib import metadata
 
+from grader import offline
 from grader.rubric.model import Rubric
 
 
@@ -31,8 +32,17 @@ def isolation(prefer: str = "auto") -> dict:
     return {"mode": mode, "uid": uid, "features": list(features), "missing": list(missing)}
 
 
-def describe(rubric: Rubric, iso: dict) -> dict:
+def describe(rubric: Rubric, iso: dict, student_env=None) -> dict:
+    """`packages` are the grader's own; `student_environment` is where the notebooks and
+    probes ran (grader/studentenv.py), or the grader's own interpreter when it says so."""
+    if student_env is not None:
+        senv = student_env.describe()
+    else:
+        spec = rubric.environment
+        senv = {"name": "grader's own", "python": sys.version.split()[0],
+                "declared": spec.name if spec is not None else None}
     return {
+        "student_environment": senv,
         "grader_version": _version("dl-grader"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -40,4 +50,6 @@ def describe(rubric: Rubric, iso: dict) -> dict:
         "rubric": {"assignment": rubric.assignment, "directory": str(rubric.directory)},
         "seeds": {nb.notebook: nb.seed for nb in rubric.notebooks},
         "isolation": iso,
+        # the course data the notebooks were given, and how (grader/offline.py)
+        "datasets": offline.describe(rubric.datasets, iso.get("mode", "none")),
     }

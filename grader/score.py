@@ -1,8 +1,12 @@
 """Score stage: item points, partial credit and the course penalties, all with reasons."""
 from __future__ import annotations
 
+import ast
+import re
+
+from grader import offline
 from grader.model import CellOutcome, ItemResult, NotebookRun, Penalty
-from grader.rubric.model import Rubric
+from grader.rubric.model import EnvironmentError_, Rubric
 
 # Errors that mean "wrong or unfinished answer" rather than "cannot be executed": the items
 # already cost the points, so they do not also trigger the not-executable penalty.
@@ -18,12 +22,78 @@ def environment_rule(cell: CellOutcome, rules) -> object | None:
     return next((r for r in rules if r.matches(cell.ename, cell.evalue)), None)
 
 
-def _classify(runs: list[NotebookRun], rules) -> tuple[list[str], list[str]]:
+# Built in, after the rubric's own rules: an import of a module the students' environment
+# lacks is never the student's fault by itself (the course's Colab may have had it); the
+# report names the module, and a TA decides when it was the student's own file.
+MISSING_MODULE = EnvironmentError_(
+    ename="^ModuleNotFoundError$", evalue="No module named",
+    reason="the grading environment lacks this module (the rubric's `environment` may not list a package the "
+           "course's Colab had; if it is the student's own file, a TA decides)",
+    later_cells="cascade")
+_MODULE = re.compile(r"No module named '([^']+)'")
+_NAME = re.compile(r"name '([^']+)' is not defined")
+
+
+def bound_names(source: str) -> set[str]:
+    """Names a cell binds at its top level and in its blocks (imports, assignments, defs,
+    classes, loop and with targets): if the cell failed, any of them may be unbound."""
+    from grader.extract import to_python
+
+    names: set[str] = set()
+    try:
+        tree = ast.parse(to_python(source))
+    except (SyntaxError, ValueError):
+        return names
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for a in node.names:
+                names.add((a.asname or a.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _cascade(failing, i: int, sources: dict) -> list:
+    """The later failing cells that are consequences of failing[i]: NameErrors on a name a
+    waived cell (or a consequence of it) would have bound. Everything else stays judged."""
+    unbound = bound_names(sources.get(failing[i].index, ""))
+    if failing[i].ename == "ModuleNotFoundError":
+        m = _MODULE.search(failing[i].evalue or "")
+        if m:
+            unbound.add(m.group(1).split(".")[0])
+    out = []
+    for cell in failing[i + 1:]:
+        m = _NAME.search(cell.evalue or "")
+        if cell.ename == "NameError" and m and m.group(1) in unbound:
+            out.append(cell)
+            unbound |= bound_names(sources.get(cell.index, ""))
+    return out
+
+
+def _cell_sources(nb) -> dict:
+    if nb is None:
+        return {}
+    return {i: (c.source if isinstance(c.source, str) else "".join(c.source))
+            for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"}
+
+
+def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None) -> tuple[list[str], list[str]]:
     """(reasons for the not-executable penalty, environment errors waived, with reasons)."""
     reasons, waived = [], []
+    rules = (*rules, MISSING_MODULE)
     for run in runs:
+        sources = _cell_sources((notebooks or {}).get(run.notebook))
+        consequences: set[int] = set()
         if run.status in BROKEN:
-            reasons.append(f"{run.notebook}: {run.message or run.status}")
+            # a cut names the cell and the budget with its derivation (grader.execute.budget)
+            from grader.execute.budget import cut_reason
+
+            why = cut_reason(run) if run.cut is not None else None
+            if why is None and run.status == "timeout" and run.budget is not None:
+                why = f"{run.message or run.status} (budget: {run.budget.derivation})"
+            reasons.append(f"{run.notebook}: {why or run.message or run.status}")
             continue
         failing = list(run.failing_cells)
         if failing and failing[0].ename == "NotImplementedError":
@@ -32,7 +102,7 @@ def _classify(runs: list[NotebookRun], rules) -> tuple[list[str], list[str]]:
             continue
         bad = []
         for i, cell in enumerate(failing):
-            if cell.ename in ANSWER_ERRORS:
+            if cell.ename in ANSWER_ERRORS or cell.index in consequences:
                 continue
             rule = environment_rule(cell, rules)
             if rule is None:
@@ -40,8 +110,17 @@ def _classify(runs: list[NotebookRun], rules) -> tuple[list[str], list[str]]:
                 continue
             later = failing[i + 1:]
             text = f"{run.notebook}: cell {cell.index} raised {cell.ename}: {cell.evalue[:120]} -- {rule.reason}"
+            calls = offline.network_calls(sources.get(cell.index, ""))
+            if calls:  # what the cell fetches, read from its code (pretrained weights, downloads)
+                text += f"; cell {cell.index} fetches from the network: {', '.join(calls[:3])}"
             if rule.later_cells == "excused" and later:
                 text += f"; the {len(later)} later failing cell(s) depend on it and were not judged"
+            if rule.later_cells == "cascade":
+                follow = _cascade(failing, i, sources)
+                consequences |= {c.index for c in follow}
+                if follow:
+                    text += (f"; cell(s) {', '.join(str(c.index) for c in follow)} failed only because of it "
+                             "(a name it would have defined) and were not judged")
             waived.append(text)
             if rule.later_cells == "excused":
                 break
@@ -52,21 +131,23 @@ def _classify(runs: list[NotebookRun], rules) -> tuple[list[str], list[str]]:
     return reasons, waived
 
 
-def not_executable_reasons(runs: list[NotebookRun], rubric: Rubric | None = None) -> list[str]:
-    return _classify(runs, rubric.environment_errors if rubric is not None else ())[0]
+def not_executable_reasons(runs: list[NotebookRun], rubric: Rubric | None = None, notebooks: dict | None = None) -> list[str]:
+    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks)[0]
 
 
-def environment_errors(runs: list[NotebookRun], rubric: Rubric | None = None) -> list[str]:
-    """Cell errors the grading environment caused (not penalised), with the rubric's reason."""
-    return _classify(runs, rubric.environment_errors if rubric is not None else ())[1]
+def environment_errors(runs: list[NotebookRun], rubric: Rubric | None = None, notebooks: dict | None = None) -> list[str]:
+    """Cell errors the grading environment caused (not penalised), with the rubric's reason.
+    `notebooks` (expected name -> notebook) lets a waived error excuse its consequences."""
+    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks)[1]
 
 
-def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[str] | None = None) -> list[Penalty]:
+def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[str] | None = None,
+                      notebooks: dict | None = None) -> list[Penalty]:
     """The not-executable penalty. Environment errors (see environment_errors) never count;
     the pipeline reports them as findings. Code that tampers with the kernel's
     machinery (grader.extract.tamper) makes the execution record untrustworthy: the
     notebook counts as not executable."""
-    reasons, _waived = _classify(runs, rubric.environment_errors)
+    reasons, _waived = _classify(runs, rubric.environment_errors, notebooks)
     reasons += [f"kernel tampering, the execution record cannot be trusted: {t}" for t in (tampering or [])]
     out = []
     if reasons:

@@ -20,3 +20,13 @@ fi
 # (A local "+cpu" build sorts above the index's build of the same version, so pip takes it.)
 .venv/bin/pip install -q "torch>=2.2,<2.14"
 .venv/bin/pip install -q -e ".[dev]"
+# The students' Python environments the shipped rubrics declare (`environment:` in their
+# assignment.yaml: what the course's Colab had), each its own virtualenv, built once and
+# cached by its spec under ~/.cache/dl-grader/envs. Without one, a rubric's notebooks run in
+# the grader's own environment and every report says so.
+for rubric in rubrics/*/; do
+  if grep -q '^environment:' "$rubric/assignment.yaml" 2>/dev/null; then
+    .venv/bin/grader env build "$rubric" \
+      || echo "install.sh: could not build the student environment of $rubric (see above)" >&2
+  fi
+done

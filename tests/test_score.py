@@ -13,8 +13,47 @@ def test_unfinished_todo_and_its_consequences_are_not_penalized():
 
 
 def test_a_real_error_first_is_penalized():
-    (reason,) = not_executable_reasons([run("cell_errors", (2, "ModuleNotFoundError"), (4, "NotImplementedError"))])
-    assert "cell 2 raised ModuleNotFoundError" in reason
+    (reason,) = not_executable_reasons([run("cell_errors", (2, "ZeroDivisionError"), (4, "NotImplementedError"))])
+    assert "cell 2 raised ZeroDivisionError" in reason
+
+
+def nb_run(*cells):
+    """A run whose failing cells carry messages: (index, ename, evalue)."""
+    return NotebookRun("nb.ipynb", "cell_errors", False, 1.0, 10, tuple(CellOutcome(i, "error", ename=e, evalue=v) for i, e, v in cells))
+
+
+def notebook(*sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return {"nb.ipynb": nb}
+
+
+def test_a_missing_module_is_the_environment_and_excuses_only_its_consequences():
+    from grader.score import environment_errors
+
+    nbs = notebook("import torch\nfrom tqdm import tqdm", "def train(m):\n    for x in tqdm(range(3)):\n        pass",
+                   "model = 1\ntrain(model)", "history = train(model)\nprint(history)", "print(history)",
+                   "1/0")
+    r = nb_run((0, "ModuleNotFoundError", "No module named 'tqdm'"), (2, "NameError", "name 'tqdm' is not defined"),
+               (3, "NameError", "name 'tqdm' is not defined"), (4, "NameError", "name 'history' is not defined"),
+               (5, "ZeroDivisionError", "division by zero"))
+    (reason,) = not_executable_reasons([r], None, nbs)
+    assert "cell 5 raised ZeroDivisionError" in reason and "more failing" not in reason
+    (why,) = environment_errors([r], None, nbs)
+    assert "No module named 'tqdm'" in why and "lacks this module" in why
+    assert "cell(s) 2, 3, 4 failed only because of it" in why
+
+
+def test_a_nameerror_unrelated_to_the_missing_module_is_still_judged():
+    nbs = notebook("from tqdm import tqdm", "print(undefined_thing)")
+    r = nb_run((0, "ModuleNotFoundError", "No module named 'tqdm'"), (1, "NameError", "name 'undefined_thing' is not defined"))
+    (reason,) = not_executable_reasons([r], None, nbs)
+    assert "cell 1 raised NameError" in reason
+    # without the sources, nothing is excused beyond the import itself
+    r2 = nb_run((0, "ModuleNotFoundError", "No module named 'six'"), (1, "NameError", "name 'x' is not defined"))
+    assert "cell 1 raised NameError" in not_executable_reasons([r2])[0]
 
 
 def test_broken_runs_are_penalized():

@@ -28,7 +28,10 @@ The grader never reads the losses a notebook recorded or plotted (students smoot
    - judged: all finite; no rise above `max_rise` (default 0.2) over the running minimum
      after the first `ignore_epochs` (default 1) snapshots; never back above the
      initial loss once it was `learned_margin` (default 0.1) below it; final accuracy at
-     least `min_accuracy` (default 0.95), so lr = 0 or a too-small lr fails.
+     least `min_accuracy` (default 0.6: clearly above chance, 0.25 for 4 balanced
+     classes), so lr = 0 or a too-small lr that never leaves ln 4 fails, while a smooth
+     procedure that learns more slowly than the reference (the homework asks for curves
+     without spikes, not for a speed) passes.
    The curve (per-snapshot loss and accuracy) is in the evidence, and a PNG plot of it is
    in evidence["artifacts"]["<item id>.loss_curve.png"] (base64).
 
@@ -200,7 +203,7 @@ class LossCurve(CheckKind):
         p.setdefault("max_rise", 0.2)
         p.setdefault("ignore_epochs", 1)
         p.setdefault("learned_margin", 0.1)
-        p.setdefault("min_accuracy", 0.95)
+        p.setdefault("min_accuracy", 0.6)
         p.setdefault("partial_credit", 0.0)
         p.setdefault("plot", True)
         return p
@@ -307,7 +310,7 @@ def judge_curve(losses: list[float], accs: list[float], p: dict) -> tuple[list[P
     ev["final_accuracy"] = round(final, 4)
     parts.append(Part(f"still learns: final accuracy >= {p['min_accuracy']}", 1.0, final >= p["min_accuracy"],
                       f"final accuracy {final:.3f}, final loss {losses[-1]:.3f}" + (
-                          " (a learning rate of 0 or a too small one does not fix the spikes)" if final < p["min_accuracy"] else "")))
+                          " (near chance: a learning rate of 0 or a too small one does not fix the spikes)" if final < p["min_accuracy"] else "")))
     return parts, ev
 
 

@@ -116,8 +116,13 @@ class Prober:
     """
 
     def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30,
-                 max_wall_s: float = 120.0, use_server: bool = True, hide: tuple[str, ...] = ()):
+                 max_wall_s: float = 120.0, use_server: bool = True, hide: tuple[str, ...] = (),
+                 python: str | None = None, binds: tuple = ()):
         self.scratch = Path(scratch)
+        # The students' environment (grader/studentenv.py) runs the probes, as it runs the
+        # kernels: extracted code imports what the notebook imported.
+        self.python = str(python) if python else sys.executable
+        self.binds = tuple(Path(b) for b in binds)
         self.hide = tuple(Path(h) for h in hide)
         self.isolation = isolation
         self.memory_bytes = memory_bytes
@@ -167,7 +172,7 @@ class Prober:
             shutil.copy(WORKER, root / "worker.py")
             shutil.copy(FORKSERVER, root / "forkserver.py")
             t0 = time.monotonic()
-            sb, proc = self._spawn([sys.executable, "-I", "forkserver.py"], root, None, server=True)
+            sb, proc = self._spawn([self.python, "-I", "forkserver.py"], root, None, server=True)
             line = _readline(proc.stdout, 90.0)
             if not line or not json.loads(line).get("ready"):
                 raise RuntimeError("the probe server did not start")
@@ -257,7 +262,8 @@ class Prober:
 
             cpu = None if server else int(self.max_wall_s) + 5
             limits = sbx.Limits(memory_bytes=self.memory_bytes, cpu_seconds=cpu)
-            sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe", hide=self.hide)
+            sb = sbx.Sandbox(work, limits, sbx.detect_isolation(prefer=self.isolation), name="probe", hide=self.hide,
+                             readonly_binds=self.binds)
             err = open(work / "server.log", "wb") if server else subprocess.STDOUT
             return sb, sb.popen(argv, cwd=str(work), stderr=err, **pipes)
         env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -268,7 +274,7 @@ class Prober:
         return None, subprocess.Popen(argv, cwd=str(work), stderr=err, env=env, start_new_session=True, **pipes)
 
     def _execute(self, work: Path, wall: float) -> str:
-        argv = [sys.executable, "-I", "worker.py"]
+        argv = [self.python, "-I", "worker.py"]
         with open(work.parent / "worker.log", "wb") as log:
             sb, proc = self._spawn(argv, work, log)
             try:

@@ -133,6 +133,11 @@ class Sandbox:
         if self._cgroups is None or "memory" not in self._cgroups.dirs:
             asz = max(lim.memory_bytes, MIN_ADDRESS_SPACE)
             out.append((resource.RLIMIT_AS, asz, asz))
+        else:
+            # The memory cgroup limits what is used; an address-space cap inherited from
+            # the caller (the executor keeps its own at 3 GiB) would only break imports that
+            # reserve more than they use (a CUDA build of torch maps ~3.5 GB).
+            out.append((resource.RLIMIT_AS, resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         if self.uid != 0:
             out.append((resource.RLIMIT_NPROC, lim.max_processes, lim.max_processes))
         return out

@@ -12,12 +12,32 @@ to the process we started would hit bwrap, not the kernel).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from jupyter_client import AsyncKernelManager
 
 from .core import Sandbox
+
+
+def with_python(cmd: list[str], python: str | None) -> list[str]:
+    """The kernel command run by `python` (a student environment's interpreter) instead of
+    the grader's own: jupyter_client puts sys.executable first for the native kernel."""
+    if python and cmd and (cmd[0] == sys.executable or Path(cmd[0]).name.startswith("python")):
+        return [str(python), *cmd[1:]]
+    return cmd
+
+
+class PythonKernelManager(AsyncKernelManager):
+    """An unsandboxed kernel (isolation "none") run by a chosen interpreter."""
+
+    def __init__(self, python: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.python = python
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return with_python(super().format_kernel_cmd(extra_arguments), self.python)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -29,7 +49,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     def __init__(self, sandbox: Sandbox, extra_env: Mapping[str, str] | None = None,
-                 **kwargs: Any) -> None:
+                 python: str | None = None, **kwargs: Any) -> None:
         kwargs["transport"] = "ipc"
         kwargs.setdefault("ip", str(sandbox.workdir / ".kernel-ipc"))
         kwargs.setdefault("connection_file", str(sandbox.workdir / ".kernel.json"))
@@ -37,6 +57,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.sandbox = sandbox
         self.extra_env = dict(extra_env or {})
         self._sandbox_cwd: Path = sandbox.workdir
+        self.python = python  # the student environment's interpreter (None: the grader's)
 
     def _inside_cwd(self, cwd: Any) -> Path:
         """The kernel's working dir: the caller's if inside the work dir, else the work dir."""
@@ -60,7 +81,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     pre_start_kernel = _async_pre_start_kernel
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        cmd = super().format_kernel_cmd(extra_arguments)
+        cmd = with_python(super().format_kernel_cmd(extra_arguments), self.python)
         return self.sandbox.wrap(cmd, cwd=self._sandbox_cwd)
 
     def write_connection_file(self, **kwargs: Any) -> None:

@@ -118,8 +118,11 @@ def test_environment_errors_are_waived_with_the_reason(rubric):
     assert "template" in score.environment_errors([d_bug], rubric)[0]
     # without the rubric's rules the same errors are penalised, as before
     assert score.not_executable_reasons([torchvision]) and score.not_executable_reasons([dataset])
-    # a student's own missing module is still the student's problem
-    assert score.not_executable_reasons([_run((2, "ModuleNotFoundError", "No module named 'tqdm_fancy'"))], rubric)
+    # a module the environment lacks is never a penalty: the report names it and a TA
+    # decides when it was the student's own file
+    fancy = _run((2, "ModuleNotFoundError", "No module named 'tqdm_fancy'"))
+    assert score.not_executable_reasons([fancy], rubric) == []
+    assert "tqdm_fancy" in score.environment_errors([fancy], rubric)[0] and "a TA decides" in score.environment_errors([fancy], rubric)[0]
 
 
 def test_cnn_alternative_names_resolve():
