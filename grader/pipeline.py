@@ -105,6 +105,7 @@ def hidden_dirs(state: State, env: Env) -> tuple[str, ...]:
     support files), every report, the folder of submissions, the scratch root."""
     dirs = {env.rubric.directory, env.rubric.support_dir, Path(env.out_dir).resolve(),
             Path(state.source).resolve().parent, state.job_dir.parent}
+    dirs |= {d.source for d in env.rubric.datasets}  # visible only through their read-only mounts
     return tuple(sorted(str(d) for d in dirs if d is not None))
 
 
@@ -125,7 +126,7 @@ def stage_execute(state: State, env: Env) -> State:
         pro, epi = _instrumentation(spec)
         try:
             return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache,
-                                hide=hidden_dirs(state, env))
+                                hide=hidden_dirs(state, env), datasets=env.rubric.datasets)
         except Exception as exc:  # the grader's own failure: still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")

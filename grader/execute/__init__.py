@@ -15,6 +15,7 @@ from typing import Callable
 
 import nbformat
 
+from grader import offline
 from grader.execute import cache as cache_mod
 from grader.execute.cache import ExecCache
 from grader.execute.prepare import prepare
@@ -52,6 +53,7 @@ def run_notebook(
     epilogue: list = (),
     cache: "ExecCache | None" = None,
     hide: tuple[str, ...] = (),
+    datasets: tuple = (),
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
     stem = spec.stem
@@ -70,7 +72,9 @@ def run_notebook(
     if support_dir is not None:
         shutil.copytree(support_dir, workdir / support_dir.name, ignore=shutil.ignore_patterns("__pycache__"))
     (workdir / EXPORTS).mkdir()
-    prepared, skip_notes = prepare(nb, ex.skip_cells)
+    # the rubric's datasets: read-only binds (bwrap) or copies; their download lines skipped
+    mounts = offline.mount(datasets, workdir, isolation)
+    prepared, skip_notes = prepare(nb, offline.skip_rules(datasets, isolation) + tuple(ex.skip_cells))
     nb_in = private / "prepared.ipynb"
     nbformat.write(prepared, nb_in)
     job = {
@@ -89,11 +93,13 @@ def run_notebook(
         "epilogue": [list(e) for e in epilogue],
         "hide": list(hide),  # grader-side dirs the sandbox must mask
     }
+    job.setdefault("readonly_binds", []).extend(list(b) for b in mounts.binds)
     job_file = private / "job.json"
     job_file.write_text(json.dumps(job))
     cache_key = None
     if cache is not None:
         settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "disk_bytes", "isolation", "prologue", "epilogue")}
+        settings["datasets"] = mounts.digest
         cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
         hit = cache.get(cache_key)
         if hit is not None:

@@ -85,7 +85,9 @@ def _make_kernel_manager(job: dict):
         limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None,
                             disk_bytes=int(job.get("disk_bytes", 512 << 20)))
         iso = sbx.detect_isolation(prefer=mode)
-        sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])])
+        binds = [(Path(src), Path(dest)) for src, dest in job.get("readonly_binds", [])]
+        sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])],
+                         readonly_binds=binds)
         return sbx.SandboxedKernelManager(sandbox=sb), sb
     # nbclient needs an async manager: with a blocking client its timeouts never fire.
     km = AsyncKernelManager(kernel_name="python3")

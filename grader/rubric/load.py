@@ -15,6 +15,7 @@ import yaml
 from grader.errors import RubricError
 from grader.rubric import schema
 from grader.rubric.model import (
+    Dataset,
     EnvironmentError_,
     Execution,
     FileSpec,
@@ -260,9 +261,38 @@ def load_rubric(directory: str | Path) -> Rubric:
         notebooks=tuple(notebooks),
         manual=manual,
         environment_errors=tuple(env_errors),
+        datasets=_datasets(file, raw.get("datasets", []), support_dir),
     )
     _check_split(file, rubric)
     return rubric
+
+
+def _datasets(file: Path, raw: list, support_dir: Path | None) -> tuple[Dataset, ...]:
+    """`datasets:` (already schema-checked): each source must exist now, each mount be a
+    place the sandbox can offer (grader.offline.mount_problem), no name or place twice."""
+    from grader.offline import mount_problem
+
+    out, places = [], {}
+    for i, d in enumerate(raw):
+        where = f"datasets[{i}]"
+        if any(o.name == d["name"] for o in out):
+            raise RubricError(file, f"{where}.name", f"duplicate dataset name {d['name']!r}")
+        source = (file.parent / d["source"]).resolve()
+        if not source.is_dir():
+            raise RubricError(file, f"{where}.source", f"bad value {d['source']!r}: {source} is not a directory "
+                              f"(a dataset's folder, relative to {file.parent}; it must exist when the rubric is loaded)")
+        for j, m in enumerate(d["mount"]):
+            why = mount_problem(m)
+            if why is None and support_dir is not None and m.split("/")[0] == support_dir.name:
+                why = f"{support_dir.name!r} is where the rubric's support_dir is copied"
+            clash = next((p for p in places if m == p or m.startswith(p + "/") or p.startswith(m + "/")), None)
+            if why is None and clash is not None:
+                why = f"dataset {places[clash]!r} is mounted at {clash!r} (mounts may not overlap)"
+            if why is not None:
+                raise RubricError(file, f"{where}.mount[{j}]", f"bad value {m!r}: {why}")
+            places[m] = d["name"]
+        out.append(Dataset(d["name"], source, tuple(d["mount"]), d.get("reason", "")))
+    return tuple(out)
 
 
 def _check_split(file: Path, rubric: Rubric) -> None:

@@ -42,6 +42,20 @@ class EnvironmentError_:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """`datasets:` in the assignment YAML: data the course provides (the cats-vs-dogs
+    folders a notebook downloads in Colab), mounted where the notebooks expect it
+    (grader/offline.py). `source` is the grader-side folder, never visible to student code
+    except through the mounts; `mount` paths are relative to the notebook's work dir, or
+    absolute inside the sandbox (bwrap only), e.g. /content/cats_and_dogs_filtered."""
+
+    name: str
+    source: Path
+    mount: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Execution:
     cell_timeout_s: float
     notebook_timeout_s: float
@@ -123,6 +137,8 @@ class Rubric:
     notebooks: tuple[NotebookRubric, ...]
     manual: tuple[ItemSpec, ...]
     environment_errors: tuple[EnvironmentError_, ...] = ()
+    # instructor-provided data mounted for the notebooks (grader/offline.py)
+    datasets: tuple[Dataset, ...] = ()
 
     @property
     def items(self) -> tuple[ItemSpec, ...]:

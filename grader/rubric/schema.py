@@ -46,6 +46,19 @@ EXECUTION = {
 
 PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
 
+# Data the course provides (grader/offline.py): mounted read-only where notebooks expect it.
+_DATASET = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "source", "mount"],
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+        "source": {"type": "string", "minLength": 1},
+        "mount": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+        "reason": {"type": "string"},
+    },
+}
+
 ASSIGNMENT = {
     "type": "object",
     "additionalProperties": False,
@@ -94,6 +107,7 @@ ASSIGNMENT = {
         "split": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
         "manual_items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
+        "datasets": {"type": "array", "items": _DATASET},
     },
 }
 

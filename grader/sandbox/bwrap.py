@@ -113,7 +113,10 @@ def command(argv: list[str], *, uid: int, workdir: Path, cwd: Path,
            "--dev", "/dev", "--proc", "/proc",
            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
     plan = mount_plan(workdir, readonly_binds, hidden)
-    tmpfs_roots = [Path("/tmp"), *(m.dest for m in plan if m.kind == "tmpfs")]
+    # The new root is itself a tmpfs: parents bwrap would create implicitly for a bind (e.g.
+    # /content for a dataset mounted at /content/cats_and_dogs_filtered) get mode 0700 and
+    # would hide the bind from the sandbox uid, so every parent is made explicitly.
+    tmpfs_roots = [Path("/"), Path("/tmp"), *(m.dest for m in plan if m.kind == "tmpfs")]
     made: set[Path] = set()
     for m in plan:
         # Parents created inside a tmpfs must be traversable by the sandbox uid.
