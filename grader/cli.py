@@ -89,6 +89,25 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    """Time the reference notebooks here and print the rubric's `calibration:` block."""
+    from grader.execute.budget import calibrate, calibrated_budget
+    from grader.rubric import load_rubric
+    from grader.rubric.model import Calibration
+
+    rubric = load_rubric(args.rubric)
+    src = Path(args.notebooks) if args.notebooks else None
+    if src is not None and not src.exists():
+        raise UsageError(f"{src} does not exist; pass a folder or a zip of full-solution notebooks")
+    res = calibrate(rubric, src, isolation=args.isolation, log=lambda m: print(m, file=sys.stderr))
+    cal = Calibration(res["factor"], res["reference_s"], res["baseline_benchmark_s"], res["min_s"], res["max_s"])
+    for name in res["reference_s"]:
+        print(f"# {name}: budget here {calibrated_budget(cal, name, res['baseline_benchmark_s']).derivation}", file=sys.stderr)
+    print("# paste under `execution:` in " + str(rubric.directory / "assignment.yaml"))
+    print(res["yaml"])
+    return 0
+
+
 def cmd_validate(args) -> int:
     from grader.validate import junit_xml, validate
 
@@ -126,6 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-scratch", action="store_true", help="keep the job's scratch directory for debugging")
     run.add_argument("--json", action="store_true", help="print the full JSON report instead of the summary table")
     run.set_defaults(func=cmd_run)
+    cal = sub.add_parser("calibrate", help="time the reference notebooks here; print the rubric's `calibration:` block",
+                         description="Run each reference notebook alone through the grader's executor and print "
+                                     "execution.calibration (reference_s measured here, baseline_benchmark_s).")
+    cal.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
+    cal.add_argument("--notebooks", metavar="DIR_OR_ZIP",
+                     help="full-solution notebooks named as the rubric names them (default: the reference solution "
+                          "named by the rubric's mutants.yaml)")
+    cal.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"])
+    cal.set_defaults(func=cmd_calibrate)
     try:  # `grader batch` lives in grader/batch (parallel, resumable, distributed)
         from grader.batch.cli import add_batch_parser
     except ImportError:

@@ -78,6 +78,37 @@ class CellOutcome:
 
 
 @dataclass(frozen=True)
+class ExecBudget:
+    """The time a notebook was given and how it was derived (grader.execute.budget)."""
+
+    notebook_s: float  # the whole notebook's budget
+    cell_s: float  # the per-cell limit (under calibration: the notebook's budget)
+    source: str  # "calibrated" | "fixed"
+    derivation: str  # e.g. "900 s = 10 x the reference solution's 60 s on this machine (speed x1.5)"
+    factor: float | None = None
+    reference_s: float | None = None  # the reference solution's time where the rubric was calibrated
+    reference_here_s: float | None = None  # reference_s x speed: its expected time on this machine
+    speed: float | None = None  # this machine's benchmark / baseline_benchmark_s (> 1: slower)
+    benchmark_s: float | None = None  # the calibration workload's time on this machine
+    baseline_benchmark_s: float | None = None
+    benchmark_source: str | None = None  # measured | cache file | environment
+    clamped: str | None = None  # "min_s" | "max_s" when the rubric's bound applied
+
+
+@dataclass(frozen=True)
+class CellCut:
+    """A cell stopped at its time limit (grader/execute/executor.py)."""
+
+    cell: int  # index among all cells
+    ran_s: float  # how long the cell had run when it was cut
+    limit_s: float  # the limit that cut it
+    which: str  # "cell" (per-cell limit) | "notebook" (what was left of the notebook's budget)
+    interrupted: bool  # the kernel stopped after the interrupt (False: it ignored it or died)
+    exports: str  # ran | failed | not_run (kernel still busy) | none (no exports for this notebook)
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class NotebookRun:
     notebook: str  # expected file name
     status: str  # completed | cell_errors | timeout | dead_kernel | executor_crashed | invalid | missing | not_run
@@ -92,6 +123,8 @@ class NotebookRun:
     exports_dir: Path | None = None  # plain-data exports from the kernel (untrusted data)
     instrumentation: tuple = ()  # outcomes of the grader's prologue/epilogue code in the kernel
     cached: bool = False  # the same prepared notebook was executed before (grader/execute/cache.py)
+    budget: ExecBudget | None = None  # the time it was given, and how that was derived
+    cut: CellCut | None = None  # the cell stopped at its time limit, if any
 
     @property
     def failing_cells(self) -> tuple[CellOutcome, ...]:

@@ -80,7 +80,9 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--jobs", type=int, default=1, help="notebooks of one submission executed at once (default: %(default)s)")
     b.add_argument("--job-timeout", type=float, metavar="SECONDS",
                    help="wall-clock limit per submission; a grading stuck past it becomes a 'not graded' row "
-                        "(default: the rubric's notebook deadlines added up, plus 600 s; 0: no limit)")
+                        "(default: the rubric's notebook budgets added up, calibrated on this machine where the "
+                        "rubric has `calibration`, plus 85 s per notebook for a cut's interrupt and exports, "
+                        "plus 600 s; 0: no limit)")
     b.add_argument("--manual-scores", metavar="CSV",
                    help="TA scores for manual items: netid,<item id>...,<item id>:comment (validated first)")
     b.add_argument("--similarity-threshold", type=float, default=0.8,

@@ -119,9 +119,13 @@ CHECKS_ALLOWANCE_S = 600.0
 
 
 def default_job_timeout(rubric) -> float:
-    """Every notebook at its deadline, one after the other, plus the checks: a grading that
-    takes longer is stuck, not slow."""
-    return sum(nb.execution.notebook_timeout_s for nb in rubric.notebooks) + CHECKS_ALLOWANCE_S
+    """Every notebook at its budget (the rubric's fixed deadline, or its budget calibrated on
+    this machine) plus a cut's interrupt and exports, one after the other, plus the checks:
+    a grading that takes longer is stuck, not slow. Measures the calibration benchmark here,
+    once, before any worker grades (they then read it from the cache file)."""
+    from grader.execute.budget import notebook_allowance
+
+    return sum(notebook_allowance(nb) for nb in rubric.notebooks) + CHECKS_ALLOWANCE_S
 
 
 def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = 2,
@@ -179,8 +183,9 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
                 if scheduler:  # remote workers need not share our filesystem
                     payload["data"] = j.source.read_bytes()
                 payloads.append((j.netid, payload))
+            default_limit = default_job_timeout(rubric)  # before the workers start: measures the benchmark once
             with dask_client(workers, scheduler) as client:
-                limit = default_job_timeout(rubric) if job_timeout_s is None else job_timeout_s
+                limit = default_limit if job_timeout_s is None else job_timeout_s
                 run_jobs(client, job_fn or grade_job, payloads, on_done, time_limit_s=limit or None)
         for j in all_jobs:
             if j not in todo:

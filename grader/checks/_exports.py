@@ -198,7 +198,14 @@ def instrumentation_ok(run, item_id: str | None = None) -> str | None:
     completion in the kernel."""
     if run is None:
         return "the notebook was not executed"
-    if not run.executed and run.status not in ("cell_errors",):
+    cut = getattr(run, "cut", None)
+    if run.status == "timeout" and cut is not None and cut.exports != "ran":
+        # a cell cut at its time limit: the exports run only if the kernel stopped when interrupted
+        why = ("the cut cell did not stop when interrupted" + (f" ({cut.note})" if cut.note else "")
+               if cut.exports == "not_run" else "the grader's exports failed after the cut")
+        return f"cell {cut.cell} was cut at its time limit of {cut.limit_s:g} s and {why}, so nothing could be exported from it"
+    # after a cut whose exports ran, the model trained so far is graded on its own merits
+    if not run.executed and run.status not in ("cell_errors",) and not (run.status == "timeout" and cut is not None):
         return f"the notebook did not run to the end ({run.status}{': ' + run.message[:200] if run.message else ''}), so nothing could be exported from it"
     kinds = {str(h.get("kind")): h for h in (run.instrumentation or ())
              if isinstance(h, dict) and (item_id is None or h.get("item") in (None, item_id))}

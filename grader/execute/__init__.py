@@ -15,11 +15,12 @@ from typing import Callable
 
 import nbformat
 
+from grader.execute import budget as budget_mod
 from grader import offline
 from grader.execute import cache as cache_mod
 from grader.execute.cache import ExecCache
 from grader.execute.prepare import prepare
-from grader.model import CellOutcome, NotebookRun
+from grader.model import CellCut, CellOutcome, NotebookRun
 from grader.rubric.model import NotebookRubric
 from grader.sandbox import release_quota
 
@@ -75,6 +76,8 @@ def run_notebook(
     # the rubric's datasets: read-only binds (bwrap) or copies; their download lines skipped
     mounts = offline.mount(datasets, workdir, isolation)
     prepared, skip_notes = prepare(nb, offline.skip_rules(datasets, isolation) + tuple(ex.skip_cells))
+    # fixed limits from the rubric, or budgets calibrated on this machine (budget.py)
+    budget = budget_mod.budget_for(spec)
     nb_in = private / "prepared.ipynb"
     nbformat.write(prepared, nb_in)
     job = {
@@ -83,8 +86,12 @@ def run_notebook(
         "notebook_out": str(private / "executed.ipynb"),
         "result": str(private / "result.json"),
         "workdir": str(workdir),
-        "cell_timeout_s": ex.cell_timeout_s,
-        "deadline_s": ex.notebook_timeout_s,
+        "cell_timeout_s": budget.cell_s,
+        "deadline_s": budget.notebook_s,
+        # at a cut: interrupt, wait for the kernel, then run the epilogue in bounded extra time
+        "cut_wait_s": budget_mod.CUT_WAIT_S,
+        "cut_resend_s": budget_mod.CUT_RESEND_S,
+        "cut_epilogue_s": budget_mod.CUT_EPILOGUE_S,
         "max_output_bytes": ex.max_output_kb * 1024,
         "memory_bytes": ex.memory_mb << 20,
         "disk_bytes": ex.disk_mb << 20,
@@ -103,7 +110,7 @@ def run_notebook(
         cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
         hit = cache.get(cache_key)
         if hit is not None:
-            return _restore(hit, spec, job, workdir, skip_notes)
+            return _restore(hit, spec, job, workdir, skip_notes, budget)
     env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     t0 = time.monotonic()
@@ -116,7 +123,8 @@ def run_notebook(
         )
         reader = threading.Thread(target=_read_progress, args=(proc, spec.notebook, progress), daemon=True)
         reader.start()
-        limit = ex.notebook_timeout_s + WATCHDOG_GRACE_S + 30
+        # the budget, then the interrupt and the exports after a cut, then the grace
+        limit = budget.notebook_s + budget_mod.CUT_WAIT_S + budget_mod.CUT_EPILOGUE_S + WATCHDOG_GRACE_S + 30
         try:
             proc.wait(timeout=limit)
             watchdog = False
@@ -136,14 +144,23 @@ def run_notebook(
         why = (f"the watchdog stopped execution after {seconds:.0f} s" if watchdog
                else f"execution stopped abnormally (exit code {proc.returncode}); most likely the notebook flooded its output or memory")
         return NotebookRun(spec.notebook, status, False, round(seconds, 3), len(nb.cells), tuple(skip_notes),
-                           message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""))
+                           message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""), budget=budget)
     res = json.loads(result_file.read_text())
     if cache is not None and cache_key and res["status"] in cache_mod.CACHEABLE:
         cache.put(cache_key, res, Path(job["notebook_out"]), workdir / EXPORTS)
-    return _from_result(res, spec, job, workdir, skip_notes, seconds)
+    return _from_result(res, spec, job, workdir, skip_notes, seconds, budget=budget)
 
 
-def _from_result(res: dict, spec, job: dict, workdir: Path, skip_notes, seconds: float, cached: bool = False) -> NotebookRun:
+def _cut(raw) -> CellCut | None:
+    if not isinstance(raw, dict):
+        return None
+    return CellCut(cell=int(raw["cell"]), ran_s=round(float(raw.get("ran_s", 0.0)), 3), limit_s=float(raw["limit_s"]),
+                   which=str(raw.get("which", "cell")), interrupted=bool(raw.get("interrupted")),
+                   exports=str(raw.get("exports", "none")), note=str(raw.get("note", ""))[:300])
+
+
+def _from_result(res: dict, spec, job: dict, workdir: Path, skip_notes, seconds: float, cached: bool = False,
+                 budget=None) -> NotebookRun:
     cells = [CellOutcome(c["index"], c["status"], round(float(c.get("seconds", 0.0)), 3), c.get("ename", ""), c.get("evalue", ""))
              for c in res["cells"]]
     all_cells = tuple(sorted(list(skip_notes) + cells, key=lambda c: (c.index, c.status != "skipped")))
@@ -163,10 +180,12 @@ def _from_result(res: dict, spec, job: dict, workdir: Path, skip_notes, seconds:
         exports_dir=workdir / EXPORTS,
         instrumentation=tuple(res.get("instrumentation", [])),
         cached=cached,
+        budget=budget,
+        cut=_cut(res.get("cut")),
     )
 
 
-def _restore(hit: Path, spec, job: dict, workdir: Path, skip_notes) -> NotebookRun:
+def _restore(hit: Path, spec, job: dict, workdir: Path, skip_notes, budget=None) -> NotebookRun:
     """A cache hit: the exports and executed notebook come back as if just executed."""
     res = json.loads((hit / "run.json").read_text())
     exports = workdir / EXPORTS
@@ -174,7 +193,7 @@ def _restore(hit: Path, spec, job: dict, workdir: Path, skip_notes) -> NotebookR
     cache_mod.copy_regular_files(hit / "exports", exports)
     if (hit / "executed.ipynb").exists():
         shutil.copyfile(hit / "executed.ipynb", job["notebook_out"])
-    return _from_result(res, spec, job, workdir, skip_notes, float(res.get("seconds", 0.0)), cached=True)
+    return _from_result(res, spec, job, workdir, skip_notes, float(res.get("seconds", 0.0)), cached=True, budget=budget)
 
 
 def _read_progress(proc: subprocess.Popen, notebook: str, progress: ProgressFn | None) -> None:

@@ -16,10 +16,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async
 
 TRUNC_NOTE = "\n[grader] output truncated: the notebook printed more than the stored limit\n"
 MAX_WIRE_MSG = 32 << 20  # zmq drops bigger messages before they reach our memory
@@ -35,12 +37,48 @@ def _size(out) -> int:
 class CappedClient(NotebookClient):
     """NotebookClient that never stores more than `max_output_bytes` of outputs in total."""
 
-    def __init__(self, *args, max_output_bytes: int, **kwargs):
+    def __init__(self, *args, max_output_bytes: int, cut_wait_s: float = 0.0, cut_resend_s: float = 5.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_output_bytes = max_output_bytes
         self.stored_bytes = 0
         self.truncated = False
         self._noted_cells: set[int] = set()
+        self.cut_wait_s = cut_wait_s  # 0: a timeout raises CellTimeoutError at once (nbclient's way)
+        self.cut_resend_s = cut_resend_s
+        self.cut: dict | None = None  # set when the running cell reached its time limit
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """A cell reached its time limit: interrupt the kernel (an interrupt message in the
+        sandbox; resent every cut_resend_s, for loops that swallow one KeyboardInterrupt)
+        and wait, at most cut_wait_s, for the cell's execute_reply. The reply is returned
+        to nbclient, which then finishes the cell as usual (outputs, the traceback) and the
+        kernel is idle: the grader's epilogue can still export what was trained. A kernel
+        that does not stop (SIGINT ignored) or dies raises CellTimeoutError, as before."""
+        t0 = time.monotonic()
+        self.cut = {"at": t0, "interrupted": False, "interrupts": 0, "stop_s": None, "error": ""}
+        next_send = t0
+        while self.cut_wait_s > 0 and time.monotonic() - t0 < self.cut_wait_s:
+            if time.monotonic() >= next_send:
+                try:
+                    await ensure_async(self.km.interrupt_kernel())
+                    self.cut["interrupts"] += 1
+                except Exception as exc:
+                    self.cut["error"] = f"the interrupt could not be sent ({type(exc).__name__}: {exc})"[:300]
+                    break
+                next_send = time.monotonic() + self.cut_resend_s
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=0.5))
+            except Empty:
+                if not await ensure_async(self.kc.is_alive()):
+                    self.cut["error"] = "the kernel died after the interrupt"
+                    break
+                continue
+            if isinstance(msg, dict) and msg.get("msg_type") == "execute_reply":
+                self.cut.update(interrupted=True, stop_s=round(time.monotonic() - t0, 3))
+                return msg
+        if self.cut_wait_s > 0 and not self.cut["error"]:
+            self.cut["error"] = f"the kernel was still busy {self.cut_wait_s:g} s after the interrupt (the cell ignores it)"
+        raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
@@ -130,6 +168,8 @@ def run(job: dict) -> dict:
         raise_on_iopub_timeout=False,
         resources={"metadata": {"path": str(workdir)}},
         max_output_bytes=int(job["max_output_bytes"]),
+        cut_wait_s=float(job.get("cut_wait_s", 0.0)),
+        cut_resend_s=float(job.get("cut_resend_s", 5.0)),
         # nbclient skips cells tagged "skip-execution": a student could hide a failing cell
         # that way. No notebook can guess this tag.
         skip_cells_with_tag=f"grader-never-skip-{os.urandom(8).hex()}",
@@ -142,14 +182,16 @@ def run(job: dict) -> dict:
     client.on_cell_executed = on_executed
     hidden: list[dict] = []
 
-    def run_hidden(kind: str, code: str, item: str | None = None) -> None:
+    def run_hidden(kind: str, code: str, item: str | None = None, until: float | None = None) -> None:
         # Grader instrumentation: executed like a cell, never stored in the notebook.
         if not code.strip():
             return
         cell = nbformat.v4.new_code_cell(code)
         client.nb.cells.append(cell)
         idx = len(client.nb.cells) - 1
-        client.timeout = max(1, int(min(float(job["cell_timeout_s"]), max(1.0, deadline - time.monotonic()))))
+        end = deadline if until is None else until
+        client.timeout = max(1, int(min(float(job["cell_timeout_s"]), max(1.0, end - time.monotonic()))))
+        client.cut_wait_s = 0.0  # a stuck grader cell is not interrupted and waited for: it fails
         t0 = time.monotonic()
         try:
             client.execute_cell(cell, idx)
@@ -161,7 +203,9 @@ def run(job: dict) -> dict:
             raise
         finally:
             client.nb.cells.pop(idx)
+            client.cut_wait_s = float(job.get("cut_wait_s", 0.0))
     t_start = time.monotonic()
+    cut: dict | None = None
     start_kwargs = {"cwd": str(workdir)}
     if sb is None:
         start_kwargs["env"] = _plain_env(workdir)
@@ -175,19 +219,19 @@ def run(job: dict) -> dict:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     status, message = "timeout", f"whole-notebook deadline of {job['deadline_s']:g} s reached before cell {idx}"
+                    # nothing is running: the kernel is idle and the exports can still run
+                    cut = {"cell": idx, "ran_s": 0.0, "limit_s": float(job["deadline_s"]), "which": "notebook",
+                           "interrupted": True, "note": "not started"}
                     break
                 client.timeout = max(1, int(min(float(job["cell_timeout_s"]), remaining)))
                 _emit({"event": "cell", "index": idx, "k": k + 1, "of": len(code_idx), "elapsed": round(time.monotonic() - t_start, 2)})
                 t0 = time.monotonic()
+                client.cut = None
+                timed_out = False
                 try:
                     client.execute_cell(cells[idx], idx)
                 except CellTimeoutError:
-                    spent = time.monotonic() - t0
-                    which = "cell" if client.timeout >= float(job["cell_timeout_s"]) else "whole-notebook"
-                    outcomes.append({"index": idx, "status": "timeout", "seconds": spent, "ename": "Timeout",
-                                     "evalue": f"{which} time limit of {client.timeout} s exceeded"})
-                    status, message = "timeout", f"cell {idx} exceeded the {which} time limit ({client.timeout} s)"
-                    break
+                    timed_out = True
                 except DeadKernelError as exc:
                     spent = time.monotonic() - t0
                     why = "the kernel died"
@@ -197,15 +241,49 @@ def run(job: dict) -> dict:
                     status, message = "dead_kernel", f"{why} in cell {idx} ({exc})"
                     break
                 spent = time.monotonic() - t0
+                if timed_out or client.cut is not None:
+                    # cut at its limit; interrupted (client.cut) or still busy (timed_out)
+                    info = client.cut or {}
+                    ran = (info["at"] - t0) if info.get("at") else spent
+                    which = "cell" if client.timeout >= float(job["cell_timeout_s"]) else "whole-notebook"
+                    stopped = bool(info.get("interrupted")) and not timed_out
+                    outcomes.append({"index": idx, "status": "timeout", "seconds": ran, "ename": "Timeout",
+                                     "evalue": f"{which} time limit of {client.timeout} s exceeded"})
+                    status = "timeout"
+                    message = f"cell {idx} exceeded the {which} time limit ({client.timeout} s)"
+                    message += (f"; it stopped {info['stop_s']:g} s after the interrupt" if stopped
+                                else f"; {info.get('error') or 'it was not interrupted'}")
+                    cut = {"cell": idx, "ran_s": round(ran, 3), "limit_s": float(client.timeout),
+                           "which": "cell" if which == "cell" else "notebook", "interrupted": stopped,
+                           "note": "" if stopped else str(info.get("error", ""))}
+                    break
                 reply = replies.get(idx, {})
                 if reply.get("status") == "error":
                     outcomes.append({"index": idx, "status": "error", "seconds": spent,
                                      "ename": str(reply.get("ename", ""))[:200], "evalue": str(reply.get("evalue", ""))[:500]})
                     if status == "completed":
                         status = "cell_errors"
+            epilogue = _pieces(job.get("epilogue"))
             if status in ("completed", "cell_errors"):
-                for item_id, code in _pieces(job.get("epilogue")):
+                for item_id, code in epilogue:
                     run_hidden("epilogue", code, item_id)
+            elif cut is not None and not cut["interrupted"]:
+                cut["exports"] = "not_run" if epilogue else "none"
+            elif cut is not None:
+                # The cut cell stopped: export what was trained so far, within a bounded
+                # extra time after the budget (run_notebook's watchdog allows for it).
+                cut["exports"] = "none"
+                if epilogue:
+                    until = time.monotonic() + float(job.get("cut_epilogue_s", 0.0))
+                    n_before = len(hidden)
+                    try:
+                        for item_id, code in epilogue:
+                            run_hidden("epilogue", code, item_id, until=until)
+                    except (CellTimeoutError, DeadKernelError):
+                        pass
+                    done = [h for h in hidden[n_before:] if h.get("kind") == "epilogue"]
+                    ok = len(done) == len([c for _i, c in epilogue if c.strip()]) and all(h.get("status") == "ok" for h in done)
+                    cut["exports"] = "ran" if ok else "failed"
             if sb is not None:
                 peak = sb.peak_memory_bytes()
     except Exception as exc:  # kernel failed to start, sandbox broken, ...
@@ -239,6 +317,7 @@ def run(job: dict) -> dict:
         "output_truncated": client.truncated,
         "peak_memory_bytes": peak,
         "instrumentation": hidden,
+        "cut": cut,
     }
 
 

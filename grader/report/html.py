@@ -148,6 +148,11 @@ def feedback_html(r: dict, report_dir: Path | None = None) -> str:
             state = "ran top to bottom" if nb.get("executed") else f"did not run cleanly ({nb.get('status')})"
             msg = f". {nb['message']}" if nb.get("message") else ""
             out.append(f"<li><code>{esc(nb['notebook'])}</code>: {esc(state)}, {float(nb.get('seconds') or 0):.1f} s{esc(msg)}")
+            from grader.report.markdown import time_lines
+
+            times = time_lines(nb)
+            if times:
+                out.append("<ul>" + "".join(f"<li>{esc(t)}</li>" for t in times) + "</ul>")
             bad = [c for c in nb.get("cells", []) if c.get("status") in ("error", "timeout", "dead", "skipped")]
             if bad:
                 out.append("<ul>" + "".join(

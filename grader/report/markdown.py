@@ -6,6 +6,30 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def time_lines(nb: dict) -> list[str]:
+    """A notebook's time budget with its derivation, and the cut cell if one was cut
+    (plain text; grader.execute.budget). Reports written before budgets have neither."""
+    out = []
+    b = nb.get("budget")
+    if isinstance(b, dict) and b.get("derivation"):
+        text = f"time budget: {b['derivation']}"
+        if b.get("source") == "calibrated" and b.get("benchmark_s") is not None:
+            text += (f"; the calibration benchmark took {b['benchmark_s']:g} s here ({b.get('benchmark_source')}), "
+                     f"{b.get('baseline_benchmark_s'):g} s where the reference solution took {b.get('reference_s'):g} s")
+        out.append(text)
+    c = nb.get("cut")
+    if isinstance(c, dict):
+        what = {"ran": "it was interrupted and the grader exported the model trained so far, which was graded",
+                "failed": "it was interrupted, but the grader's export of the trained model failed",
+                "not_run": "it did not stop when interrupted, so the trained model could not be exported or graded"
+                           + (f" ({c['note']})" if c.get("note") else ""),
+                "none": "it was interrupted; the remaining cells were not run"}.get(str(c.get("exports")), "")
+        out.append(f"cell {c.get('cell')} was cut after {float(c.get('ran_s') or 0):.0f} s "
+                   f"(limit {float(c.get('limit_s') or 0):g} s, {'per cell' if c.get('which') == 'cell' else 'the rest of the notebook budget'})"
+                   + (f": {what}" if what else ""))
+    return out
+
+
 def feedback_markdown(r: dict) -> str:
     lines = [f"# Feedback for {r['netid']} ({r['assignment']})", ""]
     lines.append(f"**Score: {_fmt(r['score'])} / {_fmt(r['max_score'])}**"
@@ -39,6 +63,7 @@ def feedback_markdown(r: dict) -> str:
     for nb in r["notebooks"]:
         state = "ran top to bottom" if nb["executed"] else f"did not run cleanly ({nb['status']})"
         lines.append(f"- `{nb['notebook']}`: {state}, {nb['seconds']:.1f} s" + (f". {nb['message']}" if nb["message"] else ""))
+        lines += [f"  - {t}" for t in time_lines(nb)]
         for c in nb["cells"]:
             if c["status"] == "skipped":
                 lines.append(f"  - cell {c['index']}: {c['note']}")

@@ -15,6 +15,7 @@ import yaml
 from grader.errors import RubricError
 from grader.rubric import schema
 from grader.rubric.model import (
+    Calibration,
     Dataset,
     EnvironmentError_,
     Execution,
@@ -124,7 +125,46 @@ def _execution(file: Path, raw: dict | None, base: Execution) -> Execution:
         max_output_kb=int(raw.get("max_output_kb", base.max_output_kb)),
         skip_cells=skip,
         disk_mb=int(raw.get("disk_mb", base.disk_mb)),
+        calibration=_calibration(file, raw["calibration"]) if "calibration" in raw else base.calibration,
     )
+
+
+def _calibration(file: Path, raw: dict) -> Calibration:
+    """execution.calibration (already schema-checked): the bounds the executor can honour."""
+    from grader.execute.budget import MAX_BUDGET_S
+
+    where = "execution.calibration"
+    cal = Calibration(
+        factor=float(raw["factor"]),
+        reference_s={str(k): float(v) for k, v in raw["reference_s"].items()},
+        baseline_benchmark_s=float(raw["baseline_benchmark_s"]),
+        min_s=float(raw.get("min_s", Calibration.min_s)),
+        max_s=float(raw.get("max_s", Calibration.max_s)),
+        file=file,
+    )
+    if cal.max_s > MAX_BUDGET_S:
+        raise RubricError(file, f"{where}.max_s", f"bad value {cal.max_s:g}: the grader's watchdogs allow a notebook "
+                          f"at most {MAX_BUDGET_S:g} s (grader.execute.budget.MAX_BUDGET_S)")
+    if cal.min_s > cal.max_s:
+        raise RubricError(file, f"{where}.min_s", f"bad value {cal.min_s:g}: larger than max_s ({cal.max_s:g})")
+    return cal
+
+
+def _check_calibration(file: Path, notebooks: list[NotebookRubric]) -> None:
+    """Every calibrated notebook has a reference time, and every reference time names a
+    notebook of the rubric (a typo would silently fall back to nothing)."""
+    names = [nb.notebook for nb in notebooks]
+    for nb in notebooks:
+        cal = nb.execution.calibration
+        if cal is None:
+            continue
+        src = cal.file or file
+        unknown = sorted(set(cal.reference_s) - set(names))
+        if unknown:
+            raise RubricError(src, "execution.calibration.reference_s", f"bad value {unknown}: not notebooks of the rubric ({', '.join(names)})")
+        if nb.notebook not in cal.reference_s:
+            raise RubricError(src, "execution.calibration.reference_s", f"no reference time for {nb.notebook!r}; "
+                              f"measure it with `grader calibrate {file.parent}`")
 
 
 def _item(file: Path, raw: dict, path: str, default_part: str) -> ItemSpec:
@@ -219,6 +259,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         if nb.notebook != spec.name:
             raise RubricError(directory / spec.rubric, "notebook", f"bad value {nb.notebook!r}: {file.name} lists this rubric for {spec.name!r}")
         notebooks.append(nb)
+    _check_calibration(file, notebooks)
     manual = tuple(_item(file, m, f"manual_items[{i}]", default_part="theory") for i, m in enumerate(raw.get("manual_items", [])))
     ids = [it.id for nb in notebooks for it in nb.items] + [m.id for m in manual]
     dup = {x for x in ids if ids.count(x) > 1}

@@ -42,6 +42,20 @@ class EnvironmentError_:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """`execution.calibration`: time budgets scaled to the grading machine's speed
+    (grader.execute.budget). budget = clamp(factor x reference_s[notebook] x speed,
+    min_s, max_s), speed = this machine's benchmark / baseline_benchmark_s."""
+
+    factor: float
+    reference_s: Mapping[str, float]  # notebook file name -> the reference solution's time
+    baseline_benchmark_s: float  # the calibration workload's time where reference_s was measured
+    min_s: float = 120.0
+    max_s: float = 3600.0
+    file: Path | None = field(default=None, compare=False)  # where it was declared, for messages
+
+
+@dataclass(frozen=True)
 class Dataset:
     """`datasets:` in the assignment YAML: data the course provides (the cats-vs-dogs
     folders a notebook downloads in Colab), mounted where the notebooks expect it
@@ -64,6 +78,8 @@ class Execution:
     skip_cells: tuple[SkipRule, ...]
     # the work dir's size cap (a tmpfs quota where the machine allows it)
     disk_mb: int = 512
+    # None: the fixed limits above; else budgets calibrated on the grading machine
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,27 @@ _ENVIRONMENT_ERROR = {
                    "later_cells": {"enum": ["excused", "judged"]}},
 }
 
+# Time budgets calibrated on the grading machine (grader.execute.budget); the limits the
+# code can honour (max_s) are checked by the loader, which names the bound.
+_CALIBRATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["factor", "reference_s", "baseline_benchmark_s"],
+    "properties": {
+        "factor": {"type": "number", "exclusiveMinimum": 0},
+        "reference_s": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": r"\.ipynb$"},
+                        "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
+        "baseline_benchmark_s": {"type": "number", "exclusiveMinimum": 0},
+        "min_s": {"type": "number", "exclusiveMinimum": 0},
+        "max_s": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+
 EXECUTION = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
+        "calibration": _CALIBRATION,
         "cell_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "notebook_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "memory_mb": {"type": "integer", "minimum": 256},

@@ -71,8 +71,10 @@ def test_a_stuck_grading_is_stopped_at_the_job_timeout(tmp_path, zips, job_fn, r
 
 def test_default_job_timeout_adds_up_the_notebook_deadlines(mini_rubric):
     from grader.batch.run import CHECKS_ALLOWANCE_S, default_job_timeout
+    from grader.execute.budget import CUT_EPILOGUE_S, CUT_WAIT_S
 
-    deadlines = [nb.execution.notebook_timeout_s for nb in mini_rubric.notebooks]
+    # uncalibrated: the fixed deadlines, each plus the interrupt and exports after a cut
+    deadlines = [nb.execution.notebook_timeout_s + CUT_WAIT_S + CUT_EPILOGUE_S for nb in mini_rubric.notebooks]
     assert len(deadlines) == 2 and default_job_timeout(mini_rubric) == sum(deadlines) + CHECKS_ALLOWANCE_S
 
 
