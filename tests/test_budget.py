@@ -242,6 +242,13 @@ def test_a_bad_notebook_calibration_names_the_notebook_file(tmp_path):
     assert e.value.file == str(d / "mini.yaml") and e.value.path == "execution.calibration.max_s"
 
 
+def test_the_shipped_original_rubric_is_calibrated():
+    rubric = load_rubric(Path(__file__).resolve().parent.parent / "rubrics" / "hw2-original")
+    for nb in rubric.notebooks:
+        c = nb.execution.calibration
+        assert c is not None and c.reference_s[nb.notebook] > 0 and c.max_s <= budget.MAX_BUDGET_S
+
+
 # -- the reasons ------------------------------------------------------------------------------
 
 def _cut_run(budget_: ExecBudget, exports="ran", which="cell", ran=900.0, limit=900.0, note="") -> NotebookRun:
@@ -429,7 +436,10 @@ def test_a_cell_that_ignores_the_interrupt_leaves_no_exports_and_nothing_hangs(c
 @pytest.mark.slow
 def test_calibrate_times_the_reference_notebooks_and_prints_a_block_that_loads(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(budget, "_measure", lambda: 0.25)
+    monkeypatch.delenv(budget.ENV_OVERRIDE, raising=False)
+    figures = iter([0.25, 0.4])  # before the runs, after them (a busier machine)
+    monkeypatch.setattr(budget, "_measure", lambda: next(figures))
+    monkeypatch.setattr(budget, "_measured", None)
     zip_path = make_zip(tmp_path / "sol.zip", {"sol/mini.ipynb": make_nb("import time\ntime.sleep(1)", "def count():\n    return 42"),
                                                "sol/other.ipynb": make_nb("def count():\n    return 42"),
                                                "sol/notes.txt": "ignored"})
@@ -443,6 +453,9 @@ def test_calibrate_times_the_reference_notebooks_and_prints_a_block_that_loads(t
     d = _rubric(tmp_path, lambda a: a["execution"].update(calibration=block))
     assert load_rubric(d).notebooks[0].execution.calibration.baseline_benchmark_s == 0.25
     assert "mini_rubric --notebooks " + str(zip_path) in res["yaml"]
+    # the figure the block states is this machine's figure from now on (not the busier one)
+    assert res["benchmarks"] == [0.25, 0.4] and budget.read_cache(budget.cache_file(), budget.machine_key()) == 0.25
+    assert budget.machine_benchmark() == (0.25, "measured")
 
 
 def test_calibrate_needs_every_notebook(tmp_path):
