@@ -129,6 +129,49 @@ def cmd_rubric_check(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    """`grader env build|check RUBRIC`: the students' environment the rubric declares."""
+    from grader import studentenv
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    spec = rubric.environment
+    if spec is None:
+        print(f"{rubric.directory}: no `environment` declared; students' code runs with the grader's own Python "
+              f"({sys.executable})")
+        return 0
+    if args.action == "build":
+        try:
+            env = studentenv.build(spec, force=args.force)
+        except studentenv.EnvBuildError as exc:
+            raise UsageError(f"{exc}. Check the network or the requirement strings in {rubric.directory}/assignment.yaml") from exc
+    else:
+        env = studentenv.load(spec)
+        if env is None:
+            print(f"environment {spec.name!r} ({spec.key}) is not built at {studentenv.location(spec)}; "
+                  f"run `grader env build {args.rubric}`")
+            return 1
+    print(f"environment {spec.name!r} ({spec.key}) at {env.root}: Python {env.python_version}, built {env.built_at}")
+    wanted = [r for r in spec.packages] + [r for g in spec.optional for r in g]
+    for req in wanted:
+        name = _req_name(req)
+        version = next((v for k, v in env.packages.items() if studentenv._norm(k) == studentenv._norm(name)), None)
+        print(f"  {req:<28} {version or 'MISSING'}")
+    if env.missing_optional:
+        print(f"  optional, left out: {', '.join(env.missing_optional)}")
+    modules = args.modules.split(",") if args.modules else []
+    if modules:
+        for mod, ok in studentenv.module_status(env, modules).items():
+            print(f"  import {mod:<21} {'ok' if ok else 'MISSING'}")
+    return 0
+
+
+def _req_name(req: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Sandboxed auto-grader for the CNN + RNN homework.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -167,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--mutants-only", action="store_true", help="skip the two full runs (reference, starter)")
     val.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"])
     val.set_defaults(func=cmd_validate)
+    envp = sub.add_parser("env", help="the students' Python environment a rubric declares: build it or check it")
+    envp.add_argument("action", choices=["build", "check"])
+    envp.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
+    envp.add_argument("--force", action="store_true", help="rebuild even if it is built")
+    envp.add_argument("--modules", help="comma-separated modules to try importing in it, e.g. tqdm,torchvision")
+    envp.set_defaults(func=cmd_env)
     chk = sub.add_parser("rubric-check", help="load and validate a rubric set")
     chk.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     chk.set_defaults(func=cmd_rubric_check)

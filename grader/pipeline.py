@@ -66,6 +66,7 @@ class State:
     items: tuple[ItemResult, ...] = ()
     findings: tuple[Finding, ...] = ()
     report: Report | None = None
+    student_env: Any = None  # grader.studentenv.StudentEnv, or None: the grader's interpreter
 
 
 def stage_intake(state: State, env: Env) -> State:
@@ -126,7 +127,7 @@ def stage_execute(state: State, env: Env) -> State:
         pro, epi = _instrumentation(spec)
         try:
             return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache,
-                                hide=hidden_dirs(state, env), datasets=env.rubric.datasets)
+                                hide=hidden_dirs(state, env), student_env=state.student_env, datasets=env.rubric.datasets)
         except Exception as exc:  # the grader's own failure: still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")
@@ -166,7 +167,9 @@ def stage_check(state: State, env: Env) -> State:
     results: list[ItemResult] = []
     runs = {r.notebook: r for r in state.runs}
     mode = state.isolation.get("mode", "none")
-    prober = Prober(state.job_dir / "probes", isolation=mode, hide=hidden_dirs(state, env))
+    senv = state.student_env
+    prober = Prober(state.job_dir / "probes", isolation=mode, hide=hidden_dirs(state, env),
+                    python=senv.python if senv else None, binds=senv.binds if senv else ())
     try:
         for spec in env.rubric.notebooks:
             ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
@@ -205,12 +208,12 @@ def stage_score(state: State, env: Env) -> State:
     penalties = list(sub.penalties) if sub else []
     if sub is not None and sub.accepted:
         tampering = [f.message for f in state.findings if f.code == "kernel_tampering"]
-        penalties += score.execution_penalty(list(state.runs), env.rubric, tampering)
+        penalties += score.execution_penalty(list(state.runs), env.rubric, tampering, state.notebooks)
     raw, final = score.total(list(state.items), penalties, env.rubric.max_score)
     findings = (sub.findings if sub else ()) + state.findings
     if sub is not None and sub.accepted:
         findings += tuple(Finding("environment_error", f"not the student's fault (grading environment), no penalty: {why}", "info")
-                          for why in score.environment_errors(list(state.runs), env.rubric))
+                          for why in score.environment_errors(list(state.runs), env.rubric, state.notebooks))
     report = Report(
         netid=sub.netid if sub else state.source.stem,
         assignment=env.rubric.assignment,
@@ -231,7 +234,7 @@ def stage_score(state: State, env: Env) -> State:
             "rejection": sub.rejection if sub else "",
             "files": {k: {"name_in_zip": v.name_in_zip, "exact_name": v.exact} for k, v in (sub.files if sub else {}).items()},
         },
-        environment=environment.describe(env.rubric, state.isolation),
+        environment=environment.describe(env.rubric, state.isolation, state.student_env),
         graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         seconds=round(time.monotonic() - state.started, 3),
     )
@@ -288,6 +291,20 @@ def sweep_stale_jobs(scratch_root: Path) -> list[Path]:
     return removed
 
 
+def _with_student_env(state: State, env: Env) -> State:
+    """The rubric's student environment, built on first use; when it cannot be had, the
+    grader's own interpreter runs the notebooks and the report says why."""
+    from grader import studentenv
+
+    senv, problem = studentenv.resolve(env.rubric.environment)
+    state = dataclasses.replace(state, student_env=senv)
+    if problem:
+        state = dataclasses.replace(state, findings=state.findings + (Finding(
+            "environment_unavailable", f"{problem}; the notebooks ran in the grader's own Python environment "
+            "instead, which may lack packages the course had (errors they cause are not penalised)", "warning"),))
+    return state
+
+
 def grade(source: Path, env: Env) -> Report:
     """Grade one submission through every stage; always returns a Report."""
     scratch_root = env.scratch_root or Path(tempfile.gettempdir())
@@ -301,6 +318,7 @@ def grade(source: Path, env: Env) -> Report:
     os.chmod(job_dir, 0o711)
     (job_dir / OWNER_FILE).write_text((_process_identity(os.getpid()) or str(os.getpid())) + "\n")
     state = State(source=Path(source), job_dir=job_dir, isolation=environment.isolation(env.isolation), started=time.monotonic())
+    state = _with_student_env(state, env)
     try:
         for name, stage in STAGES:
             try:

@@ -33,7 +33,9 @@ ProgressFn = Callable[[str, dict], None]
 
 def _executor_limits():
     os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (EXECUTOR_MEMORY_BYTES, EXECUTOR_MEMORY_BYTES))
+    # A soft cap only: the kernel it starts lifts it (its memory is the cgroup's business),
+    # and a hard cap could not be raised again without CAP_SYS_RESOURCE.
+    resource.setrlimit(resource.RLIMIT_AS, (EXECUTOR_MEMORY_BYTES, resource.RLIM_INFINITY))
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -54,6 +56,7 @@ def run_notebook(
     epilogue: list = (),
     cache: "ExecCache | None" = None,
     hide: tuple[str, ...] = (),
+    student_env=None,
     datasets: tuple = (),
 ) -> NotebookRun:
     """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
@@ -70,8 +73,12 @@ def run_notebook(
         d.mkdir(parents=True)
     os.chmod(base, 0o711)
     os.chmod(private, 0o700)
+    kernel_env = {}
     if support_dir is not None:
         shutil.copytree(support_dir, workdir / support_dir.name, ignore=shutil.ignore_patterns("__pycache__"))
+        # Importable as `res.<name>` (the folder beside the notebook) and as `<name>` (how
+        # students import the lab's helpers after `!wget`-ing them into the cwd).
+        kernel_env["PYTHONPATH"] = str(workdir / support_dir.name)
     (workdir / EXPORTS).mkdir()
     # the rubric's datasets: read-only binds (bwrap) or copies; their download lines skipped
     mounts = offline.mount(datasets, workdir, isolation)
@@ -99,6 +106,10 @@ def run_notebook(
         "prologue": [list(p) for p in prologue],  # [(item id, code)], each its own hidden cell
         "epilogue": [list(e) for e in epilogue],
         "hide": list(hide),  # grader-side dirs the sandbox must mask
+        "kernel_env": kernel_env,
+        # the students' environment (grader/studentenv.py): its interpreter runs the kernel
+        "python": str(student_env.python) if student_env is not None else None,
+        "readonly_binds": [[str(p), str(p)] for p in (student_env.binds if student_env is not None else ())],
     }
     job.setdefault("readonly_binds", []).extend(list(b) for b in mounts.binds)
     job_file = private / "job.json"
@@ -106,6 +117,7 @@ def run_notebook(
     cache_key = None
     if cache is not None:
         settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "disk_bytes", "isolation", "prologue", "epilogue")}
+        settings["student_env"] = student_env.spec.key if student_env is not None else None
         settings["datasets"] = mounts.digest
         cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
         hit = cache.get(cache_key)

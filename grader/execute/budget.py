@@ -353,23 +353,13 @@ def _reference_notebooks(rubric, source: Path | None, scratch: Path) -> dict[str
 
 def _grading_setup(rubric, log) -> dict:
     """What else grading gives run_notebook (the rubric's student environment and data
-    sets), where this grader has them, so the reference is timed as it would be graded."""
-    import inspect
+    sets), so the reference is timed as it would be graded."""
+    from grader import studentenv
 
-    from grader.execute import run_notebook
-
-    params = inspect.signature(run_notebook).parameters
-    extra = {}
-    if "student_env" in params and getattr(rubric, "environment", None) is not None:
-        from grader import studentenv
-
-        senv, problem = studentenv.resolve(rubric.environment)
-        extra["student_env"] = senv
-        if problem:
-            log(f"note: {problem}; timing with the grader's own Python")
-    if "datasets" in params and getattr(rubric, "datasets", None):
-        extra["datasets"] = rubric.datasets
-    return extra
+    senv, problem = studentenv.resolve(rubric.environment)
+    if problem:
+        log(f"note: {problem}; timing with the grader's own Python")
+    return {"student_env": senv, "datasets": rubric.datasets}
 
 
 def calibrate(rubric, notebooks: Path | None = None, isolation: str = "auto", limit_s: float = 3600.0,

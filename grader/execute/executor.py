@@ -113,8 +113,6 @@ def _emit(event: dict) -> None:
 
 def _make_kernel_manager(job: dict):
     """A kernel manager for the isolation mode the parent chose; (km, sandbox|None)."""
-    from jupyter_client import AsyncKernelManager
-
     workdir = Path(job["workdir"])
     mode = job.get("isolation", "none")
     if mode != "none":
@@ -126,9 +124,11 @@ def _make_kernel_manager(job: dict):
         binds = [(Path(src), Path(dest)) for src, dest in job.get("readonly_binds", [])]
         sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])],
                          readonly_binds=binds)
-        return sbx.SandboxedKernelManager(sandbox=sb), sb
+        return sbx.SandboxedKernelManager(sandbox=sb, python=job.get("python"), extra_env=job.get("kernel_env")), sb
     # nbclient needs an async manager: with a blocking client its timeouts never fire.
-    km = AsyncKernelManager(kernel_name="python3")
+    from grader.sandbox.kernel import PythonKernelManager
+
+    km = PythonKernelManager(python=job.get("python"), kernel_name="python3")
     return km, None
 
 
@@ -142,6 +142,17 @@ def _plain_env(workdir: Path) -> dict:
                MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def _lift_address_space_cap() -> None:
+    """An unsandboxed kernel must not inherit the executor's own 3 GiB address-space cap
+    (a CUDA build of torch reserves more than that at import)."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):  # not root: keep the inherited cap
+        pass
 
 
 def run(job: dict) -> dict:
@@ -208,7 +219,8 @@ def run(job: dict) -> dict:
     cut: dict | None = None
     start_kwargs = {"cwd": str(workdir)}
     if sb is None:
-        start_kwargs["env"] = _plain_env(workdir)
+        start_kwargs["env"] = {**_plain_env(workdir), **job.get("kernel_env", {})}
+        start_kwargs["preexec_fn"] = _lift_address_space_cap
     peak = None
     try:
         with client.setup_kernel(**start_kwargs):

@@ -302,6 +302,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         notebooks=tuple(notebooks),
         manual=manual,
         environment_errors=tuple(env_errors),
+        environment=_student_env(raw.get("environment")),
         datasets=_datasets(file, raw.get("datasets", []), support_dir),
     )
     _check_split(file, rubric)
@@ -334,6 +335,16 @@ def _datasets(file: Path, raw: list, support_dir: Path | None) -> tuple[Dataset,
             places[m] = d["name"]
         out.append(Dataset(d["name"], source, tuple(d["mount"]), d.get("reason", "")))
     return tuple(out)
+
+
+def _student_env(raw: dict | None):
+    if not raw:
+        return None
+    from grader.studentenv import EnvSpec
+
+    return EnvSpec(name=raw["name"], packages=tuple(raw["packages"]),
+                   optional=tuple(tuple(g) for g in raw.get("optional", ())), python=raw.get("python"),
+                   note=raw.get("note", ""))
 
 
 def _check_split(file: Path, rubric: Rubric) -> None:

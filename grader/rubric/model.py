@@ -30,7 +30,9 @@ class EnvironmentError_:
     It does not trigger the not-executable penalty; the report says why.
 
     `later_cells`: "excused" when every later failure is presumed to be a consequence
-    (nothing can run without the data), "judged" when later cells are judged as usual."""
+    (nothing can run without the data), "judged" when later cells are judged as usual,
+    "cascade" when only the later NameErrors on names the failed cell (or such a
+    consequence) would have bound are excused (grader.score._cascade)."""
 
     ename: str  # regex over the exception class name
     evalue: str  # regex over the exception message
@@ -153,6 +155,8 @@ class Rubric:
     notebooks: tuple[NotebookRubric, ...]
     manual: tuple[ItemSpec, ...]
     environment_errors: tuple[EnvironmentError_, ...] = ()
+    # the students' Python environment (grader.studentenv.EnvSpec); None: the grader's own
+    environment: Any = None
     # instructor-provided data mounted for the notebooks (grader/offline.py)
     datasets: tuple[Dataset, ...] = ()
 

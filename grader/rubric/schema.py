@@ -27,7 +27,7 @@ _ENVIRONMENT_ERROR = {
     "required": ["ename", "reason"],
     "properties": {"ename": {"type": "string", "minLength": 1}, "evalue": {"type": "string"},
                    "reason": {"type": "string", "minLength": 1},
-                   "later_cells": {"enum": ["excused", "judged"]}},
+                   "later_cells": {"enum": ["excused", "judged", "cascade"]}},
 }
 
 # Time budgets calibrated on the grading machine (grader.execute.budget); the limits the
@@ -73,6 +73,21 @@ _DATASET = {
         "source": {"type": "string", "minLength": 1},
         "mount": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
         "reason": {"type": "string"},
+    },
+}
+
+# The students' Python environment (grader/studentenv.py): what the course's Colab had.
+_REQS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+STUDENT_ENVIRONMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "packages"],
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+        "packages": _REQS,
+        "optional": {"type": "array", "items": _REQS},
+        "python": {"type": "string", "minLength": 1},
+        "note": {"type": "string"},
     },
 }
 
@@ -125,6 +140,7 @@ ASSIGNMENT = {
         "manual_items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
+        "environment": STUDENT_ENVIRONMENT,
     },
 }
 
