@@ -127,7 +127,9 @@ def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None) -> 
         if bad:
             first = bad[0]
             reasons.append(f"{run.notebook}: cell {first.index} raised {first.ename}: {first.evalue[:120]}"
-                           + (f" (and {len(bad) - 1} more failing cell(s))" if len(bad) > 1 else ""))
+                           + (f" (and {len(bad) - 1} more failing cell(s))" if len(bad) > 1 else "")
+                           + " -- the student's: no rule of the rubric attributes it to the grading environment "
+                             "(packages, data, network, the template)")
     return reasons, waived
 
 
