@@ -79,13 +79,29 @@ def _cell_sources(nb) -> dict:
             for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"}
 
 
-def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None) -> tuple[list[str], list[str]]:
+def _ta_cuts(rubric: Rubric | None) -> frozenset:
+    """Notebooks whose cut at the budget goes to a TA rather than to the penalty
+    (execution.on_cut: ta)."""
+    if rubric is None:
+        return frozenset()
+    return frozenset(nb.notebook for nb in rubric.notebooks if nb.execution.on_cut == "ta")
+
+
+def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None,
+              ta_cuts: frozenset = frozenset()) -> tuple[list[str], list[str]]:
     """(reasons for the not-executable penalty, environment errors waived, with reasons)."""
     reasons, waived = [], []
     rules = (*rules, MISSING_MODULE)
     for run in runs:
         sources = _cell_sources((notebooks or {}).get(run.notebook))
         consequences: set[int] = set()
+        if run.status == "timeout" and run.cut is not None and run.notebook in ta_cuts:
+            from grader.execute.budget import cut_reason
+
+            waived.append(f"{run.notebook}: {cut_reason(run) or run.message} -- needs a TA: this notebook's training was "
+                          "written for the course's GPU (the rubric's execution.on_cut), so a cut is not judged "
+                          "automatically; the cells after it were not run")
+            continue
         if run.status in BROKEN:
             # a cut names the cell and the budget with its derivation (grader.execute.budget)
             from grader.execute.budget import cut_reason
@@ -134,13 +150,13 @@ def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None) -> 
 
 
 def not_executable_reasons(runs: list[NotebookRun], rubric: Rubric | None = None, notebooks: dict | None = None) -> list[str]:
-    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks)[0]
+    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks, _ta_cuts(rubric))[0]
 
 
 def environment_errors(runs: list[NotebookRun], rubric: Rubric | None = None, notebooks: dict | None = None) -> list[str]:
     """Cell errors the grading environment caused (not penalised), with the rubric's reason.
     `notebooks` (expected name -> notebook) lets a waived error excuse its consequences."""
-    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks)[1]
+    return _classify(runs, rubric.environment_errors if rubric is not None else (), notebooks, _ta_cuts(rubric))[1]
 
 
 def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[str] | None = None,
@@ -149,7 +165,7 @@ def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[s
     the pipeline reports them as findings. Code that tampers with the kernel's
     machinery (grader.extract.tamper) makes the execution record untrustworthy: the
     notebook counts as not executable."""
-    reasons, _waived = _classify(runs, rubric.environment_errors, notebooks)
+    reasons, _waived = _classify(runs, rubric.environment_errors, notebooks, _ta_cuts(rubric))
     reasons += [f"kernel tampering, the execution record cannot be trusted: {t}" for t in (tampering or [])]
     out = []
     if reasons:

@@ -74,3 +74,25 @@ def test_total_applies_percentages_of_the_maximum_and_floors_at_zero():
 def test_a_failing_assert_does_not_shield_a_later_broken_cell():
     (reason,) = not_executable_reasons([run("cell_errors", (3, "AssertionError"), (5, "NameError"))])
     assert "cell 5 raised NameError" in reason
+
+
+def test_a_cut_goes_to_a_ta_where_the_rubric_says_the_training_needs_a_gpu():
+    from pathlib import Path
+
+    from grader.model import CellCut
+    from grader.rubric import load_rubric
+    from grader.score import environment_errors, execution_penalty
+
+    rubric = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "hw2-original")
+    cut = CellCut(cell=9, ran_s=600.0, limit_s=600.0, which="cell", interrupted=True, exports="ran")
+
+    def cut_run(name):
+        return NotebookRun(name, "timeout", False, 610.0, 12, (CellOutcome(9, "timeout", 600.0, "Timeout", ""),), cut=cut)
+
+    # the CNN notebook (execution.on_cut: ta): no penalty, a note for the TA
+    assert execution_penalty([cut_run("hw2_cnn.ipynb")], rubric) == []
+    (why,) = environment_errors([cut_run("hw2_cnn.ipynb")], rubric)
+    assert "needs a TA" in why and "cell 9 was still running" in why and "model trained so far was graded" in why
+    # the echo notebook keeps the course's rule: a cut at the calibrated budget is the penalty
+    (pen,) = execution_penalty([cut_run("hw2_rnn.ipynb")], rubric)
+    assert pen.rule == "not_executable" and "cell 9 was still running" in pen.reason

@@ -126,6 +126,7 @@ def _execution(file: Path, raw: dict | None, base: Execution) -> Execution:
         skip_cells=skip,
         disk_mb=int(raw.get("disk_mb", base.disk_mb)),
         calibration=_calibration(file, raw["calibration"]) if "calibration" in raw else base.calibration,
+        on_cut=str(raw.get("on_cut", base.on_cut)),
     )
 
 

@@ -82,6 +82,10 @@ class Execution:
     disk_mb: int = 512
     # None: the fixed limits above; else budgets calibrated on the grading machine
     calibration: Calibration | None = None
+    # A notebook still running at its budget: "penalty" (it cannot be executed) or "ta"
+    # (its training was written for the course's GPU: the model so far is graded and a TA
+    # decides, e.g. the cats-vs-dogs CNN, which needs minutes per epoch on a CPU)
+    on_cut: str = "penalty"
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ EXECUTION = {
     "additionalProperties": False,
     "properties": {
         "calibration": _CALIBRATION,
+        "on_cut": {"enum": ["penalty", "ta"]},
         "cell_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "notebook_timeout_s": {"type": "number", "exclusiveMinimum": 0},
         "memory_mb": {"type": "integer", "minimum": 256},
