@@ -69,6 +69,9 @@ import matplotlib.pyplot as plt
 device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 """)
 
+# The course's data has 1000 validation images (split 500/500); the samples run on the
+# project's small stand-in (reference/lab/data), so they split what is there in halves and
+# train 2 epochs: a CPU trains on 256x256 images at ~6 s per batch of 64.
 CNN_DATA = code("""
 train_transform = transforms.Compose([
     transforms.Resize((256, 256)),
@@ -81,7 +84,7 @@ test_transform = transforms.Compose([transforms.Resize((256, 256)), transforms.T
 train_dataset = datasets.ImageFolder('cats_and_dogs_filtered/train', transform=train_transform)
 val_full = datasets.ImageFolder('cats_and_dogs_filtered/validation', transform=test_transform)
 validation_dataset, test_dataset = torch.utils.data.random_split(
-    val_full, [500, 500], generator=torch.Generator().manual_seed(42))
+    val_full, [len(val_full) // 2, len(val_full) - len(val_full) // 2], generator=torch.Generator().manual_seed(42))
 """)
 
 CNN_CLASS = """
@@ -119,7 +122,7 @@ def step(loss, optimizer):
 """)
 
 CNN_TRAIN = """
-N_EPOCHS = 10
+N_EPOCHS = 2
 BATCH_SIZE = 64
 train_dataloader = torch.utils.data.DataLoader(train_dataset, batch_size=BATCH_SIZE, shuffle=True)
 validation_dataloader = torch.utils.data.DataLoader(validation_dataset, batch_size=BATCH_SIZE)
@@ -157,7 +160,7 @@ detectors.
 """)
 
 
-def cnn_nb(name="CNN", cuda=False, loader="torchvision"):
+def cnn_nb(name="CNN", cuda=False, loader="torchvision", data_root="cats_and_dogs_filtered", extra_cells=()):
     head = [md("# Homework 2, part 1: a CNN for cats vs dogs"), COLAB_DATA]
     if loader == "torchvision":
         data = [CNN_IMPORTS, CNN_DATA]
@@ -180,13 +183,15 @@ def cnn_nb(name="CNN", cuda=False, loader="torchvision"):
                     labels.append(label)
             return torch.utils.data.TensorDataset(torch.stack(images), torch.tensor(labels))
 
-        train_dataset = load_folder('cats_and_dogs_filtered/train')
-        val_full = load_folder('cats_and_dogs_filtered/validation')
+        train_dataset = load_folder('DATA_ROOT/train')
+        val_full = load_folder('DATA_ROOT/validation')
         validation_dataset, test_dataset = torch.utils.data.random_split(
-            val_full, [500, 500], generator=torch.Generator().manual_seed(42))
+            val_full, [len(val_full) // 2, len(val_full) - len(val_full) // 2], generator=torch.Generator().manual_seed(42))
         """)]
+    data = [(kind, text.replace("DATA_ROOT", data_root)) for kind, text in data]
     if cuda:  # after the imports
         data.insert(1, code("torch.set_default_tensor_type('torch.cuda.FloatTensor')\ndevice = 'cuda'"))
+    data += list(extra_cells)
     cells = head + data + [
         md(f"## TODO: implement `{name}`"), code(CNN_CLASS.format(name=name)),
         md("## TODO: training helpers"), CNN_HELPERS,
@@ -953,8 +958,9 @@ def cnn_solution_name(netid):
 
 
 def dataset_missing(netid):
-    """No torchvision: reads the images by hand; the dataset path does not exist offline."""
-    return entries(netid, cnn_nb(loader="pil"), rnn_nb(), seq_nb())
+    """Reads the images by hand (PIL) from the student's own Google Drive copy, a path the
+    grader cannot provide (the course's data is mounted where the notebook downloads it)."""
+    return entries(netid, cnn_nb(loader="pil", data_root="/content/drive/MyDrive/hw2/cats_and_dogs_filtered"), rnn_nb(), seq_nb())
 
 
 def cuda_forced(netid):
@@ -991,6 +997,99 @@ def template_fall2024(netid):
     return entries(netid, cnn_nb(name="CNN_Solution"), rnn, seq_nb())
 
 
+# What real submissions ran into in the grader's environment (each seen in several) --------
+
+CNN_TRAIN_TQDM = CNN_TRAIN.replace("N_EPOCHS = 2", "from tqdm.notebook import tqdm\nimport six\n\nN_EPOCHS = 2").replace(
+    "    for batch in train_dataloader:", "    for batch in tqdm(train_dataloader, desc=six.text_type(epoch)):")
+
+RNN_IMPORTS_COLAB = code("""
+!pip install -q torch tqdm
+import random
+import string
+import time
+
+import numpy as np
+import six
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+""")
+
+# numpy-1-only names: np.unicode_ (removed in NumPy 2.0) and np.float (removed in 1.24).
+NUMPY1_CHECK = code("""
+letters = np.array(list(string.ascii_lowercase), dtype=np.unicode_)
+sample = ''.join(np.random.RandomState(0).choice(letters, 20))
+echoed = model.test_run(sample)
+acc = np.float(sum(a == b for a, b in zip(sample[:-DELAY], echoed[DELAY:]))) / (len(sample) - DELAY)
+for _ in tqdm(range(3), desc='sanity'):
+    pass
+print(sample, echoed, round(acc, 2), six.PY3)
+""")
+
+TORCH_HUB = code("""
+# For comparison: a pretrained ResNet-18 (downloads its weights)
+pretrained = torch.hub.load('pytorch/vision:v0.10.0', 'resnet18', pretrained=True)
+pretrained.fc = nn.Linear(512, 2)
+""")
+
+
+def seq_top_level_helpers(nb):
+    """The lab's helpers fetched with !wget into the working directory and imported as
+    top-level modules (`sequential_tasks`, `plot_lib`) instead of from res/."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = (cell.source.replace("from res.sequential_tasks import", "from sequential_tasks import")
+                           .replace("from res.plot_lib import", "from plot_lib import")
+                           .replace("import res.plot_lib", "import plot_lib"))
+    nb.cells.insert(1, nbformat.v4.new_code_cell(
+        "!wget -q https://raw.githubusercontent.com/course/lab/master/res/sequential_tasks.py\n"
+        "!wget -q https://raw.githubusercontent.com/course/lab/master/res/plot_lib.py"))
+    return nb
+
+
+def colab_packages(netid):
+    """Complete and right, written against Colab's packages: tqdm (also tqdm.notebook), six,
+    numpy-1-only names (np.unicode_, np.float), torchvision with the course's dataset, the
+    lab's helpers imported as top-level modules and plot_state given the decoder function.
+    Its echo training runs 4x the steps of the other samples: about 2x the per-cell limit a
+    fixed-limit rubric scaled to these samples would give (real echo trainings written for a
+    Colab GPU take longer than the old fixed 300 s on a 2-core CPU); calibrated budgets let
+    it finish."""
+    cnn = cnn_nb()
+    cnn = sl.edit_cell_source(cnn, "N_EPOCHS", CNN_TRAIN.format(name="CNN", to=".to(device)").strip("\n"),
+                              CNN_TRAIN_TQDM.format(name="CNN", to=".to(device)").strip("\n"))
+    rnn = rnn_nb(fixed=fixed_train(steps=3200))
+    rnn.cells[1] = nbformat.v4.new_code_cell(RNN_IMPORTS_COLAB[1].strip("\n"))
+    fixed_at = next(i for i, c in enumerate(rnn.cells) if "model = GRUMemory(" in c.source)
+    rnn.cells.insert(fixed_at + 1, nbformat.v4.new_code_cell(NUMPY1_CHECK[1].strip("\n")))
+    return entries(netid, cnn, rnn, seq_top_level_helpers(seq_nb()))
+
+
+def torch_hub(netid):
+    """Tries a pretrained ResNet-18 from torch.hub first (needs the network), then does the
+    homework's own CNN; everything else right."""
+    return entries(netid, cnn_nb(extra_cells=(TORCH_HUB,)), rnn_nb(), seq_nb())
+
+
+def seq_unfixed():
+    """The lab's Section 8 as handed out: RMSprop(lr=0.001), the lab's own train loop."""
+    nb = seq_nb()
+    at = next(i for i, c in enumerate(nb.cells) if "max_grad_norm" in c.source and "def train" in c.source)
+    del nb.cells[at - 1:at + 1]  # the student's explanation and the clipped train loop
+    cell = next(c for c in nb.cells if "torch.optim.Adam(model.parameters(), lr=0.0005)" in c.source)
+    lines = [ln for ln in cell.source.split("\n") if "# spiky" not in ln]
+    cell.source = "\n".join(lines).replace("torch.optim.Adam(model.parameters(), lr=0.0005)",
+                                           "torch.optim.RMSprop(model.parameters(), lr=0.001)")
+    return nb
+
+
+def section8_unfixed(netid):
+    """Section 8 left as the lab hands it out (the spiky procedure); everything else right."""
+    return entries(netid, cnn_nb(), rnn_nb(), seq_unfixed())
+
+
 SAMPLES = {
     "colab_cells": ("cc1101", colab_cells),
     "cnn_solution_name": ("cn1102", cnn_solution_name),
@@ -999,6 +1098,9 @@ SAMPLES = {
     "interface_quirks": ("iq1105", interface_quirks),
     "train_until_pass": ("tp1106", train_until_pass),
     "template_fall2024": ("tf1107", template_fall2024),
+    "colab_packages": ("cp1108", colab_packages),
+    "torch_hub": ("th1109", torch_hub),
+    "section8_unfixed": ("su1111", section8_unfixed),
 }
 
 

@@ -179,6 +179,6 @@ def test_samples_are_rebuilt_byte_identical(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_original_samples.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True, cwd=ROOT)
     shipped = sorted((ROOT / "submissions" / "original").glob("*/*.zip"))
-    assert len(shipped) == 7
+    assert len(shipped) == 10
     for z in shipped:
         assert (tmp_path / z.parent.name / z.name).read_bytes() == z.read_bytes(), z
