@@ -163,4 +163,8 @@ class Report:
     seconds: float
 
     def to_dict(self) -> dict:
-        return to_jsonable(self)
+        """Plain, strict JSON data (grader.untrusted.report_safe): valid UTF-8, no NaN or
+        infinity, bounded in size, whatever the submission put in the evidence."""
+        from grader.untrusted import report_safe
+
+        return report_safe(to_jsonable(self))

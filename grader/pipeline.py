@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import shutil
 import tempfile
@@ -154,7 +155,9 @@ def stage_extract(state: State, env: Env) -> State:
 
 
 def _item_result(item: ItemSpec, res: CheckResult, seconds: float) -> ItemResult:
-    fraction = max(0.0, min(1.0, float(res.fraction))) if res.status != "pending" else 0.0
+    fraction = float(res.fraction) if res.status != "pending" else 0.0
+    # NaN passes max(0, min(1, NaN)) as 1.0: full marks from a number no check meant
+    fraction = max(0.0, min(1.0, fraction)) if math.isfinite(fraction) else 0.0
     return ItemResult(
         id=item.id, title=item.title, kind=item.kind, score=round(item.points * fraction, 4), max_score=item.points,
         status=res.status, feedback=(res.feedback or "") + (f"\n{item.feedback}" if item.feedback and res.status in ("failed", "error") else ""),

@@ -58,7 +58,9 @@ def cmd_report(args) -> int:
     print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, junit.xml, cohort.json, "
           f"class.html; per student results.json and feedback.html; "
           f"{len(cohort['similarity']['pairs'])} similar pair(s) to review")
-    return 0
+    for err in cohort.get("errors") or []:
+        print(f"grader: could not write {err}", file=sys.stderr)
+    return 1 if cohort.get("errors") else 0
 
 
 def add_batch_parser(subparsers) -> None:

@@ -95,23 +95,53 @@ def _summary(report: dict) -> str:
 
 
 def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None) -> dict:
-    """Write OUT/<netid>/report.json (+ feedback.md, extra files) from a cached job result."""
-    from grader.report.markdown import feedback_markdown
+    """Write OUT/<netid>/report.json (+ feedback.md, extra files) from a cached job result.
+
+    The report dict came from a worker (or the cache): it is read through
+    grader.untrusted.report_safe, so report.json is strict JSON and every writer gets
+    valid UTF-8, whatever the student's values put in it."""
+    from grader.report import feedback_text, report_json
+    from grader.untrusted import report_safe
 
     report = result["report"]
     if manual is not None:
         report = merge_manual(report, manual.for_netid(netid))
+    report = report_safe(report)
+    if not isinstance(report.get("items"), list) or report.get("netid") != netid or "score" not in report:
+        raise ValueError("the worker's report is malformed")
     d = Path(out_dir) / netid
     d.mkdir(parents=True, exist_ok=True)
     for name, b64 in sorted((result.get("files") or {}).items()):
         if "/" in name or name.startswith(".") or name in RESERVED:
             continue
-        atomic_write_bytes(d / name, base64.b64decode(b64))
-    atomic_write_bytes(d / "report.json", (json.dumps(report, indent=2) + "\n").encode())
-    atomic_write_bytes(d / "feedback.md", feedback_markdown(report).encode())
+        try:
+            data = base64.b64decode(b64, validate=True)
+        except (ValueError, TypeError):
+            continue
+        atomic_write_bytes(d / name, data)
+    atomic_write_bytes(d / "report.json", report_json(report).encode("utf-8", "replace"))
+    atomic_write_bytes(d / "feedback.md", feedback_text(report).encode("utf-8", "replace"))
     code = {k: v for k, v in (result.get("code") or {}).items() if not k.startswith("__")}
     atomic_write_bytes(Path(out_dir) / ".batch" / "code" / f"{netid}.json", (json.dumps(code, sort_keys=True) + "\n").encode())
     return report
+
+
+def publish_or_note(out_dir: Path, job: Job, result: dict, manual: ManualScores | None, rubric, isolation: str) -> dict:
+    """publish(), and when that fails, a report saying so in the student's place: their
+    gradebook row shows the reason, and the batch goes on with the next student."""
+    import traceback
+
+    from grader.untrusted import text
+
+    try:
+        return publish(out_dir, job.netid, result, manual)
+    except Exception as exc:
+        reason = f"the grader could not publish this report ({type(exc).__name__}: {text(exc, 300)})"
+        note = crash_report(rubric, job.source, job.netid, job.sha256, reason, traceback.format_exc(), isolation)
+        try:
+            return publish(out_dir, job.netid, {"report": note, "code": {}, "files": {}}, None)
+        except Exception:  # not even that could be written (disk full?): the batch still goes on
+            return note
 
 
 # Checks and probes after the notebooks: generous (the probes have their own limits).
@@ -167,12 +197,15 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
                 result, status = {"report": crash_report(rubric, job.source, job.netid, job.sha256, outcome.get("error", "unknown failure"),
                                                          outcome.get("traceback", ""), isolation, outcome.get("seconds", 0.0)),
                                   "code": {}, "files": {}}, "crashed"
-            manifest.record(job.key, status, job.netid, job.name, result, source=str(job.source),
-                            zip_sha256=job.sha256, rubric_hash=rdigest, grader_version=grader_version(),
-                            worker=outcome.get("worker", ""), seconds=outcome.get("seconds"),
-                            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            try:
+                manifest.record(job.key, status, job.netid, job.name, result, source=str(job.source),
+                                zip_sha256=job.sha256, rubric_hash=rdigest, grader_version=grader_version(),
+                                worker=outcome.get("worker", ""), seconds=outcome.get("seconds"),
+                                finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            except Exception:  # not cached: graded again by the next run; published now all the same
+                pass
             done[job.key] = result
-            report = publish(out_dir, job.netid, result, manual)
+            report = publish_or_note(out_dir, job, result, manual, rubric, isolation)
             progress.job_done(job.netid, _summary(report), status != "graded")
 
         if todo:
@@ -189,7 +222,7 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
                 run_jobs(client, job_fn or grade_job, payloads, on_done, time_limit_s=limit or None)
         for j in all_jobs:
             if j not in todo:
-                publish(out_dir, j.netid, done[j.key], manual)
+                publish_or_note(out_dir, j, done[j.key], manual, rubric, isolation)
         progress.finish()
     finally:
         manifest.unlock()

@@ -11,9 +11,11 @@ the epilogue deletes any file of the same name (a student could have forged one)
 writes `<key>.npz` (numeric arrays, `numpy.savez`, no pickle) and `<key>.json`.
 
 Grader side (`load_export`): the files are untrusted data. They are read only when the
-trusted executor recorded that the grader's prologue AND epilogue cells completed; the
-JSON is size-capped and validated field by field; arrays are loaded with
-`allow_pickle=False`, must be numeric and within size limits. The validated arrays are
+trusted executor recorded that the grader's prologue AND epilogue cells completed, and
+through grader/untrusted.py: the JSON is size-capped, its strings made valid UTF-8, and
+validated field by field; the arrays are never unpickled, must be numeric, and their
+count and decoded size are checked from the zip directory and the .npy headers before any
+data is decompressed. The validated arrays are
 rewritten by the grader into a fresh .npz for the probe, so the probe sees exactly what
 was validated.
 
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from grader import untrusted
 
 MAX_JSON_BYTES = 2 << 20
 MAX_ARRAYS = 2000
@@ -231,27 +235,33 @@ def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict | str:
         return f"{path.name} is not valid JSON ({type(exc).__name__})"
     if not isinstance(data, dict):
         return f"{path.name} is malformed"
-    return data
+    return untrusted.clean_tree(data, untrusted.MAX_STRING)
 
 
 def read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray] | str:
+    """The numeric arrays of an exported .npz, at most `max_bytes` of them once decoded (as
+    checked from the headers before reading), or a message saying why not."""
+    import os
+    import stat
+
     if not path.exists() or path.is_symlink() or not path.is_file():
         return f"{path.name} was not written"
     if path.stat().st_size > max_bytes:
         return f"{path.name} is larger than the limit of {max_bytes >> 20} MB"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if len(z.files) > MAX_ARRAYS:
-                return f"{path.name} holds too many arrays"
-            out = {}
-            for k in z.files:
-                a = z[k]
-                if a.dtype.kind not in "biuf":
-                    return f"{path.name}: array {k!r} has dtype {a.dtype}, expected numbers"
-                out[k] = a
-            return out
-    except Exception as exc:  # object arrays are refused by allow_pickle=False
-        return f"{path.name} could not be read as plain arrays ({type(exc).__name__})"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return f"{path.name} could not be opened ({type(exc).__name__})"
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return f"{path.name} was not written"
+        try:
+            return untrusted.read_npz(fh, max_bytes, kinds=untrusted.NUMERIC_KINDS, max_members=MAX_ARRAYS,
+                                      label=path.name)
+        except untrusted.Refused as exc:
+            return f"{path.name} could not be read as plain arrays: {exc}"
+        except Exception as exc:
+            return f"{path.name} could not be read as plain arrays ({type(exc).__name__})"
 
 
 def load_export(ctx, item, max_mb: int = 256) -> ModelExport | str:

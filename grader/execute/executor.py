@@ -35,10 +35,19 @@ def _size(out) -> int:
 
 
 class CappedClient(NotebookClient):
-    """NotebookClient that never stores more than `max_output_bytes` of outputs in total."""
+    """NotebookClient that never stores more than `max_output_bytes` of outputs in total.
+
+    Every way nbclient stores what the kernel sends is counted: new outputs (output()),
+    and the outputs an update_display_data (or a display with a display_id already shown)
+    rewrites in place (_update_display_id), once per output rewritten, since each is
+    written out in full. Widget state and the Output widget's capture are not kept at all
+    (they were held in memory, uncapped): what an Output widget shows lands in the cell's
+    outputs, under the cap."""
 
     def __init__(self, *args, max_output_bytes: int, cut_wait_s: float = 0.0, cut_resend_s: float = 5.0, **kwargs):
+        kwargs["store_widget_state"] = False
         super().__init__(*args, **kwargs)
+        self.comm_open_handlers = {}
         self.max_output_bytes = max_output_bytes
         self.stored_bytes = 0
         self.truncated = False
@@ -79,6 +88,25 @@ class CappedClient(NotebookClient):
         if self.cut_wait_s > 0 and not self.cut["error"]:
             self.cut["error"] = f"the kernel was still busy {self.cut_wait_s:g} s after the interrupt (the cell ignores it)"
         raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
+
+    def _update_display_id(self, display_id, msg):
+        targets = [(cell_idx, k) for cell_idx, ks in self._display_id_map.get(display_id, {}).items() for k in ks]
+        if not targets:
+            return super()._update_display_id(display_id, msg)
+        content = msg.get("content") or {}
+        new = _size({"data": content.get("data"), "metadata": content.get("metadata")})
+        delta = 0
+        for cell_idx, k in targets:
+            try:
+                old = self.nb["cells"][cell_idx]["outputs"][k]
+                delta += new - _size({"data": old.get("data"), "metadata": old.get("metadata")})
+            except (IndexError, KeyError, TypeError, AttributeError):
+                delta += new
+        if self.stored_bytes + delta > self.max_output_bytes:
+            self.truncated = True  # the outputs keep what they showed before the update
+            return None
+        self.stored_bytes += max(0, delta)
+        return super()._update_display_id(display_id, msg)
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
@@ -319,7 +347,9 @@ def run(job: dict) -> dict:
         for idx in code_idx:
             if idx > stopped_at:
                 outcomes.append({"index": idx, "status": "not_run", "seconds": 0.0})
-    nbformat.write(client.nb, job["notebook_out"])
+    from grader.untrusted import notebook_text
+
+    Path(job["notebook_out"]).write_text(notebook_text(client.nb), encoding="utf-8")  # outputs may hold lone surrogates
     return {
         "status": status,
         "message": message,

@@ -27,6 +27,15 @@ def read_notebook(path: Path, name: str):
         return None, [Finding("notebook_invalid", f"{name} is not a notebook (not valid JSON: {exc}); save it from Jupyter/Colab as .ipynb", "error")]
     if not isinstance(data, dict) or "nbformat" not in data:
         return None, [Finding("notebook_invalid", f"{name} is JSON but not a Jupyter notebook (no 'nbformat' field)", "error")]
+    # JSON may escape lone UTF-16 surrogates (\ud800) that no UTF-8 writer accepts: every
+    # copy of this notebook the grader writes (for the executor, the cache) would fail.
+    from grader import untrusted
+
+    repaired = [0]
+    data = untrusted.clean_tree(data, None, repaired)
+    if repaired[0]:
+        findings.append(Finding("notebook_text_repaired", f"{name}: {repaired[0]} string(s) held lone UTF-16 surrogates "
+                                "(\\ud800-\\udfff escapes, not text); each was replaced by U+FFFD before running it", "warning"))
     try:
         major = int(data.get("nbformat", 4))
         nb = nbformat.reads(json.dumps(data), as_version=4)

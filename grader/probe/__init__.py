@@ -1,7 +1,9 @@
 """Probe stage: call extracted student code on grader-chosen inputs in a fresh sandboxed process.
 
-Inputs go in as .npz + JSON; results come back as .npz (loaded with allow_pickle=False)
-+ JSON, size-capped. A hung or crashing probe fails its own calls only.
+Inputs go in as .npz + JSON; results come back as .npz + JSON, read through the one door
+for untrusted data (grader/untrusted.py: no pickle, sizes checked from the headers before
+anything is decoded, a budget per result and per submission, strings sanitised and capped).
+A hung or crashing probe fails its own calls only.
 """
 from __future__ import annotations
 
@@ -19,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from grader import untrusted
+from grader.untrusted import Opaque  # noqa: F401  (re-exported: the checks compare against it)
+
 WORKER = Path(__file__).with_name("worker.py")
 FORKSERVER = Path(__file__).with_name("forkserver.py")
 MAX_JSON_BYTES = 8 << 20
-MAX_NPZ_BYTES = 256 << 20
+# An uncompressed .npz of a full budget, plus its headers: a larger file cannot be within budget.
+MAX_NPZ_BYTES = untrusted.MAX_RESULT_BYTES + (4 << 20)
 _counter = itertools.count()
 
 
@@ -42,19 +48,6 @@ class Outcome:
     traceback: str = ""
     seconds: float = 0.0
     meta: dict = field(default_factory=dict)  # top-level type info, e.g. {"t": "tensor", "dtype": "float64"}
-
-
-@dataclass(frozen=True)
-class Opaque:
-    """An object that is not plain data (custom class, lying __eq__ ...): never equal to anything."""
-
-    type: str
-    repr: str
-
-    def __eq__(self, other):  # pragma: no cover - trivial
-        return False
-
-    __hash__ = object.__hash__
 
 
 class _Inputs:
@@ -81,30 +74,12 @@ class _Inputs:
         raise TypeError(f"cannot send {type(v).__name__} to a probe")
 
 
-def decode(spec: Any, arrays) -> Any:
-    if not isinstance(spec, dict) or "t" not in spec:
-        return Opaque("malformed", "")
-    t = spec["t"]
-    if t in ("tensor", "ndarray"):
-        key = spec.get("key")
-        if not isinstance(key, str) or key not in arrays.files:
-            return Opaque("missing-array", str(key))
-        return arrays[key]
-    if t in ("int", "float", "bool", "str", "npscalar"):
-        v = spec.get("v")
-        if t == "float" and isinstance(v, str):
-            return float(v) if v in ("nan", "inf", "-inf") else Opaque("bad-float", v)
-        if t == "int" and type(v) is not int:
-            return Opaque("bad-int", repr(v))
-        return v
-    if t == "none":
-        return None
-    if t in ("list", "tuple"):
-        items = [decode(x, arrays) for x in spec.get("v", [])]
-        return items if t == "list" else tuple(items)
-    if t == "dict":
-        return {str(k): decode(x, arrays) for k, x in (spec.get("v") or {}).items()}
-    return Opaque(str(spec.get("type", "object")), str(spec.get("repr", ""))[:200])
+def decode(spec: Any, arrays, budget: "untrusted.Budget | None" = None) -> Any:
+    """A probe result's JSON tree -> value (grader.untrusted.decode_result); `arrays` an
+    untrusted.NpzReader or the raw .npz bytes."""
+    if not isinstance(arrays, untrusted.NpzReader):
+        arrays = untrusted.NpzReader(arrays)
+    return untrusted.decode_result(spec, arrays, budget or untrusted.Budget(untrusted.MAX_RESULT_BYTES, "one probe result"))
 
 
 class Prober:
@@ -131,6 +106,8 @@ class Prober:
         self._server = None  # (sandbox or None, Popen, root dir)
         self._server_failed = ""
         self.stats = {"server_probes": 0, "process_probes": 0, "server_start_s": None}
+        # decoded bytes of all this submission's probe results (each result has its own cap too)
+        self.budget = untrusted.Budget(untrusted.MAX_SUBMISSION_BYTES, "all the probe results of one submission")
 
     # -- public -------------------------------------------------------------------------
     def run(self, module_source: str, calls: list[Call], load_timeout_s: float = 60.0,
@@ -174,8 +151,13 @@ class Prober:
             t0 = time.monotonic()
             sb, proc = self._spawn([self.python, "-I", "forkserver.py"], root, None, server=True)
             line = _readline(proc.stdout, 90.0)
-            if not line or not json.loads(line).get("ready"):
+            hello = json.loads(line) if line else {}
+            if not isinstance(hello, dict) or not hello.get("ready"):
                 raise RuntimeError("the probe server did not start")
+            if not hello.get("undumpable"):
+                # its probes could ptrace it and patch every later probe: one process per probe instead
+                _kill(proc, sb)
+                raise RuntimeError("the probe server could not make itself non-dumpable")
             self.stats["server_start_s"] = round(time.monotonic() - t0, 3)
             self._server = (sb, proc, root)
         except Exception as exc:  # fall back to one process per probe
@@ -289,34 +271,45 @@ class Prober:
 
 
     def _read(self, work: Path, i: int, killed: str, elapsed: float) -> Outcome:
-        # The files were written by student code: no links, no FIFOs, bounded sizes.
+        """Outcome of call `i`, from files written by student code (no links, no FIFOs,
+        bounded sizes), decoded through grader/untrusted.py within this submission's budget."""
         from grader.sandbox import read_bytes
 
         try:
             raw_json = read_bytes(work, f"out-{i}.json", MAX_JSON_BYTES)
         except OSError:
-            return Outcome(False, error=killed or "the probe produced no result", seconds=elapsed)
+            return Outcome(False, error=untrusted.text(killed or "the probe produced no result", 1000), seconds=elapsed)
         try:
             raw = json.loads(raw_json)
+        except Exception as exc:  # invalid JSON, nesting deeper than the parser's recursion limit
+            return Outcome(False, error=f"unreadable probe result ({type(exc).__name__})", seconds=elapsed)
+        if not isinstance(raw, dict):
+            return Outcome(False, error="malformed probe result", seconds=elapsed)
+        seconds = raw.get("seconds")
+        seconds = float(seconds) if type(seconds) in (int, float) and 0 <= seconds < 1e9 else 0.0
+        if not raw.get("ok"):
+            return Outcome(False, error=untrusted.text(raw.get("error", "failed"), 1000),
+                           traceback=untrusted.tail(raw.get("traceback", ""), 3000), seconds=seconds)
+        budget = untrusted.Budget(min(untrusted.MAX_RESULT_BYTES, self.budget.left),
+                                  "one probe result" if self.budget.left >= untrusted.MAX_RESULT_BYTES
+                                  else f"what is left of the submission's {untrusted.mib(self.budget.limit)}")
+        try:
             try:
                 npz = read_bytes(work, f"out-{i}.npz", MAX_NPZ_BYTES)
             except FileNotFoundError:
                 npz = _EMPTY_NPZ
-            arrays = np.load(io.BytesIO(npz), allow_pickle=False)
-        except Exception as exc:
-            return Outcome(False, error=f"unreadable probe result ({type(exc).__name__})", seconds=elapsed)
-        if not isinstance(raw, dict):
-            return Outcome(False, error="malformed probe result", seconds=elapsed)
-        if not raw.get("ok"):
-            return Outcome(False, error=str(raw.get("error", "failed"))[:1000], traceback=str(raw.get("traceback", ""))[-3000:],
-                           seconds=float(raw.get("seconds", 0) or 0))
-        try:
-            value = decode(raw.get("value"), arrays)
-        except Exception as exc:  # e.g. a forged npz with object arrays: allow_pickle=False refuses
-            return Outcome(False, error=f"unreadable probe value ({type(exc).__name__}: {exc})")
-        top = raw.get("value") if isinstance(raw.get("value"), dict) else {}
-        meta = {k: top.get(k) for k in ("t", "dtype", "shape", "type") if k in top}
-        return Outcome(True, value=value, seconds=float(raw.get("seconds", 0) or 0), meta=meta)
+            except OSError as exc:
+                raise untrusted.Refused(f"the result's arrays could not be read ({untrusted.text(exc, 200)})") from None
+            with untrusted.NpzReader(npz, label="the result") as arrays:
+                value = untrusted.decode_result(raw.get("value"), arrays, budget)
+        except untrusted.Refused as exc:
+            self.budget.charge(min(budget.used, self.budget.left))
+            return Outcome(False, error=f"probe result refused: {exc}", seconds=seconds)
+        except Exception as exc:  # a bug in the decoder must fail this call only
+            return Outcome(False, error=f"unreadable probe value ({type(exc).__name__}: {untrusted.text(exc, 300)})",
+                           seconds=seconds)
+        self.budget.charge(min(budget.used, self.budget.left))
+        return Outcome(True, value=value, seconds=seconds, meta=untrusted.result_meta(raw.get("value")))
 
 
 def _readline(stream, timeout: float) -> bytes | None:

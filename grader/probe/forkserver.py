@@ -9,12 +9,34 @@ Protocol (one JSON object per line): stdin {"dir": "p3", "wall_s": 30}; stdout
 {"ready": true} once, then {"dir": "p3", "status": "exit:0" | "signal:9" | "timeout"}.
 The grader never trusts these answers beyond "the probe finished": results are read
 from files and judged in the grader's process.
+
+The probes run as the server's uid, in its sandbox: the server makes itself non-dumpable
+first (prctl PR_SET_DUMPABLE 0), so that no probe can ptrace it or open its
+/proc/<pid>/mem, maps or environ to patch the process every later probe is forked from.
+The forked probes inherit it; a probe may make itself dumpable again, never the server.
 """
 import json
 import os
 import signal
 import sys
 import time
+
+PR_SET_DUMPABLE, PR_GET_DUMPABLE = 4, 3
+
+
+def _undumpable() -> bool:
+    """Make this process non-dumpable; True when the kernel confirms it."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
+    except Exception:  # pragma: no cover - not Linux
+        return False
+
+
+UNDUMPABLE = _undumpable()  # before anything else: no probe exists yet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)  # started with -I: make worker.py (copied beside this file) importable
@@ -62,7 +84,7 @@ def _budgets(path: str) -> dict:
 
 
 def serve() -> None:
-    _reply({"ready": True, "pid": os.getpid()})
+    _reply({"ready": True, "pid": os.getpid(), "undumpable": UNDUMPABLE})
     for line in sys.stdin:
         try:
             req = json.loads(line)

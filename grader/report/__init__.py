@@ -9,7 +9,7 @@ from grader.model import Report
 from grader.report.markdown import feedback_markdown
 from grader.report.summary import summary_table
 
-__all__ = ["write_reports", "feedback_markdown", "summary_table", "report_dir"]
+__all__ = ["write_reports", "feedback_markdown", "feedback_text", "report_json", "summary_table", "report_dir"]
 
 
 def report_dir(out_dir: Path, netid: str) -> Path:
@@ -18,8 +18,29 @@ def report_dir(out_dir: Path, netid: str) -> Path:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8", "replace"))  # never raises on text: the report is sanitised already
     os.replace(tmp, path)
+
+
+def report_json(data: dict) -> str:
+    """report.json's text: strict JSON (no NaN/Infinity tokens), from a report_safe dict."""
+    from grader.untrusted import report_safe
+
+    try:
+        return json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    except (TypeError, ValueError):  # not sanitised by the caller
+        return json.dumps(report_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def feedback_text(data: dict) -> str:
+    """feedback.md for a report dict; a short page saying why when it cannot be built."""
+    from grader.untrusted import text
+
+    try:
+        return feedback_markdown(data)
+    except Exception as exc:  # a malformed report must not stop the others
+        return (f"# Feedback for {text(data.get('netid'), 100)}\n\nThe grader could not write this feedback "
+                f"({type(exc).__name__}: {text(exc, 300)}); the instructor has your report.\n")
 
 
 def _write_artifacts(data: dict, d: Path) -> None:
@@ -49,6 +70,6 @@ def write_reports(report: Report, out_dir: Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()
     _write_artifacts(data, d)
-    _atomic_write(d / "report.json", json.dumps(data, indent=2, sort_keys=False) + "\n")
-    _atomic_write(d / "feedback.md", feedback_markdown(data))
+    _atomic_write(d / "report.json", report_json(data))
+    _atomic_write(d / "feedback.md", feedback_text(data))
     return d

@@ -24,7 +24,9 @@ def _num(x) -> str:
 
 def _text(s: str) -> str:
     """Spreadsheets execute cells that start like a formula; student text must not."""
-    s = " ".join(str(s).split())
+    from grader.untrusted import text
+
+    s = " ".join(text(s, 2000).split())
     return "'" + s if s.startswith(_FORMULA_START) else s
 
 
@@ -34,14 +36,15 @@ def item_columns(reports: list[dict], rubric=None) -> list[str]:
     else:
         ids = []
     for r in reports:  # items only some reports have (e.g. an older rubric) go last, in order
-        for i in r["items"]:
-            if i["id"] not in ids:
+        for i in r.get("items") or []:
+            if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"] not in ids:
                 ids.append(i["id"])
     return ids
 
 
 def penalty_columns(reports: list[dict]) -> list[str]:
-    extra = sorted({p["rule"] for r in reports for p in r["penalties"]} - set(PENALTY_RULES))
+    extra = sorted({str(p.get("rule")) for r in reports for p in r.get("penalties") or [] if isinstance(p, dict)}
+                   - set(PENALTY_RULES))
     return [f"penalty_{rule}" for rule in (*PENALTY_RULES, *extra)]
 
 
@@ -57,23 +60,32 @@ def _notes(r: dict) -> str:
 
 
 def gradebook_rows(reports: list[dict], rubric=None) -> tuple[list[str], list[list[str]]]:
-    reports = sorted(reports, key=lambda r: r["netid"])
+    reports = sorted(reports, key=lambda r: str(r.get("netid")))
     items = item_columns(reports, rubric)
     pens = penalty_columns(reports)
     header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "notes"]
     rows = []
     for r in reports:
-        by_rule: dict[str, float] = {}
-        for p in r["penalties"]:
-            by_rule[p["rule"]] = by_rule.get(p["rule"], 0.0) + float(p["percent"])
-        scores = {i["id"]: i for i in r["items"]}
-        row = [_text(r["netid"]), _num(r["score"]), _num(r["max_score"]), _num(r["raw_score"])]
-        row += [_num(by_rule.get(c[len("penalty_"):])) for c in pens]
-        row += ["" if (i := scores.get(c)) is None or i["status"] == "pending" else _num(i["score"]) for c in items]
-        row.append(_num(sum(i["max_score"] for i in r["items"] if i["status"] == "pending")))
-        row.append(_text(_notes(r)))
-        rows.append(row)
+        try:
+            rows.append(_row(r, pens, items))
+        except Exception as exc:  # one malformed report: its row says why, the others are written
+            row = [_text(r.get("netid")), "", "", "", *([""] * len(pens)), *([""] * len(items)), ""]
+            row.append(_text(f"this row could not be computed ({type(exc).__name__}: {exc}); see the student's report.json"))
+            rows.append(row)
     return header, rows
+
+
+def _row(r: dict, pens: list[str], items: list[str]) -> list[str]:
+    by_rule: dict[str, float] = {}
+    for p in r["penalties"]:
+        by_rule[p["rule"]] = by_rule.get(p["rule"], 0.0) + float(p["percent"])
+    scores = {i["id"]: i for i in r["items"]}
+    row = [_text(r["netid"]), _num(r["score"]), _num(r["max_score"]), _num(r["raw_score"])]
+    row += [_num(by_rule.get(c[len("penalty_"):])) for c in pens]
+    row += ["" if (i := scores.get(c)) is None or i["status"] == "pending" else _num(i["score"]) for c in items]
+    row.append(_num(sum(i["max_score"] for i in r["items"] if i["status"] == "pending")))
+    row.append(_text(_notes(r)))
+    return row
 
 
 def gradebook_csv(reports: list[dict], rubric=None) -> str:
