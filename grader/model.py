@@ -62,7 +62,7 @@ class Submission:
     findings: tuple[Finding, ...]
     penalties: tuple[Penalty, ...]
     submitted_at: dt.datetime | None
-    submitted_at_source: str  # "--submitted-at" | "newest file time in the zip" | "unknown"
+    submitted_at_source: str  # "--submitted-at" | "newest file time in the zip (set by the student's machine)" | "unknown"
     accepted: bool  # False: too late, or the zip could not be read at all
     rejection: str = ""
 

@@ -24,7 +24,7 @@ def test_complete_flat_zip(tmp_path, mini_rubric):
     assert all(f.exact for f in sub.files.values())
     assert sub.penalties == ()
     assert sub.submitted_at == dt.datetime(2026, 2, 27, 12, tzinfo=mini_rubric.deadline.tzinfo)
-    assert sub.submitted_at_source == "newest file time in the zip"
+    assert sub.submitted_at_source.startswith("newest file time in the zip")
     assert "pdf_ok" in codes(sub)
 
 
@@ -196,3 +196,20 @@ def test_pdf_checks(tmp_path):
     broken = tmp_path / "c.pdf"
     broken.write_bytes(b"%PDF-1.4\n garbage garbage")
     assert check_pdf(broken, "c.pdf")[0].code == "pdf_unreadable"
+
+
+@pytest.mark.parametrize("when, why", [
+    ((1980, 1, 1, 0, 0, 0), "zero date"),            # wiped or forged headers
+    ((2099, 1, 1, 0, 0, 0), "in the future"),
+    ((2025, 6, 1, 12, 0, 0), "days before the deadline"),
+])
+def test_implausible_zip_times_are_a_finding_never_on_time(tmp_path, mini_rubric, when, why):
+    sub = intake(make_zip(tmp_path / "ab1234.zip", mini_files(), date_time=when), mini_rubric, tmp_path / "job")
+    assert sub.submitted_at is None and sub.penalties == () and sub.accepted
+    (f,) = [f for f in sub.findings if f.code == "time_implausible"]
+    assert why in f.message and "needs a TA" in f.message
+
+
+def test_plausible_zip_times_are_used_and_flagged_as_the_students(tmp_path, mini_rubric):
+    sub = intake(make_zip(tmp_path / "ab1234.zip", mini_files()), mini_rubric, tmp_path / "job")
+    assert sub.submitted_at is not None and "time_from_zip" in codes(sub)

@@ -42,11 +42,33 @@ def netid_from_zip_name(zip_path: Path, rubric: Rubric) -> tuple[str, str | None
     return safe, f"the zip is named {name!r}, which contains no NetID; it should be {expected.format(netid='<netid>')!r}"
 
 
-def _newest_time(entries, rubric: Rubric) -> dt.datetime | None:
-    times = [e.mtime for e in entries if e.mtime and not is_junk(e.name, rubric.ignore)]
-    if not times:
-        return None
-    return max(times).replace(tzinfo=zoneinfo.ZoneInfo(rubric.timezone))
+# Zip entry times are set by the student's machine (or by hand): a claim, not a fact.
+# They are used only when nothing better is given, and only when plausible: not in the
+# future, not before the zip format's own epoch floor (1980-01-01, what a zeroed or forged
+# header decodes to), not absurdly far before the deadline, and with no invalid entry.
+PLAUSIBLE_DAYS_BEFORE_DEADLINE = 120
+ZIP_TIME_SOURCE = "newest file time in the zip (set by the student's machine)"
+
+
+def _newest_time(entries, rubric: Rubric, now: dt.datetime | None = None) -> tuple[dt.datetime | None, str]:
+    """(newest plausible entry time, why the zip's times cannot be used: '' when they can)."""
+    tz = zoneinfo.ZoneInfo(rubric.timezone)
+    own = [e for e in entries if not is_junk(e.name, rubric.ignore)]
+    if not own:
+        return None, ""
+    if any(e.mtime is None for e in own):
+        return None, "some file times in the zip are invalid"
+    times = [e.mtime.replace(tzinfo=tz) for e in own]
+    newest, oldest = max(times), min(times)
+    now = now or dt.datetime.now(tz)
+    if newest > now + dt.timedelta(days=1):
+        return None, f"a file time in the zip is in the future ({newest.isoformat()})"
+    if oldest.year <= 1980:
+        return None, f"a file time in the zip is the zip format's zero date ({oldest.date().isoformat()}): times were wiped or forged"
+    if newest < rubric.deadline - dt.timedelta(days=PLAUSIBLE_DAYS_BEFORE_DEADLINE):
+        return None, (f"the newest file time in the zip ({newest.isoformat()}) is more than "
+                      f"{PLAUSIBLE_DAYS_BEFORE_DEADLINE} days before the deadline")
+    return newest, ""
 
 
 def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric) -> tuple[list[Penalty], bool, str]:
@@ -99,10 +121,17 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
     if submitted_at is not None:
         source = "--submitted-at"
     else:
-        submitted_at = _newest_time(entries, rubric)
-        source = "newest file time in the zip" if submitted_at else "unknown"
-        if submitted_at is None:
+        submitted_at, implausible = _newest_time(entries, rubric)
+        source = ZIP_TIME_SOURCE if submitted_at else "unknown"
+        if implausible:
+            findings.append(Finding("time_implausible", f"{implausible}; lateness was not judged and needs a TA: pass the "
+                                    "LMS's submission time (--submitted-at)", "error"))
+        elif submitted_at is None:
             findings.append(Finding("time_unknown", "the zip holds no file times; lateness was not judged. Pass --submitted-at.", "warning"))
+        else:
+            findings.append(Finding("time_from_zip", "lateness was judged from the zip's own file times, which the "
+                                    "student's machine sets; pass the LMS's submission time (--submitted-at) to rely on it",
+                                    "warning"))
     late, accepted, rejection = _late_rules(submitted_at, rubric)
     penalties.extend(late)
     return Submission(
