@@ -58,8 +58,13 @@ def ref_to_numpy(value: Any) -> Any:
     return value
 
 
-def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, exact: bool = False) -> Comparison:
-    """Shape, dtype family and values; the worst element is reported on failure."""
+def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, exact: bool = False,
+                   show_expected: bool | None = True) -> Comparison:
+    """Shape, dtype family and values; the worst element is reported on failure.
+
+    `show_expected`: whether the failure detail (and evidence) may quote expected values.
+    None: only for comparisons within a tolerance, never for exact answers (an exact
+    answer quoted in feedback is the answer)."""
     if isinstance(want, dict):
         if not isinstance(got, dict):
             return Comparison(False, f"expected a dict with keys {sorted(want)}, got {_kind(got)}", {})
@@ -67,7 +72,7 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
         if missing:
             return Comparison(False, f"missing key(s) {missing} (got keys {sorted(got)})", {})
         for k in sorted(want):
-            c = compare_values(got[k], want[k], rtol, atol, exact)
+            c = compare_values(got[k], want[k], rtol, atol, exact, show_expected)
             if not c.ok:
                 return Comparison(False, f"[{k!r}] {c.detail}", c.evidence)
         return Comparison(True, "all keys match", {})
@@ -89,6 +94,11 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
         if np.array_equal(g, w):
             return Comparison(True, "exact match", {})
         idx = tuple(int(i) for i in np.argwhere(g != w)[0]) if g.ndim else ()
+        if not show_expected:
+            bad = int(np.sum(g != w))
+            return Comparison(False, f"got {g.tolist() if g.size <= 8 else '...'}, which is not the answer"
+                              + (f" ({bad} of {g.size} entries differ; the first at index {list(idx)})" if g.ndim else ""),
+                              {"got": _small(g), "expected_shown": False})
         return Comparison(False, f"expected {w.tolist() if w.size <= 8 else '...'}, got {g.tolist() if g.size <= 8 else '...'}"
                           + (f"; first difference at {list(idx)}: expected {w[idx]!r}, got {g[idx]!r}" if g.ndim else ""),
                           {"expected": _small(w), "got": _small(g)})
@@ -105,6 +115,10 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
     idx = np.unravel_index(int(np.argmax(err)), err.shape) if g.ndim else ()
     idx_l = [int(i) for i in idx]
     bad = int(np.sum(err > 0))
+    if show_expected is False:
+        return Comparison(False, f"{bad} of {g.size} values differ; the worst at index {idx_l}: got {gf[idx]:.6g} "
+                          f"(rtol {rtol:g}, atol {atol:g})",
+                          {"worst_index": idx_l, "got": float(gf[idx]), "n_bad": bad, "n": int(g.size), "expected_shown": False})
     return Comparison(False, f"{bad} of {g.size} values differ; worst at index {idx_l}: expected {wf[idx]:.6g}, got {gf[idx]:.6g} "
                       f"(rtol {rtol:g}, atol {atol:g})",
                       {"worst_index": idx_l, "expected": float(wf[idx]), "got": float(gf[idx]), "n_bad": bad, "n": int(g.size)})

@@ -2,6 +2,10 @@
 
 Also for exact answers (ints, tuples of ints such as conv_output_shape, param counts):
 integers are compared exactly. Partial credit: the fraction of cases that pass.
+
+`show_expected`: whether failing feedback quotes the expected values. Default: yes for
+values compared within a tolerance, no for exact answers (quoting an exact answer gives
+it away); never for hidden items.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ class AllClose(CheckKind):
             "atol": {"type": "number", "minimum": 0},
             "exact": {"type": "boolean"},
             "all_or_nothing": {"type": "boolean"},
+            "show_expected": {"type": "boolean"},
         },
     }
 
@@ -35,6 +40,7 @@ class AllClose(CheckKind):
             if (err := inp.check_spec(case["args"])):
                 return CheckResult.error(f"rubric input spec: {err}")
         runs = run_cases(ctx, item, dict(item.params))
+        show = False if item.visibility == "hidden" else item.params.get("show_expected")
         parts, cases_ev = [], []
         for r in runs:
             if isinstance(r.reference, Exception):
@@ -43,7 +49,7 @@ class AllClose(CheckKind):
                 parts.append(Part(r.label, 1.0, False, f"raised {r.outcome.error}"))
                 cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
                 continue
-            c = compare_values(r.outcome.value, r.reference, item.params.get("rtol"), item.params.get("atol"), item.params.get("exact", False))
+            c = compare_values(r.outcome.value, r.reference, item.params.get("rtol"), item.params.get("atol"), item.params.get("exact", False), show)
             parts.append(Part(r.label, 1.0, c.ok, c.detail))
             cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence, "returned": r.outcome.meta})
         res = combine(parts, {"cases": cases_ev})

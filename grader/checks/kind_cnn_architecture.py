@@ -4,34 +4,52 @@ Required (ASSIGNMENT.md section 3): at least 2 convolution layers, batch norm, a
 non-linearity, pooling, a residual connection, a fully connected layer; the output on
 (B, 3, H, W) images is (B, 2) logits or log-probabilities, (B, 1) or (B,) probabilities.
 
-Method. Everything that touches the student's class runs in a probe process; only a
-plain description comes back, and the grader decides:
-- structure: the type names of every submodule (named_modules), to tell "defined but
-  never used" from "missing";
-- a dataflow trace of one forward pass, recorded with a `torch.overrides.TorchFunctionMode`:
-  every torch function, tensor method and operator called at the top level of the
-  forward (F.conv2d inside nn.Conv2d, torch.relu, x + y, x += y, view, flatten, ...)
-  becomes a node with its op name and the nodes that produced its tensor inputs (tensors
-  are tracked by identity and kept alive for the trace; in-place ops re-bind their
-  tensor to the new node; parameters are leaves). This sees module and functional styles
-  alike and needs no symbolic tracing (torch.fx fails on data-dependent Python control
-  flow; a real forward never does).
-- the grader then counts distinct convolution weights, batch_norm / pooling / activation
-  / linear ops, and looks for a residual connection: an addition whose two tensor inputs
+Method (evidence, not trust: everything a probe returns is a claim). The probe builds
+the student's class, loads parameter values the grader can recompute itself (drawn from a
+grader-chosen seed, grader/checks/_integrity.py `param_values`) and records one forward
+pass on the grader's images with a `torch.overrides.TorchFunctionMode`: every torch
+function, tensor method and operator called at the top level of the forward (F.conv2d
+inside nn.Conv2d, torch.relu, x + y, x += y, view, flatten, ...) with its arguments as
+plain data: references to the input, to earlier calls' results, to the model's
+parameters and buffers by name, numbers, small constant tensors. This sees module and
+functional styles alike and needs no symbolic tracing (torch.fx fails on data-dependent
+Python control flow; a real forward never does).
+
+The grader then replays that record with its own torch and its own parameter values
+(`_integrity.replay`): the replay must reproduce the output forward returned, or nothing
+is verified. A backward pass of the replay gives every use of a tensor its own gradient,
+and only what a gradient path connects from the input to the output counts: a
+convolution (or linear layer) counts when its weight is a parameter of the model that
+receives gradient, batch norm when it uses the model's parameters or statistics, an
+activation or pooling when the input's gradient path runs through it. Decorative calls
+(convolutions with weights made on the fly, branches multiplied by zero, records a
+forward wrote into the tracer's memory) do not reproduce or do not count. Then:
+- the grader counts distinct convolution weights, batch_norm / pooling / activation
+  / linear ops, and looks for a residual connection: an addition whose two live inputs
   share an ancestor c such that the path from c to one input contains more convolutions
   than the path to the other (identity shortcut y = f(x) + x: c = x, 0 vs >= 1 convs;
   projection shortcut: 1 vs 2). Adding a bias parameter or a constant is not a residual.
-- output: for each requested (H, W), the shape, dtype and finiteness of the output; the
-  grader accepts (B, 2), (B, 1) or (B,) floats and says which format it looks like.
-Per-requirement partial credit (weights configurable).
+- output: for each requested (H, W), the shape, dtype and finiteness of the replayed
+  output; the grader accepts (B, 2), (B, 1) or (B,) floats and says which format it
+  looks like.
+Per-requirement partial credit (weights configurable). A record the grader cannot replay
+(an operation outside the torch functions it re-executes, randomness, a mismatch) makes
+the item "needs a TA" (pending, no points) with the reason.
 
 `alternative_targets`: other accepted class names (the course renamed `CNN` to
 `CNN_Solution` in later semesters); the first one the notebook defines is graded, and the
 feedback names the class that was found.
+
+`_TRACE_SOURCE` / `analyse()` on its nodes are the unverified dataflow trace of earlier
+versions (kept for the unit tests of the analysis); `analyse()` reads the replay's
+verified nodes in the same format.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from grader.checks import _exports as ex
+from grader.checks import _integrity as integ
 from grader.checks.base import CheckKind, CheckResult, Part, combine
 from grader.checks.registry import register
 from grader.probe import Call
@@ -239,6 +257,8 @@ class CnnArchitecture(CheckKind):
                         "properties": {k: {"type": "number", "minimum": 0} for k in DEFAULT_WEIGHTS}},
             "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
             "alternative_targets": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}},
+            "max_params": {"type": "integer", "minimum": 1, "maximum": 100_000_000},
+            "max_calls": {"type": "integer", "minimum": 10, "maximum": 20000},
         },
     }
 
@@ -253,20 +273,49 @@ class CnnArchitecture(CheckKind):
         return res
 
     def _run(self, ctx, item, cls) -> CheckResult:
+        import torch
+
         p = dict(item.params)
         sizes = p.get("input_sizes", [[32, 32]])
         batch = int(p.get("batch", 2))
         w = {**DEFAULT_WEIGHTS, **p.get("weights", {})}
+        max_params = int(p.get("max_params", 20_000_000))
         if (msg := ctx.missing(cls)):
             return CheckResult.failed(msg)
-        call = Call("__grader_cnn_trace", (cls, sizes, batch, ctx.seed_for(item) % (2**31)), {}, float(p.get("timeout_s", 120)))
-        (out,) = ex.probe_module(ctx, [cls], [call], {"model", "optimizer", "criterion", "history"} - {cls}, _TRACE_SOURCE)
+        rng = np.random.default_rng(ctx.seed_for(item, "images"))
+        xs = [rng.random((batch, 3, h, ww), dtype=np.float32) for h, ww in sizes]
+        vseed = ctx.seed_for(item, "weights") % (2**31)
+        call = Call("__grader_cnn_verify", (cls, [torch.from_numpy(x) for x in xs], vseed, max_params, int(p.get("max_calls", 5000))),
+                    {}, float(p.get("timeout_s", 120)))
+        (out,) = ex.probe_module(ctx, [cls], [call], {"model", "optimizer", "criterion", "history"} - {cls}, integ.CNN_VERIFY_SOURCE)
         if not out.ok:
             return CheckResult.failed(f"could not build and run {cls}(): {out.error}", traceback=out.traceback[-1500:])
-        desc = out.value if isinstance(out.value, dict) else {}
-        facts = analyse(desc)
+        info = out.value if isinstance(out.value, dict) else {}
+        mods = info.get("modules") if isinstance(info.get("modules"), list) else []
+        ev = {"input_sizes": sizes, "batch": batch, "n_params": info.get("n_params"), "modules": mods[:60]}
+        if info.get("too_large"):
+            return CheckResult(0.0, "pending", f"needs a TA: {cls} has {info.get('n_params')} parameters, more than the grader "
+                                               f"replays ({max_params}); its architecture was not checked automatically", ev)
+        traces = info.get("traces") if isinstance(info.get("traces"), list) else []
+        if len(traces) != len(xs) or not all(isinstance(t, dict) for t in traces):
+            return CheckResult.failed(f"the probe returned no trace of {cls}'s forward pass", **ev)
+        first = traces[0]
+        if first.get("error"):
+            d = analyse({"nodes": [], "modules": mods})["declared"]
+            parts = [Part(name, w[key], False, f"forward failed, nothing could be traced: {first['error']}")
+                     for name, key in PART_NAMES if key != "output"]
+            parts.append(self._output_part(traces, [None] * len(traces), batch, w))
+            return combine(parts, {**ev, "declared": d})
+        replays = [integ.verified_trace(info, t, x, vseed, max_params) for t, x in zip(traces, xs)]
+        rep = replays[0]
+        if not rep.ok:
+            d = analyse({"nodes": [], "modules": mods})["declared"]
+            ev.update(declared=d, unverified=rep.reason, ops=[str(n.get("op")) for n in (first.get("nodes") or [])[:120] if isinstance(n, dict)])
+            declared = ", ".join(f"{k} {v}" for k, v in d.items())
+            return CheckResult(0.0, "pending", f"needs a TA: the grader could not verify {cls}'s forward pass: {rep.reason}.\n"
+                                               f"(modules declared: {declared}); no points until a TA has looked", ev)
+        facts = analyse({"nodes": rep.nodes, "modules": mods})
         d = facts["declared"]
-        trace_err = desc.get("trace_error")
 
         def detail(found: bool, used: str, declared: int, what: str) -> str:
             if found:
@@ -294,12 +343,46 @@ class CnnArchitecture(CheckKind):
                                        else "no addition of a convolution branch to its input was traced")))
         parts.append(Part("a fully connected layer", w["linear"], facts["linear"] > 0,
                           detail(facts["linear"] > 0, f"{facts['linear']} linear call(s)", d["linear"], "Linear")))
-        outs = desc.get("outputs") if isinstance(desc.get("outputs"), list) else []
-        judged = [judge_output(o, batch) for o in outs] or [(False, "no output")]
-        parts.append(Part("output shape on (B, 3, H, W) images", w["output"], all(j[0] for j in judged), "; ".join(j[1] for j in judged)))
-        if trace_err:
-            parts = [Part(pp.name, pp.weight, False, f"forward failed, nothing could be traced: {trace_err}") if pp.name != "output shape on (B, 3, H, W) images" else pp for pp in parts]
-        ev = {"input_sizes": sizes, "batch": batch, "n_params": desc.get("n_params"),
-              "modules": [m for m in (desc.get("modules") or [])[:60]], **{k: v for k, v in facts.items() if k != "ops"},
-              "ops": facts["ops"][:120], "outputs": outs}
-        return combine(parts, ev)
+        parts.append(self._output_part(traces, replays, batch, w))
+        ev.update({k: v for k, v in facts.items() if k != "ops"}, ops=facts["ops"][:120], verified="replayed by the grader",
+                  not_counted=rep.notes[:20], outputs=[_describe(t, r) for t, r in zip(traces, replays)])
+        res = combine(parts, ev)
+        if rep.notes:
+            res = CheckResult(res.fraction, res.status, res.feedback + "".join(f"\nnote: {n}" for n in rep.notes[:6]), res.evidence)
+        return res
+
+    @staticmethod
+    def _output_part(traces, replays, batch, w) -> Part:
+        judged = []
+        for t, r in zip(traces, replays):
+            size = t.get("size") if isinstance(t.get("size"), list) else None
+            if t.get("error"):
+                judged.append(judge_output({"size": size, "error": t["error"]}, batch))
+            elif r is None or not r.ok:
+                where = f"on input ({batch}, 3, {size[0]}, {size[1]})" if size and len(size) == 2 else ""
+                judged.append((False, f"{where}: not verified ({r.reason if r is not None else 'no replay'})"))
+            else:
+                judged.append(judge_output(_describe(t, r), batch))
+        judged = judged or [(False, "no output")]
+        return Part("output shape on (B, 3, H, W) images", w["output"], all(j[0] for j in judged), "; ".join(j[1] for j in judged))
+
+
+PART_NAMES = [("at least 2 convolution layers", "conv"), ("batch normalisation", "batch_norm"), ("a non-linearity", "activation"),
+              ("pooling", "pooling"), ("a residual connection", "residual"), ("a fully connected layer", "linear"),
+              ("output shape on (B, 3, H, W) images", "output")]
+
+
+def _describe(trace: dict, rep) -> dict:
+    """judge_output's description of an output: the grader's replay when verified."""
+    size = trace.get("size")
+    if trace.get("error"):
+        return {"size": size, "error": trace["error"]}
+    y = rep.output if rep is not None and rep.ok else None
+    if not isinstance(y, np.ndarray):
+        return {"size": size, "error": "not verified"}
+    yf = y.astype(np.float64)
+    fin = bool(np.all(np.isfinite(yf)))
+    return {"size": size, "tuple": bool(trace.get("tuple")), "shape": list(y.shape), "dtype": f"torch.{y.dtype}",
+            "finite": fin, "min": float(yf.min()) if y.size and fin else None, "max": float(yf.max()) if y.size and fin else None,
+            "rowsum_exp": float(np.exp(yf).sum(-1).mean()) if y.ndim == 2 and fin else None,
+            "rowsum": float(yf.sum(-1).mean()) if y.ndim == 2 and fin else None}

@@ -10,16 +10,39 @@ the reference *forward* with autograd in float64, so the check is as good as the
 For `wrt` pointing at a dict of numbers (the LSTM weights), the result is a dict with the
 same keys. Each case is scored as `shape_weight` for the right shape plus the rest for the
 right values; the feedback names common slips (sign flip, transpose, factor of two).
+
+`hand_derived` (default off; on in rubrics/hw2, where the derivatives must be derived by
+hand): a value computed by torch autograd or by finite differences is not the answer the
+item asks for, and the grader looks for both (grader/checks/_integrity.py):
+- statically, in the code the probe runs for the target (the target and everything it
+  refers to): autograd entry points (.backward(), torch.autograd.*, torch.func /
+  functorch, jacobian/vjp imports, requires_grad, reading .grad);
+- at run time: the target runs with those entry points disabled (they raise, and the
+  attempt is recorded) by code placed before the student's first line;
+- by counting: the forward functions the item differentiates (`forward_functions`,
+  default the name of the rubric's `forward`), when the notebook defines them, are
+  counted while the target runs; more than `max_forward_calls` (default 2) calls is
+  finite differences (or a numerical Jacobian), not a derivation;
+- numerically: float64 results that match autograd only to finite-difference precision
+  (relative error above `fd_rel_error`, default 1e-11; a derivation by hand is exact to
+  about 1e-15; results exactly representable in float32 are float32 arithmetic, not
+  finite differences).
+Any signal makes the item "needs a TA" (pending, no points) with the reasons; a course
+that allows autograd leaves `hand_derived` off.
+`show_expected` (default on, never for hidden items): whether failing feedback quotes
+expected values.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from grader.checks import _integrity as integ
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, CheckResult, Part, combine
 from grader.checks.cases import COMMON_PROPS, run_cases
 from grader.checks.compare import as_array, compare_values, load_reference
 from grader.checks.registry import register
+from grader.probe import Call, Outcome
 
 
 def _leaf(v):
@@ -90,6 +113,11 @@ class Gradient(CheckKind):
             "shape_weight": {"type": "number", "minimum": 0, "maximum": 1},
             "rtol": {"type": "number", "minimum": 0},
             "atol": {"type": "number", "minimum": 0},
+            "hand_derived": {"type": "boolean"},
+            "fd_rel_error": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "forward_functions": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}},
+            "max_forward_calls": {"type": "integer", "minimum": 0},
+            "show_expected": {"type": "boolean"},
         },
     }
 
@@ -103,7 +131,12 @@ class Gradient(CheckKind):
             if (err := inp.check_spec(case["args"])):
                 return CheckResult.error(f"rubric input spec: {err}")
         forward = load_reference(p["forward"])
-        runs = run_cases(ctx, item, {**p, "reference": None})
+        hand = bool(p.get("hand_derived", False))
+        fwd_names = list(p.get("forward_functions") or [p["forward"].rpartition(":")[2]])
+        gctx = _GuardedContext(ctx, fwd_names) if hand else ctx
+        runs = run_cases(gctx, item, {**p, "reference": None})
+        show = False if item.visibility == "hidden" else p.get("show_expected", True)
+        fd_signals: list[str] = []
         sw = float(p.get("shape_weight", 0.25))
         rtol, atol = p.get("rtol", 1e-6), p.get("atol", 1e-8)
         parts, ev = [], []
@@ -117,7 +150,9 @@ class Gradient(CheckKind):
             got = r.outcome.value
             if isinstance(want, dict):
                 shape_ok = isinstance(got, dict) and set(want) <= set(got)
-                c = compare_values(got, want, rtol, atol)
+                c = compare_values(got, want, rtol, atol, False, show)
+                if hand and c.ok and (why := integ.fd_signal(got, want, float(p.get("fd_rel_error", 1e-11)))):
+                    fd_signals.append(f"{r.label}: {why}")
                 hint = ""
                 if shape_ok and not c.ok:
                     flips = [k for k in want if as_array(got[k]) is not None and np.allclose(as_array(got[k]), -want[k], rtol=1e-6, atol=1e-9) and abs(float(want[k])) > 1e-9]
@@ -128,7 +163,9 @@ class Gradient(CheckKind):
                 continue
             g = as_array(got)
             shape_ok = g is not None and g.shape == want.shape
-            c = compare_values(got, want, rtol, atol)
+            c = compare_values(got, want, rtol, atol, False, show)
+            if hand and c.ok and (why := integ.fd_signal(got, want, float(p.get("fd_rel_error", 1e-11)))):
+                fd_signals.append(f"{r.label}: {why}")
             hint = diagnose(g.astype(float), want) if g is not None and not c.ok and g.dtype.kind in "biuf" else ""
             detail = c.detail + (f" — it looks like {hint}" if hint else "")
             parts += [Part(f"{r.label}: shape {list(want.shape)}", sw, shape_ok,
@@ -136,4 +173,61 @@ class Gradient(CheckKind):
                       Part(f"{r.label}: values vs autograd", 1 - sw, c.ok, detail)]
             ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, "expected_shape": list(want.shape),
                        "diagnosis": hint, **c.evidence})
-        return combine(parts, {"cases": ev})
+        res = combine(parts, {"cases": ev})
+        if not hand:
+            return res
+        static = integ.autograd_signals(ctx.module_for(item.target), item.target)
+        dynamic = sorted({c for calls in gctx.autograd.values() for c in calls})
+        most: dict[str, int] = {}
+        for counts in gctx.forward_calls.values():
+            for n, k in counts.items():
+                most[n] = max(most.get(n, 0), k)
+        limit = int(p.get("max_forward_calls", 2))
+        numeric = [f"{item.target} calls {n} {k} times in one case: finite differences (a numerical Jacobian), not a derivation"
+                   for n, k in sorted(most.items()) if k > limit]
+        signals = ([f"your code calls {c} (the grader disables it here)" for c in dynamic] + numeric
+                   + [f"autograd in the code of {item.target} and what it calls: {h}" for h in static]
+                   + [f"finite differences? {f}" for f in fd_signals])
+        if not signals:
+            return res
+        evidence = {**res.evidence, "hand_derived_signals": signals, "fraction_without_review": round(res.fraction, 4)}
+        return CheckResult(0.0, "pending",
+                           "needs a TA: this derivative must be derived by hand, and the grader found signs that it was "
+                           "computed by autograd or by finite differences:\n" + "\n".join(f"- {x}" for x in signals[:8])
+                           + "\nno points until a TA has looked\n" + res.feedback, evidence)
+
+
+class _GuardedContext:
+    """The check context, except that probes run the target with autograd disabled (the
+    guard goes before the student's first line) and report the entry points it tried."""
+
+    def __init__(self, ctx, count_names=()):
+        self._ctx = ctx
+        self.count_names = list(count_names)
+        self.autograd: dict[int, list[str]] = {}
+        self.forward_calls: dict[int, dict[str, int]] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+    def probe(self, targets, calls, load_timeout_s: float = 60.0, **kw):
+        source = (integ.AUTOGRAD_GUARD + "\n\n" + self._ctx.module_for(*targets)
+                  + "\n\n# --- grader helpers ---\n" + integ.HAND_DERIVED_CALL)
+        wrapped = [Call("__grader_hand_derived_call", (c.fn, tuple(c.args), dict(c.kwargs), self.count_names), {}, c.timeout_s)
+                   for c in calls]
+        outs = self._ctx.prober.run(source, wrapped, load_timeout_s=load_timeout_s, files=kw.get("files"))
+        result = []
+        for i, o in enumerate(outs):
+            v = o.value
+            if o.ok and isinstance(v, dict) and set(v) == {"value", "error", "autograd", "forward_calls"}:
+                used = v.get("autograd")
+                self.autograd[i] = [str(x)[:80] for x in used][:10] if isinstance(used, list) else []
+                fc = v.get("forward_calls")
+                self.forward_calls[i] = ({str(k)[:60]: n for k, n in fc.items() if type(n) is int} if isinstance(fc, dict) else {})
+                if v.get("error") is not None:
+                    result.append(Outcome(False, None, str(v["error"])[:500], "", o.seconds))
+                else:
+                    result.append(Outcome(True, v["value"], "", "", o.seconds))
+            else:
+                result.append(o)
+        return result

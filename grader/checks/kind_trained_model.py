@@ -10,14 +10,26 @@ How it works, across the trust boundary:
    writes it as .npz (numbers only) + JSON into `__grader_exports__/` (see _exports.py).
 2. run(), in the grader: the export is validated (epilogue really ran, sizes, numeric
    arrays, allow_pickle=False), then a probe process rebuilds the student's class from
-   the notebook's extracted source (never from kernel bytes), loads the weights, sets the
-   globals real solutions lean on (`model`, `device` = cpu) and calls the student's own
-   `test_run` on grader-seeded random lowercase strings (lengths and delays exactly as
-   test_model / test_variable_delay_model draw them). Only the produced strings come back.
-3. The grader computes the delayed-echo accuracy itself and compares it with the
-   threshold. A second probe call diagnoses interface deviations (forward taking integer
-   indices, returning a tuple, extra arguments): they are reported, never penalised,
-   because the notebook's own test only exercises test_run.
+   the notebook's extracted source (never from kernel bytes), loads the weights and sets
+   the globals real solutions lean on (`model`, `device` = cpu).
+3. What is scored is the model's own behaviour, computed by the grader: the grader makes
+   the inputs (seeded random lowercase strings, lengths and delays exactly as test_model /
+   test_variable_delay_model draw them) as one-hot arrays (B, T, 27) and as integer
+   indices, the probe only calls forward on them (batch-first and time-first layouts;
+   forward(x, delays) for the variable delay) and returns the raw logits as arrays, and
+   the grader takes the argmax itself (index 0 -> ' ') and computes the delayed-echo
+   accuracy against the threshold. The layout that reads best is used and named.
+   The student's own `test_run` is still called on the same strings, but its strings are
+   a claim: they are shown (evidence `test_run_accuracy`) and never scored. When the
+   grader cannot read predictions from forward at all (it fails on every layout, or its
+   output is not (B, T, 27)), a passing test_run makes the item "needs a TA" (pending,
+   no points), never points.
+   `weights_control` (default off; on in rubrics/hw2): forward is also run with the
+   trained weights shuffled (each tensor's entries permuted by the grader). A model that
+   still echoes above `partial_min_accuracy` does not owe its behaviour to its weights
+   (an echo hand-coded in forward): needs a TA, no points.
+   A second probe call diagnoses interface deviations (forward taking integer indices,
+   returning a tuple, extra arguments): they are reported, never penalised.
 
 Template versions (`templates`): the course changed the notebook over the semesters
 (Fall 2024+: variable-delay threshold 0.95, max delay 12, `train_model(model, dataloader)`
@@ -31,9 +43,9 @@ reported.
 
 test_run's extra arguments: required parameters beyond (s[, delay]) are filled by name
 where the meaning is unambiguous (`device` -> cpu, `model` -> the rebuilt model) and
-reported; any other required parameter makes the item fail with that reason. A variable-
-delay model without an integer `max_delay` attribute (the notebook's test reads it)
-loses `missing_max_delay_penalty` (default 0.2) of the points.
+reported; any other required parameter is reported as an interface deviation. A
+variable-delay model without an integer `max_delay` attribute (the notebook's test reads
+it) loses `missing_max_delay_penalty` (default 0.2) of the points.
 
 Scoring: full marks at accuracy >= threshold; `partial_credit` (default 0.3) when the
 model rebuilds, runs and reaches `partial_min_accuracy` (default 0.5, far above the 1/27
@@ -43,6 +55,8 @@ from __future__ import annotations
 
 import random
 import string
+
+import numpy as np
 
 from grader.checks import _exports as ex
 from grader.checks.base import CheckKind, CheckResult, Instrumentation
@@ -97,6 +111,38 @@ def __grader_echo(class_name, kwargs, names, strings, delays, seed):
     return out
 
 
+def __grader_echo_forward(class_name, kwargs, names, groups, with_delay, seed, weights, max_groups):
+    import torch as _torch
+    import numpy as _np
+    m = __grader_rebuild(class_name, kwargs, names, seed)
+    if weights != "weights.npz":
+        with _np.load(weights, allow_pickle=False) as z:
+            sd = {n: _torch.from_numpy(_np.array(z["p%d" % i])) for i, n in enumerate(names)}
+        m.load_state_dict(sd, strict=False)
+        m.eval()
+    out = {}
+    for layout in ("onehot", "onehot_tb", "index", "index_tb"):
+        res = []
+        for g in groups[:max_groups]:
+            x = g["onehot"] if layout.startswith("onehot") else g["index"]
+            if layout.endswith("_tb"):
+                x = x.transpose(0, 1).contiguous()
+            extra = (g["delays"],) if with_delay else ()
+            try:
+                with _torch.no_grad():
+                    y = m(x, *extra)
+                if isinstance(y, (tuple, list)) and y and isinstance(y[0], _torch.Tensor):
+                    y = y[0]
+                if not isinstance(y, _torch.Tensor):
+                    raise TypeError("forward returned %s, not a tensor" % type(y).__name__)
+                res.append(y.detach().cpu().float().numpy())
+            except Exception as e:
+                res = {"error": ("%s: %s" % (type(e).__name__, e))[:200]}
+                break
+        out[layout] = res
+    return out
+
+
 def __grader_echo_diag(class_name, kwargs, names, with_delay, seed):
     import torch as _torch
     m = __grader_rebuild(class_name, kwargs, names, seed)
@@ -131,6 +177,95 @@ def make_strings(seed: int, n: int, length: tuple[int, int], delays: tuple[int, 
         strings.append("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(*length))))
         ds.append(None if delays is None else rng.randint(*delays))
     return strings, ds
+
+
+LAYOUTS = {"onehot": "one-hot (B, T, 27)", "onehot_tb": "one-hot, time first (T, B, 27)",
+           "index": "integer indices (B, T)", "index_tb": "integer indices, time first (T, B)"}
+VOCAB = 27
+
+
+def make_groups(strings: list[str], delays: list) -> tuple[list[dict], list[list[int]]]:
+    """The grader's own inputs for forward: strings of equal length batched together, as
+    one-hot float32 (B, T, 27) and int64 indices (B, T) (index 0 is the blank, 1..26 the
+    letters), with the delays (B,) for the variable-delay model. Returns (groups to send,
+    the string indices of each group)."""
+    import torch
+
+    by_len: dict[int, list[int]] = {}
+    for i, s in enumerate(strings):
+        by_len.setdefault(len(s), []).append(i)
+    groups, members = [], []
+    for T in sorted(by_len):
+        ids = by_len[T]
+        for k in range(0, len(ids), 64):
+            chunk = ids[k:k + 64]
+            if len(chunk) == T and len(chunk) > 1:  # (B, T) vs (T, B) must be told apart by shape
+                chunk, rest = chunk[:-1], chunk[-1:]
+                members.append(rest)
+            members.append(chunk)
+    members.sort(key=lambda m: m[0])
+    for chunk in members:
+        idx = torch.tensor([[ord(c) - 96 for c in strings[i]] for i in chunk], dtype=torch.int64)
+        g = {"index": idx, "onehot": torch.nn.functional.one_hot(idx, VOCAB).float()}
+        if delays and delays[0] is not None:
+            g["delays"] = torch.tensor([int(delays[i]) for i in chunk], dtype=torch.int64)
+        groups.append(g)
+    return groups, members
+
+
+def read_predictions(out, layout: str, members: list[list[int]], strings: list[str]) -> tuple[dict | None, str]:
+    """{string index: predicted string} from forward's raw outputs for one layout, the argmax
+    taken here, in the grader; or (None, why the outputs cannot be read)."""
+    if isinstance(out, dict):
+        return None, f"forward fails on {LAYOUTS[layout]}: {out.get('error')}"
+    if not isinstance(out, list) or len(out) != len(members) or not out:
+        return None, f"no outputs for {LAYOUTS[layout]}"
+    preds: dict[int, str] = {}
+    for chunk, y in zip(members, out):
+        B, T = len(chunk), len(strings[chunk[0]])
+        if not isinstance(y, np.ndarray) or y.dtype.kind != "f":
+            return None, f"forward's output on {LAYOUTS[layout]} is not a float tensor"
+        if y.shape == (B, T, VOCAB):
+            rows = [y[b] for b in range(B)]
+        elif y.shape == (T, B, VOCAB):
+            rows = [y[:, b] for b in range(B)]
+        elif B == 1 and y.shape == (T, VOCAB):
+            rows = [y]
+        else:
+            return None, f"forward returns shape {list(y.shape)} for {LAYOUTS[layout]} of B={B}, T={T}; expected (B, T, 27)"
+        for i, r in zip(chunk, rows):
+            r = np.where(np.isfinite(r), r, -np.inf)
+            k = np.argmax(r, axis=-1)
+            bad = ~np.isfinite(r).any(axis=-1)
+            preds[i] = "".join("?" if b else (" " if j == 0 else chr(96 + int(j))) for j, b in zip(k, bad))
+    return preds, ""
+
+
+def best_layout(outs: dict, members, strings, delays) -> tuple[str | None, float, dict | None, list[str]]:
+    """The layout whose predictions echo best: (layout, accuracy, predictions, reasons others failed)."""
+    best, why = (None, -1.0, None), []
+    for layout in LAYOUTS:
+        preds, reason = read_predictions(outs.get(layout) if isinstance(outs, dict) else None, layout, members, strings)
+        if preds is None:
+            why.append(reason)
+            continue
+        ids = sorted(preds)
+        acc, _ = echo_accuracy([strings[i] for i in ids], [delays[i] for i in ids], [preds[i] for i in ids])
+        if acc > best[1]:
+            best = (layout, acc, preds)
+    return best[0], max(best[1], 0.0), best[2], why
+
+
+def shuffled_weights(arrays: dict, names: list[str], seed: int, path) -> None:
+    """The control: every floating tensor's entries permuted (same values, no learned structure)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, n in enumerate(names):
+        a = np.asarray(arrays[n])
+        if a.dtype.kind == "f" and a.size > 1:
+            a = rng.permutation(a.reshape(-1)).reshape(a.shape)
+        out[f"p{i}"] = a
+    np.savez(path, **out)
 
 
 def echo_accuracy(strings: list[str], delays: list[int], results: list) -> tuple[float, dict]:
@@ -179,6 +314,8 @@ class TrainedModel(CheckKind):
             "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
             "max_params": {"type": "integer", "minimum": 1},
             "missing_max_delay_penalty": {"type": "number", "minimum": 0, "maximum": 1},
+            "weights_control": {"type": "boolean"},
+            "control_strings": {"type": "integer", "minimum": 10, "maximum": 5000},
             "default_template": {"type": "string"},
             "templates": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["name", "signals"],
@@ -205,6 +342,8 @@ class TrainedModel(CheckKind):
         p.setdefault("timeout_s", 120)
         p.setdefault("max_params", 20_000_000)
         p.setdefault("missing_max_delay_penalty", 0.2)
+        p.setdefault("weights_control", False)
+        p.setdefault("control_strings", 100)
         return p
 
     def _template(self, ctx, p: dict) -> dict:
@@ -267,50 +406,113 @@ class TrainedModel(CheckKind):
             delays = [p["delay"]] * len(strings)
         names = exp.names
         seed = ctx.seed_for(item, "init") % (2**31)
+        run_delays = delays if variable else [None] * len(strings)
+        groups, members = make_groups(strings, run_delays)
+        files = {"weights.npz": exp.npz}
+        n_control = 0
+        if p["weights_control"]:
+            control = exp.npz.with_name(exp.npz.stem + "-control.npz")
+            shuffled_weights(exp.arrays, names, ctx.seed_for(item, "control"), control)
+            files["control.npz"] = control
+            while n_control < len(members) and sum(len(m) for m in members[:n_control]) < p["control_strings"]:
+                n_control += 1
         calls = [
-            Call("__grader_echo", (cls, kwargs, names, strings, delays if variable else [None] * len(strings), seed), {}, float(p["timeout_s"])),
+            Call("__grader_echo", (cls, kwargs, names, strings, run_delays, seed), {}, float(p["timeout_s"])),
             Call("__grader_echo_diag", (cls, kwargs, names, variable, seed), {}, 30.0),
+            Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "weights.npz", len(groups)), {}, float(p["timeout_s"])),
         ]
-        out, diag = ex.probe_module(ctx, [cls], calls, EXCLUDE - {cls}, _ECHO_SOURCE, files={"weights.npz": exp.npz})
+        if n_control:
+            calls.append(Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "control.npz", n_control), {}, float(p["timeout_s"])))
+        outs = ex.probe_module(ctx, [cls], calls, EXCLUDE - {cls}, _ECHO_SOURCE, files=files)
+        out, diag, fwd = outs[0], outs[1], outs[2]
         deviations = _deviations(meta, diag, variable)
         if missing_md:
             deviations.append("no integer attribute `max_delay` (test_variable_delay_model reads model.max_delay)")
         ev = {"template": template, "exported": _meta_ev(meta), "rebuild": notes, "deviations": deviations, "n_strings": len(strings),
               "lengths": p["length"], "delays": sorted(set(delays)), "threshold": p["threshold"]}
-        if not out.ok:
-            return CheckResult.failed(f"could not run your trained {cls}: {out.error}", traceback=out.traceback[-1500:], **ev)
-        results = out.value if isinstance(out.value, list) else []
-        if len(results) != len(strings):
-            return CheckResult.failed(f"the probe returned {len(results)} results for {len(strings)} strings", **ev)
-        errors = [r.get("error") for r in results if isinstance(r, dict)]
-        acc, worst = echo_accuracy(strings, delays, results)
-        ev.update(accuracy=round(acc, 5), **worst)
-        if errors:
-            ev["test_run_errors"] = errors[:5]
-        lines = [f"{cls} (`{meta.get('variable')}`, rebuilt from your class and the weights trained in the notebook): "
-                 f"accuracy {acc:.4f} on {len(strings)} random strings"
-                 + (f" with delays 0..{max(delays)}" if variable else f" with delay {p['delay']}")
-                 + f"; needed >= {p['threshold']}"]
+
+        # the student's test_run: a claim, shown, never scored
+        t_acc, t_errors = None, []
+        if out.ok and isinstance(out.value, list) and len(out.value) == len(strings):
+            t_errors = [r.get("error") for r in out.value if isinstance(r, dict)]
+            t_acc, _ = echo_accuracy(strings, delays, out.value)
+            ev["test_run_accuracy"] = round(t_acc, 5)
+        elif not out.ok:
+            t_errors = [out.error]
+        if t_errors:
+            ev["test_run_errors"] = [str(e)[:300] for e in t_errors[:5]]
+
+        # what is scored: the grader's argmax over forward's logits on its own inputs
+        if not fwd.ok:
+            layout, acc, preds, why = None, 0.0, None, [f"could not run forward: {fwd.error}"]
+            if fwd.traceback:
+                ev["traceback"] = fwd.traceback[-1500:]
+        else:
+            layout, acc, preds, why = best_layout(fwd.value, members, strings, delays)
+        head = (f"{cls} (`{meta.get('variable')}`, rebuilt from your class and the weights trained in the notebook): ")
+        lines = []
         if template.get("name"):
-            lines.insert(0, f"template: {template['name']}" + (f" (detected from {len(template['signals_matched'])} signal(s) in the given code)" if template.get("signals_matched") else ""))
-        for bad in template.get("inconsistent", []):
-            lines.append(f"note: template signals are inconsistent ({len(bad['signals_matched'])} of the {bad['needed']} needed for '{bad['name']}'); the rubric's thresholds apply")
-        lines += [f"note: {n}" for n in notes]
-        lines += [f"interface: {d}" for d in deviations]
-        if errors:
-            lines.append(f"test_run failed on {len(errors)} string(s), e.g. input {strings[[i for i, r in enumerate(results) if isinstance(r, dict)][0]]!r}: {errors[0]}")
-        elif worst.get("worst_got") is not None and acc < p["threshold"]:
+            lines.append(f"template: {template['name']}" + (f" (detected from {len(template['signals_matched'])} signal(s) in the given code)" if template.get("signals_matched") else ""))
+        delay_txt = f" with delays 0..{max(delays)}" if variable else f" with delay {p['delay']}"
+
+        def tail(lines):
+            for bad in template.get("inconsistent", []):
+                lines.append(f"note: template signals are inconsistent ({len(bad['signals_matched'])} of the {bad['needed']} needed for '{bad['name']}'); the rubric's thresholds apply")
+            lines += [f"note: {n}" for n in notes]
+            lines += [f"interface: {d}" for d in deviations]
+            if t_errors:
+                bad_i = next((i for i, r in enumerate(out.value) if isinstance(r, dict)), None) if out.ok and isinstance(out.value, list) else None
+                lines.append("interface: test_run failed" + (f" on {len(t_errors)} string(s), e.g. input {strings[bad_i]!r}" if bad_i is not None else "")
+                             + f": {t_errors[0]}")
+            return "\n".join(lines)
+
+        if layout is None:
+            ev["forward_unreadable"] = why
+            lines.insert(0 if not lines else 1, head + "the grader could not read predictions from forward on its own inputs: " + "; ".join(why))
+            if t_acc is not None and t_acc >= p["partial_min_accuracy"]:
+                lines.append(f"needs a TA: your test_run reports accuracy {t_acc:.4f}{delay_txt}, but its strings are not evidence "
+                             "the grader can verify (it scores the model's own outputs); no points until a TA has looked")
+                return CheckResult(0.0, "pending", tail(lines), ev)
+            if not out.ok:
+                lines.append(f"could not run your trained {cls}: {out.error}")
+            return CheckResult.failed(tail(lines), 0.0, **ev)
+
+        ids = list(range(len(strings)))
+        acc, worst = echo_accuracy(strings, delays, [preds[i] for i in ids])
+        ev.update(accuracy=round(acc, 5), layout=layout, **worst)
+        lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
+                     f"(the grader's argmax of forward's logits on its own {LAYOUTS[layout]} inputs)")
+        if t_acc is not None and abs(t_acc - acc) > 0.02:
+            lines.append(f"note: your test_run's strings echo with accuracy {t_acc:.4f}, which is not what your model predicts; "
+                         "the grade uses the model's own outputs")
+        if worst.get("worst_got") is not None and acc < p["threshold"]:
             lines.append(f"example: input {worst['worst_input']!r}, delay {worst['worst_delay']}: expected {worst['worst_expected']!r}, got {worst['worst_got']!r}")
-        if acc >= p["threshold"] and not errors:
+
+        if acc >= p["partial_min_accuracy"] and n_control:
+            ctl = outs[3]
+            c_acc = None
+            if ctl.ok:
+                c_preds, _ = read_predictions(ctl.value.get(layout) if isinstance(ctl.value, dict) else None, layout, members[:n_control], strings)
+                if c_preds:
+                    cid = sorted(c_preds)
+                    c_acc, _ = echo_accuracy([strings[i] for i in cid], [delays[i] for i in cid], [c_preds[i] for i in cid])
+            ev["control_accuracy"] = None if c_acc is None else round(c_acc, 5)
+            if c_acc is None or c_acc >= p["partial_min_accuracy"]:
+                lines.append("needs a TA: " + ("with its trained weights shuffled by the grader, the model still echoes "
+                                               f"(accuracy {c_acc:.4f}): its behaviour does not come from its weights (an echo hand-coded in forward?)"
+                                               if c_acc is not None else "the grader could not run the model with its weights shuffled (the control)")
+                             + "; no points until a TA has looked")
+                return CheckResult(0.0, "pending", tail(lines), ev)
+        if acc >= p["threshold"]:
             if missing_md:
                 lines.append(f"the model echoes well but has no `max_delay` attribute, which the notebook's test needs "
                              f"(-{p['missing_max_delay_penalty']:.0%} of the points)")
-                return CheckResult.failed("\n".join(lines), 1.0 - p["missing_max_delay_penalty"], **ev)
-            return CheckResult(1.0, "passed", "\n".join(lines), ev)
+                return CheckResult.failed(tail(lines), 1.0 - p["missing_max_delay_penalty"], **ev)
+            return CheckResult(1.0, "passed", tail(lines), ev)
         if acc >= p["partial_min_accuracy"]:
             lines.append(f"partial credit: the model loads and runs but is below the threshold ({p['partial_credit']:.0%} of the points)")
-            return CheckResult.failed("\n".join(lines), p["partial_credit"], **ev)
-        return CheckResult.failed("\n".join(lines), 0.0, **ev)
+            return CheckResult.failed(tail(lines), p["partial_credit"], **ev)
+        return CheckResult.failed(tail(lines), 0.0, **ev)
 
 
 def _meta_ev(meta: dict) -> dict:

@@ -6,16 +6,24 @@ Item: `hw2_cnn.validation_accuracy` (target: the model class, `CNN`).
    cell the last global instance of the class (preferring `model`) is copied in memory;
    the epilogue writes its state_dict (parameters and batch-norm buffers) as numeric
    .npz + JSON metadata.
-2. run(): the export is validated in the grader; the grader generates the validation
-   split itself from reference/res/image_data.py's deterministic generator (seed and
-   split in params) and hands the probe only the images as an input array, never the
-   generator code or the labels. The probe rebuilds the student's class from the
-   notebook's source, loads the weights, switches to eval mode and returns the raw
-   outputs. The grader turns them into predictions ((B, 2): argmax; (B, 1) or (B,):
-   > 0.5 if all outputs lie in [0, 1], else > 0) and computes the accuracy against the
-   labels it kept. Full marks at >= threshold (default 0.75); `partial_credit` (default
-   0.3) from `partial_min_accuracy` (default 0.6: chance is 0.5, so an untrained model
-   gets 0).
+2. run(): the export is validated in the grader. The images the model is scored on are
+   ones the notebook cannot have: with `private_split` (default on) the grader draws
+   `n_images` fresh images from reference/res/image_data.py's generator with a seed
+   derived from a grader-private secret (grader/checks/_integrity.py), in the grader
+   process, and sends the probe only the images, at evaluation time, never the labels or
+   the seed. (The split the notebook itself loads, `data_seed`/`split`, can be memorised:
+   a model whose buffers hold its images and labels answers it by lookup. It is still
+   evaluated, as evidence: a model far better on it than on the private images is named.)
+   The probe rebuilds the student's class from the notebook's source, loads the weights,
+   switches to eval mode and returns the raw outputs and its parameter names. The grader
+   turns the outputs into predictions ((B, 2): argmax; (B, 1) or (B,): > 0.5 if all
+   outputs lie in [0, 1], else > 0) and computes the accuracy against the labels it kept.
+   Full marks at >= threshold (default 0.75); `partial_credit` (default 0.3) from
+   `partial_min_accuracy` (default 0.6: chance is 0.5, so an untrained model gets 0).
+3. Large non-parameter state: state_dict entries that are not parameters (buffers) with
+   more than `max_buffer_numel` numbers in all (default 100 000; batch-norm statistics
+   are a few hundred) can hold a dataset. A model that would earn points while carrying
+   them is "needs a TA" (pending, no points), with the buffers named.
 """
 from __future__ import annotations
 
@@ -27,17 +35,22 @@ from grader.checks.registry import register
 from grader.probe import Call
 
 _SOURCE = ex.REBUILD_SOURCE + r'''
-def __grader_cnn_outputs(class_name, kwargs, names, images, batch, seed):
+def __grader_cnn_eval(class_name, kwargs, names, image_sets, batch, seed):
+    """Outputs on each image set, and the names of the rebuilt model's parameters."""
     import torch as _torch
     m = __grader_rebuild(class_name, kwargs, names, seed)
+    params = [n for n, _ in _torch.nn.Module.named_parameters(m)]
     outs = []
-    with _torch.no_grad():
-        for i in range(0, images.shape[0], batch):
-            y = m(images[i:i + batch].float())
-            if isinstance(y, (tuple, list)):
-                y = y[0]
-            outs.append(y.detach().double().cpu())
-    return _torch.cat(outs)
+    for images in image_sets:
+        res = []
+        with _torch.no_grad():
+            for i in range(0, images.shape[0], batch):
+                y = m(images[i:i + batch].float())
+                if isinstance(y, (tuple, list)):
+                    y = y[0]
+                res.append(y.detach().double().cpu())
+        outs.append(_torch.cat(res))
+    return {"outputs": outs, "params": params}
 '''
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -52,6 +65,14 @@ def predictions(out: np.ndarray, n: int) -> tuple[np.ndarray | None, str]:
             return (o > 0.5).astype(np.int64), "probability > 0.5 of a single output"
         return (o > 0).astype(np.int64), "logit > 0 of a single output"
     return None, f"output shape {list(out.shape)}; expected ({n}, 2), ({n}, 1) or ({n},)"
+
+
+def private_images(seed: int, n: int, size: int):
+    """Fresh images from the course generator, drawn with a seed only the grader knows."""
+    from reference.res.image_data import make_images
+
+    x, y = make_images(n, seed, size)
+    return x.numpy().astype(np.float32), y.numpy().astype(np.int64)
 
 
 def dataset(seed: int, split: str, size: int):
@@ -78,6 +99,10 @@ class ValidationAccuracy(CheckKind):
             "partial_min_accuracy": {"type": "number", "minimum": 0, "maximum": 1},
             "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
             "max_params": {"type": "integer", "minimum": 1},
+            "private_split": {"type": "boolean"},
+            "n_images": {"type": "integer", "minimum": 10, "maximum": 5000},
+            "max_buffer_numel": {"type": "integer", "minimum": 0},
+            "memorisation_gap": {"type": "number", "minimum": 0, "maximum": 1},
         },
     }
 
@@ -91,6 +116,10 @@ class ValidationAccuracy(CheckKind):
         p.setdefault("partial_min_accuracy", 0.6)
         p.setdefault("timeout_s", 120)
         p.setdefault("max_params", 50_000_000)
+        p.setdefault("private_split", True)
+        p.setdefault("n_images", 500)
+        p.setdefault("max_buffer_numel", 100_000)
+        p.setdefault("memorisation_gap", 0.2)
         return p
 
     def instrument(self, item) -> Instrumentation:
@@ -107,17 +136,35 @@ class ValidationAccuracy(CheckKind):
         if isinstance(kw, str):
             return CheckResult.failed(kw)
         kwargs, notes = kw
-        x, y = ctx.reference(f"images:{p['data_seed']}:{p['split']}:{p['image_size']}", lambda: dataset(p["data_seed"], p["split"], p["image_size"]))
+        known_x, known_y = ctx.reference(f"images:{p['data_seed']}:{p['split']}:{p['image_size']}",
+                                         lambda: dataset(p["data_seed"], p["split"], p["image_size"]))
+        if p["private_split"]:
+            from grader.checks._integrity import private_seed
+
+            pseed = private_seed("validation_accuracy", ctx.notebook.seed, item.id)
+            x, y = ctx.reference(f"private-images:{pseed}:{p['n_images']}:{p['image_size']}",
+                                 lambda: private_images(pseed, p["n_images"], p["image_size"]))
+            sets = [x, known_x]
+            where = (f"{len(y)} images the grader drew itself (a private split of the same generator, "
+                     f"not loadable from the notebook)")
+        else:
+            x, y = known_x, known_y
+            sets = [x]
+            where = f"the {p['split']} split ({len(y)} images)"
         import torch
 
-        call = Call("__grader_cnn_outputs", (cls, kwargs, exp.names, torch.from_numpy(x), 100, ctx.seed_for(item) % (2**31)), {}, float(p["timeout_s"]))
+        call = Call("__grader_cnn_eval", (cls, kwargs, exp.names, [torch.from_numpy(a) for a in sets], 100, ctx.seed_for(item) % (2**31)),
+                    {}, float(p["timeout_s"]))
         (out,) = ex.probe_module(ctx, [cls], [call], {"model", "device", "optimizer", "criterion", "history"} - {cls}, _SOURCE,
                                  files={"weights.npz": exp.npz})
         ev = {"exported": {k: exp.meta.get(k) for k in ("variable", "candidates", "numel", "init_args", "execution_count")},
-              "rebuild": notes, "split": p["split"], "n_images": int(len(y)), "threshold": p["threshold"]}
+              "rebuild": notes, "split": "private" if p["private_split"] else p["split"], "n_images": int(len(y)),
+              "threshold": p["threshold"]}
         if not out.ok:
             return CheckResult.failed(f"could not evaluate your trained {cls}: {out.error}", traceback=out.traceback[-1500:], **ev)
-        o = out.value
+        val = out.value if isinstance(out.value, dict) else {}
+        outs = val.get("outputs") if isinstance(val.get("outputs"), list) else []
+        o = outs[0] if outs else None
         if not isinstance(o, np.ndarray) or o.dtype.kind != "f":
             return CheckResult.failed(f"{cls} did not return a float tensor", **ev)
         pred, how = predictions(o, len(y))
@@ -125,15 +172,37 @@ class ValidationAccuracy(CheckKind):
         if pred is None:
             return CheckResult.failed(f"cannot read predictions: {how}", **ev)
         if not np.all(np.isfinite(o)):
-            return CheckResult.failed(f"{cls} outputs NaN or inf on the {p['split']} images", **ev)
+            return CheckResult.failed(f"{cls} outputs NaN or inf on the {ev['split']} images", **ev)
         acc = float((pred == y).mean())
         ev["accuracy"] = round(acc, 4)
         ev["confusion"] = {f"true {t} -> predicted {q}": int(((y == t) & (pred == q)).sum()) for t in (0, 1) for q in (0, 1)}
         fb = (f"{cls} (`{exp.meta.get('variable')}`, the weights trained in your notebook, rebuilt by the grader): "
-              f"{p['split']} accuracy {acc:.3f} on {len(y)} images ({how}); needed >= {p['threshold']}")
+              f"accuracy {acc:.3f} on {where} ({how}); needed >= {p['threshold']}")
         fb += "".join(f"\nnote: {n}" for n in notes)
-        if acc >= p["threshold"]:
+        if p["private_split"] and len(outs) > 1 and isinstance(outs[1], np.ndarray):
+            kpred, _ = predictions(outs[1], len(known_y))
+            if kpred is not None:
+                kacc = float((kpred == known_y).mean())
+                ev["known_split_accuracy"] = round(kacc, 4)
+                if kacc - acc > p["memorisation_gap"]:
+                    fb += (f"\nnote: on the {p['split']} split your notebook can load, the model scores {kacc:.3f}, "
+                           f"far above {acc:.3f} on fresh images: it answers images it has seen, not the task")
+        params = set(str(n) for n in val.get("params") or [] if isinstance(n, str))
+        buffers = {n: int(a.size) for n, a in exp.arrays.items() if n not in params}
+        big = sum(buffers.values())
+        ev["buffer_numel"] = big
+        flagged = big > p["max_buffer_numel"]
+        if flagged:
+            top = sorted(buffers.items(), key=lambda kv: -kv[1])[:4]
+            ev["large_buffers"] = dict(top)
+            fb += (f"\nnote: the model carries {big} numbers in buffers that are not trained parameters "
+                   f"({', '.join(f'{n} ({k})' for n, k in top)}): such state can hold a dataset")
+        fraction = 1.0 if acc >= p["threshold"] else p["partial_credit"] if acc >= p["partial_min_accuracy"] else 0.0
+        if flagged and fraction > 0:
+            return CheckResult(0.0, "pending", fb + "\nneeds a TA: a model with large non-parameter buffers is not scored "
+                                                     "automatically; no points until a TA has looked", ev)
+        if fraction == 1.0:
             return CheckResult(1.0, "passed", fb, ev)
-        if acc >= p["partial_min_accuracy"]:
-            return CheckResult.failed(fb + f"\npartial credit: trained but below the goal ({p['partial_credit']:.0%} of the points)", p["partial_credit"], **ev)
+        if fraction > 0:
+            return CheckResult.failed(fb + f"\npartial credit: trained but below the goal ({p['partial_credit']:.0%} of the points)", fraction, **ev)
         return CheckResult.failed(fb, 0.0, **ev)

@@ -1,0 +1,803 @@
+"""Evidence, not trust: helpers the check kinds use to verify what student code claims.
+
+Everything a probe returns was produced by student-controlled code, so it is a claim.
+The helpers here turn claims into evidence the grader computed or cross-checked itself:
+
+- private data: `private_seed()` derives seeds from a grader-private secret (never in a
+  sandbox) and the item, so a notebook cannot load, and memorise, the data it is
+  evaluated on (kind_validation_accuracy).
+- hand-derived values: `autograd_signals()` scans the code a target runs for autograd
+  entry points; `AUTOGRAD_GUARD` (prepended to the probe's module, before any student
+  line) makes those entry points raise and records the attempt; `fd_signal()` notices
+  float64 values that are only as accurate as finite differences (kind_gradient).
+- architectures: `CNN_VERIFY_SOURCE` runs in the probe, loads parameter values the
+  grader can recompute (`param_values`, from a grader-chosen seed) and records each torch
+  call of one forward pass with its arguments as plain data; `replay()` re-executes that
+  record in the grader with its own torch, checks it reproduces the probe's output, runs
+  a backward pass and keeps only the calls whose inputs and parameters receive gradient
+  (`verified_trace()`), in the node format kind_cnn_architecture.analyse reads.
+
+What is not verifiable is reported as such; the kinds turn it into "needs a TA"
+(status `pending`, no points), never into points.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import hmac
+import math
+import os
+import secrets
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------
+# the grader's secret
+
+
+_SECRET: bytes | None = None
+
+
+def secret_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dl-grader" / "private-seed.key"
+
+
+def grader_secret() -> bytes:
+    """`DL_GRADER_SECRET` if set (pin it to reproduce a grade elsewhere), else a random key
+    kept in the grader's cache dir (mode 0600: the sandbox's uid cannot read it, and under
+    bwrap the grader's home is not visible), else a key for this process only."""
+    global _SECRET
+    if _SECRET is not None:
+        return _SECRET
+    env = os.environ.get("DL_GRADER_SECRET")
+    if env:
+        _SECRET = env.encode()
+        return _SECRET
+    path = secret_file()
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size >= 16:
+            _SECRET = path.read_bytes()[:64]
+            return _SECRET
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        _SECRET = key
+    except OSError:
+        _SECRET = secrets.token_bytes(32)
+    return _SECRET
+
+
+def private_seed(*parts: Any) -> int:
+    """A seed no notebook can compute: HMAC(grader secret, parts), 31 bits."""
+    msg = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hmac.new(grader_secret(), msg, hashlib.sha256).digest()[:4], "little") % (2**31)
+
+
+# --------------------------------------------------------------------------------------
+# hand-derived values: autograd and finite differences
+
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch._functorch")
+
+
+def _bound_names(node) -> set[str]:
+    out: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            out.add(n.id)
+        elif isinstance(n, ast.arg):
+            out.add(n.arg)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n is not node:
+            out.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return out
+
+
+def _top_binds(stmt) -> set[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names}
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def reachable_code(tree: ast.Module, target: str) -> list[ast.stmt]:
+    """The top-level statements `target` can reach when it runs: its definition, then, by
+    the global names each reached function or statement loads (not its locals), the
+    statements that last bind them. Module-level test code that merely shares a local's
+    name (x, W, J) is not reached."""
+    last: dict[str, ast.stmt] = {}
+    for st in tree.body:
+        for n in _top_binds(st):
+            last[n] = st
+    todo, chosen, seen = [target], [], set()
+    while todo:
+        name = todo.pop()
+        st = last.get(name)
+        if st is None or id(st) in seen:
+            continue
+        seen.add(id(st))
+        chosen.append(st)
+        local = _bound_names(st) if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else set()
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            local.discard(st.name)
+        for n in ast.walk(st):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local:
+                todo.append(n.id)
+    return sorted(chosen, key=lambda s: s.lineno)
+
+
+def autograd_signals(source: str, target: str | None = None) -> list[str]:
+    """Autograd entry points in the code `target` runs (the whole `source` without a
+    target), as 'line N: what (source line)' strings. Static: obfuscated calls escape it;
+    the probe's guard and the finite-difference signal cover those."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines()
+    hits: list[str] = []
+    roots = reachable_code(tree, target) if target else tree.body
+
+    def chain(node) -> str:
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            parts.append(node.id)
+        return ".".join(reversed(parts))
+
+    def hit(node, what):
+        src = lines[node.lineno - 1].strip() if 0 < getattr(node, "lineno", 0) <= len(lines) else ""
+        hits.append(f"line {node.lineno}: {what} ({src[:100]})")
+
+    for node in (n for root in roots for n in ast.walk(root)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith(AUTOGRAD_MODULES):
+                hit(node, f"imports from {node.module}")
+            elif node.module == "torch" and any(a.name in ("autograd", "func") for a in node.names):
+                hit(node, "imports torch.autograd / torch.func")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith(AUTOGRAD_MODULES):
+                    hit(node, f"imports {a.name}")
+        elif isinstance(node, ast.Attribute):
+            c = chain(node)
+            if node.attr == "backward":
+                hit(node, "calls .backward()")
+            elif node.attr in ("autograd", "func") and c.split(".")[0] == "torch":
+                hit(node, f"uses {c}")
+            elif node.attr == "grad":
+                hit(node, f"reads {c} (a gradient computed by autograd)")
+            elif node.attr in ("requires_grad_", "retain_grad"):
+                hit(node, f"calls .{node.attr}()")
+        elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
+            if not (isinstance(node.value, ast.Constant) and node.value.value is False):
+                hit(node.value, "creates a tensor with requires_grad")
+    out, seen = [], set()
+    for h in hits:
+        if h not in seen:
+            seen.add(h)
+            out.append(h)
+    return out[:20]
+
+
+# Prepended to the probe's module, before the first student line: the autograd entry
+# points raise (and the attempt is recorded) while the grader's wrapper runs the target.
+AUTOGRAD_GUARD = r'''
+def __grader_install_autograd_guard():
+    import importlib
+    import torch as _torch
+    state = {"on": False, "calls": []}
+
+    class AutogradDisabled(RuntimeError):
+        pass
+
+    def wrap(owner, name, label):
+        orig = getattr(owner, name, None)
+        if orig is None or getattr(orig, "__grader_guard__", False):
+            return
+        def guarded(*a, **k):
+            if state["on"]:
+                state["calls"].append(label)
+                raise AutogradDisabled("%s is disabled while the grader checks a hand-derived answer" % label)
+            return orig(*a, **k)
+        guarded.__grader_guard__ = True
+        try:
+            guarded.__name__ = getattr(orig, "__name__", name)
+            guarded.__doc__ = getattr(orig, "__doc__", None)
+        except Exception:
+            pass
+        try:
+            setattr(owner, name, guarded)
+        except Exception:
+            pass
+
+    import torch.autograd as _ag
+    import torch.autograd.graph as _agg
+    import torch.autograd.functional as _agf
+    wrap(_ag, "grad", "torch.autograd.grad")
+    wrap(_ag, "backward", "torch.autograd.backward")
+    wrap(_ag, "_engine_run_backward", "the autograd engine")
+    wrap(_agg, "_engine_run_backward", "the autograd engine")
+    wrap(_torch.Tensor, "backward", "Tensor.backward")
+    for n in ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"):
+        wrap(_agf, n, "torch.autograd.functional." + n)
+    try:
+        import torch.autograd.forward_ad as _fad
+        for n in ("make_dual", "unpack_dual", "dual_level"):
+            wrap(_fad, n, "torch.autograd.forward_ad." + n)
+    except Exception:
+        pass
+    for modname in ("torch.func", "functorch"):
+        try:
+            mod = importlib.import_module(modname)
+        except Exception:
+            continue
+        for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
+            wrap(mod, n, modname + "." + n)
+    return state
+
+
+__grader_autograd_state = __grader_install_autograd_guard()
+del __grader_install_autograd_guard
+'''
+
+HAND_DERIVED_CALL = r'''
+def __grader_hand_derived_call(fn_name, args, kwargs, count_names=()):
+    st = __grader_autograd_state
+    g = globals()
+    counts, saved = {}, {}
+    for n in count_names:
+        f = g.get(n)
+        if callable(f) and n != fn_name:
+            def counted(*a, __f=f, __n=n, **k):
+                counts[__n] = counts.get(__n, 0) + 1
+                return __f(*a, **k)
+            saved[n] = f
+            g[n] = counted
+    st["calls"] = []
+    st["on"] = True
+    try:
+        value = g[fn_name](*args, **kwargs)
+        err = None
+    except Exception as e:
+        value, err = None, ("%s: %s" % (type(e).__name__, e))[:500]
+    finally:
+        st["on"] = False
+        g.update(saved)
+    return {"value": value, "error": err, "autograd": sorted(set(str(c) for c in st["calls"]))[:10],
+            "forward_calls": {str(k): int(v) for k, v in counts.items()}}
+'''
+
+
+def fd_signal(got: Any, want: Any, min_rel_error: float) -> str | None:
+    """A float64 answer that matches autograd only to finite-difference precision: the
+    largest error relative to the largest expected magnitude is above `min_rel_error`
+    (hand-derived formulas in float64 are exact to ~1e-14). Values that are exactly
+    representable in float32 were computed in float32, not by finite differences."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return None
+        pairs = [(got.get(k), want[k]) for k in want]
+    else:
+        pairs = [(got, want)]
+    g_all, w_all = [], []
+    for g, w in pairs:
+        try:
+            g = np.asarray(g, dtype=None)
+            w = np.asarray(w)
+        except Exception:
+            return None
+        if g.dtype != np.float64 or g.shape != w.shape:
+            return None
+        g_all.append(g.reshape(-1))
+        w_all.append(w.astype(np.float64).reshape(-1))
+    if not g_all:
+        return None
+    g = np.concatenate(g_all)
+    w = np.concatenate(w_all)
+    if g.size == 0 or not np.all(np.isfinite(g)):
+        return None
+    scale = float(np.max(np.abs(w)))
+    if scale == 0.0:
+        return None
+    rel = float(np.max(np.abs(g - w))) / scale
+    if rel <= min_rel_error:
+        return None
+    if np.array_equal(g.astype(np.float32).astype(np.float64), g):
+        return None  # float32 arithmetic, returned as float64
+    return f"the float64 values agree with autograd only to {rel:.1e} (relative), the precision of finite differences; a derivation by hand is exact to about 1e-15"
+
+
+# --------------------------------------------------------------------------------------
+# architectures: a forward pass the grader can replay
+
+
+PARAM_VALUES_SOURCE = r'''
+def __grader_param_values(seed, name, shape):
+    import zlib as _zlib
+    import numpy as _np
+    rs = _np.random.RandomState((int(seed) + _zlib.crc32(name.encode())) % (2 ** 31))
+    shape = tuple(int(s) for s in shape)
+    n = 1
+    for s in shape:
+        n *= s
+    if len(shape) >= 2:
+        fan_in = max(1, n // max(1, shape[0]))
+        v = rs.standard_normal(n) / (fan_in ** 0.5)
+    else:
+        v = 0.1 * rs.standard_normal(n) + (1.0 if name.endswith("weight") else 0.0)
+    return v.reshape(shape).astype(_np.float32)
+'''
+
+CNN_VERIFY_SOURCE = PARAM_VALUES_SOURCE + r'''
+def __grader_cnn_verify(class_name, inputs, seed, max_numel, max_nodes):
+    import numpy as _np
+    import torch as _torch
+    from torch.overrides import TorchFunctionMode as _Mode
+    import torch.nn.functional as _F
+    _torch.manual_seed(seed)
+    m = globals()[class_name]()
+    modules = [[n, type(mm).__name__] for n, mm in m.named_modules()][:500]
+    params = list(m.named_parameters())
+    buffers = list(m.named_buffers())
+    info = {"modules": modules,
+            "params": [[n, list(p.shape), str(p.dtype).replace("torch.", "")] for n, p in params][:2000],
+            "buffers": [[n, list(b.shape), str(b.dtype).replace("torch.", "")] for n, b in buffers][:2000],
+            "n_params": int(sum(p.numel() for _, p in params))}
+    if info["n_params"] > max_numel:
+        info["too_large"] = True
+        return info
+    with _torch.no_grad():
+        for n, p in params:
+            if p.is_floating_point():
+                p.copy_(_torch.from_numpy(__grader_param_values(seed, n, tuple(p.shape))).to(p.dtype))
+    info["buffer_values"] = {n: b.detach().cpu().numpy().copy() for n, b in buffers if b.numel() <= 100000}
+    m.eval()
+    pid = {id(p): n for n, p in params}
+    bid = {id(b): n for n, b in buffers}
+
+    def flat(obj, out, depth=0):
+        if depth > 4:
+            return out
+        if isinstance(obj, _torch.Tensor):
+            out.append(obj)
+        elif isinstance(obj, (list, tuple)):
+            for o in obj:
+                flat(o, out, depth + 1)
+        return out
+
+    def trace_one(x):
+        nodes = [{"op": "<input>"}]
+        keep = [x]
+        where = {id(x): (0, 0)}
+
+        def enc(a, depth=0):
+            if depth > 6:
+                return {"x": "too deep"}
+            if isinstance(a, _torch.Tensor):
+                i = id(a)
+                if i in pid:
+                    return {"p": pid[i]}
+                if i in bid:
+                    return {"b": bid[i]}
+                if i in where:
+                    return {"n": list(where[i])}
+                if a.numel() <= 4096:
+                    return {"c": a.detach().cpu().clone().numpy()}
+                return {"x": "a constant tensor of shape %s" % list(a.shape)}
+            if a is None or type(a) in (bool, int, float, str):
+                return {"v": a}
+            if isinstance(a, _torch.Size):
+                return {"t": [int(s) for s in a]}
+            if type(a) in (list, tuple):
+                return {("l" if type(a) is list else "t"): [enc(v, depth + 1) for v in a][:10000]}
+            if isinstance(a, slice):
+                return {"s": [enc(a.start, depth + 1), enc(a.stop, depth + 1), enc(a.step, depth + 1)]}
+            if a is Ellipsis:
+                return {"e": 1}
+            if isinstance(a, _torch.dtype):
+                return {"dt": str(a).replace("torch.", "")}
+            if isinstance(a, _torch.device):
+                return {"dev": str(a)}
+            if isinstance(a, _torch.memory_format):
+                return {"mf": str(a).replace("torch.", "")}
+            return {"x": type(a).__name__}
+
+        class Trace(_Mode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                try:
+                    name = getattr(func, "__name__", None) or ""
+                    outs = flat(out, [])
+                    setitem = name == "__setitem__" and args and isinstance(args[0], _torch.Tensor)
+                    if (outs or setitem) and len(nodes) < max_nodes:
+                        if getattr(_F, name, None) is func:
+                            ns = "F"
+                        elif getattr(_torch, name, None) is func:
+                            ns = "torch"
+                        elif getattr(_torch.Tensor, name, None) is func:
+                            ns = "Tensor"
+                        elif name == "__get__":
+                            ns = "prop"
+                            name = str(getattr(getattr(func, "__self__", None), "__name__", "?"))
+                        else:
+                            ns = "?"
+                        idx = len(nodes)
+                        nodes.append({"op": name, "ns": ns, "args": [enc(a) for a in args],
+                                      "kw": {str(k): enc(v) for k, v in kwargs.items()},
+                                      "nout": 1 if setitem else len(outs)})
+                        if setitem:
+                            outs = [args[0]]
+                        for k, t in enumerate(outs):
+                            keep.append(t)
+                            where[id(t)] = (idx, k)
+                    elif outs or setitem:
+                        nodes.append(None)
+                except Exception:
+                    nodes.append(None)
+                return out
+
+        res = {"size": list(x.shape[2:])}
+        try:
+            with _torch.no_grad(), Trace():
+                y = m(x)
+            if isinstance(y, (tuple, list)) and y and isinstance(y[0], _torch.Tensor):
+                res["tuple"] = True
+                y = y[0]
+            if not isinstance(y, _torch.Tensor):
+                res["error"] = "forward returned %s" % type(y).__name__
+            else:
+                res["out_ref"] = list(where[id(y)]) if id(y) in where else None
+                res["out"] = y.detach().cpu().clone().numpy()
+        except Exception as e:
+            res["error"] = ("%s: %s" % (type(e).__name__, e))[:300]
+        res["truncated"] = len(nodes) >= max_nodes or any(n is None for n in nodes)
+        res["nodes"] = [n for n in nodes if n is not None]
+        return res
+
+    info["traces"] = [trace_one(x.float()) for x in inputs]
+    return info
+'''
+
+
+def param_values(seed: int, name: str, shape) -> np.ndarray:
+    """The grader's copy of the values the probe loads into each parameter."""
+    ns: dict = {}
+    exec(PARAM_VALUES_SOURCE, ns)  # our own code, not the student's
+    return ns["__grader_param_values"](seed, name, shape)
+
+
+# Functions the replay may call, by the namespace the probe named. Everything else
+# (file access, RNG, storage, hooks, autograd) makes the trace unverifiable.
+_DENY_WORDS = ("file", "save", "load", "seed", "set_", "rand", "normal", "bernoulli", "multinomial", "poisson",
+               "storage", "from_", "frombuffer", "empty", "cuda", "hook", "backward", "numpy", "tolist", "pin_memory",
+               "share_memory", "data_ptr", "apply_", "map_", "map2_", "resize", "record_stream", "uniform_",
+               "cauchy_", "exponential_", "geometric_", "random_", "log_normal_", "requires_grad", "retain_grad",
+               "as_subclass", "module_load", "to_sparse", "to_mkldnn", "sparse", "quantize", "autocast", "compile",
+               "_C", "__reduce", "__setstate__", "__deepcopy__", "__array", "new_tensor", "grad")
+_TORCH_PY_OK = {"split", "einsum", "tensordot", "broadcast_tensors", "meshgrid", "norm", "cdist", "atleast_1d",
+                "atleast_2d", "atleast_3d", "chain_matmul", "unique", "stft", "block_diag", "cartesian_prod"}
+_DUNDERS = {"__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__", "__imul__",
+            "__truediv__", "__rtruediv__", "__itruediv__", "__div__", "__rdiv__", "__idiv__", "__floordiv__",
+            "__rfloordiv__", "__ifloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__ipow__", "__matmul__",
+            "__rmatmul__", "__neg__", "__pos__", "__abs__", "__getitem__", "__setitem__", "__and__", "__or__",
+            "__xor__", "__invert__", "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "__iand__",
+            "__ior__", "__ixor__", "__rand__", "__ror__", "__rxor__"}
+_PROPS = {"T", "mT", "H", "mH", "data", "real", "imag"}
+_INPLACE_DUNDERS = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__idiv__", "__ifloordiv__", "__ipow__",
+                    "__iand__", "__ior__", "__ixor__", "__setitem__"}
+MAX_INT = 10**8
+MAX_NUMEL = 5 * 10**7
+
+
+def _denied(name: str) -> bool:
+    return any(w in name for w in _DENY_WORDS)
+
+
+def resolve(ns: str, name: str):
+    """The torch callable a trace node names, or None when it is not allowed."""
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(name, str) or not name or len(name) > 60:
+        return None
+    if name in _DUNDERS:
+        return getattr(torch.Tensor, name, None) if ns == "Tensor" else None
+    if name.startswith("__") or _denied(name):
+        return None
+    if ns == "F":
+        if name.startswith("_") and not any(k in name for k in ("pool", "threshold")):
+            return None
+        f = getattr(F, name, None)
+        return f if callable(f) and not isinstance(f, type) else None
+    if ns == "torch":
+        if name.startswith("_"):
+            return None
+        f = getattr(torch, name, None)
+        if type(f).__name__ == "builtin_function_or_method" or name in _TORCH_PY_OK:
+            return f
+        return None
+    if ns == "Tensor":
+        if name.startswith("_"):
+            return None
+        f = getattr(torch.Tensor, name, None)
+        return f if callable(f) and not isinstance(f, (type, property)) else None
+    return None
+
+
+@dataclass
+class Replay:
+    ok: bool
+    reason: str = ""
+    nodes: list = field(default_factory=list)  # verified nodes in kind_cnn_architecture.analyse's format
+    output: np.ndarray | None = None
+    notes: list = field(default_factory=list)  # what was traced but does not count, and why
+
+
+class _Unverifiable(Exception):
+    pass
+
+
+def _guard_sizes(v, depth=0):
+    """Refuse arguments that would make the replay allocate without bound."""
+    if depth > 6:
+        return
+    if isinstance(v, bool):
+        return
+    if isinstance(v, int):
+        if abs(v) > MAX_INT:
+            raise _Unverifiable(f"an integer argument {v} is out of range")
+    elif isinstance(v, float):
+        if math.isfinite(v) and abs(v) > 1e6:
+            raise _Unverifiable(f"a numeric argument {v} is out of range")
+    elif isinstance(v, (list, tuple)):
+        ints = [x for x in v if isinstance(x, int) and not isinstance(x, bool)]
+        if ints and len(ints) == len(v):
+            prod = 1
+            for x in ints:
+                prod *= max(1, abs(x))
+            if prod > MAX_NUMEL:
+                raise _Unverifiable(f"a size argument {list(v)[:8]} is too large")
+        for x in v:
+            _guard_sizes(x, depth + 1)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _guard_sizes(x, depth + 1)
+
+
+def replay(trace: dict, x: np.ndarray, params: dict[str, np.ndarray], buffers: dict[str, np.ndarray],
+           rtol: float = 1e-3) -> Replay:
+    """Re-execute a probe's trace in the grader; keep what reaches the output with gradient.
+
+    `params` are the grader's own values (param_values); `buffers` the probe's buffer
+    values (constants, never counted as evidence by themselves). The replay must
+    reproduce the probe's output on `x` within `rtol` of its scale; then a backward pass
+    of sum(out * r) (r random) gives each use of a tensor (an edge of the graph) its own
+    gradient: an edge is live when that gradient is not zero. A node counts when a live
+    path leads from the input to it; its parameters count when their edge is live."""
+    import torch
+
+    nodes = trace.get("nodes") if isinstance(trace.get("nodes"), list) else []
+    if not nodes or not isinstance(nodes[0], dict) or nodes[0].get("op") != "<input>":
+        return Replay(False, "no trace of the forward pass came back")
+    if trace.get("truncated"):
+        return Replay(False, "the trace of the forward pass is incomplete (too many calls, or calls the recorder could not describe)")
+    if trace.get("error"):
+        return Replay(False, f"forward failed: {trace['error']}")
+    out_ref = trace.get("out_ref")
+    probe_out = trace.get("out")
+    if not (isinstance(out_ref, list) and len(out_ref) == 2 and all(type(v) is int for v in out_ref)):
+        return Replay(False, "the output of forward is not the result of a traced torch call on the input")
+    if not isinstance(probe_out, np.ndarray) or probe_out.dtype.kind not in "fc":
+        return Replay(False, "forward did not return a float tensor")
+
+    P = {n: torch.tensor(v, requires_grad=v.dtype.kind == "f") for n, v in params.items()}
+    B = {n: torch.from_numpy(np.array(v)) for n, v in buffers.items() if isinstance(v, np.ndarray)}
+    X = torch.tensor(np.asarray(x, dtype=np.float32), requires_grad=True)
+    vals: dict[tuple[int, int], Any] = {(0, 0): X}
+    edges: list[tuple[tuple, int, Any]] = []  # (producer key, consumer node, the alias the consumer received)
+    node_ops = ["<input>"] + [str(n.get("op")) if isinstance(n, dict) else "?" for n in nodes[1:]]
+    param_edges: dict[int, list[tuple[str, Any]]] = {}
+
+    def alias(t, key, i):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            a = t.view_as(t)
+            a.retain_grad()
+            edges.append((key, i, a))
+            if key[0] == "p":
+                param_edges.setdefault(i, []).append((key[1], a))
+            return a
+        return t
+
+    def dec(spec, i, depth=0):
+        if depth > 8 or not isinstance(spec, dict) or len(spec) != 1:
+            raise _Unverifiable("a malformed argument")
+        (k, v), = spec.items()
+        if k == "v":
+            if v is None or type(v) in (bool, int, float, str):
+                return v
+            raise _Unverifiable("a malformed constant")
+        if k == "n":
+            key = (int(v[0]), int(v[1])) if isinstance(v, list) and len(v) == 2 else None
+            if key is None or key not in vals or key[0] >= i:
+                raise _Unverifiable(f"an input of call {i} ({node_ops[i]}) is not produced by an earlier traced call")
+            return alias(vals[key], ("n",) + key, i)
+        if k == "p":
+            if v not in P:
+                raise _Unverifiable(f"call {i} ({node_ops[i]}) uses a parameter {v!r} the model does not declare")
+            return alias(P[v], ("p", v), i)
+        if k == "b":
+            if v not in B:
+                raise _Unverifiable(f"call {i} ({node_ops[i]}) uses a buffer {v!r} whose value did not come back")
+            return B[v]
+        if k == "c":
+            if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.size > 4096:
+                raise _Unverifiable("a malformed constant tensor")
+            return torch.from_numpy(np.array(v))
+        if k in ("l", "t"):
+            if not isinstance(v, list):
+                raise _Unverifiable("a malformed sequence")
+            seq = [dec(s, i, depth + 1) for s in v]
+            return seq if k == "l" else tuple(seq)
+        if k == "s":
+            if not isinstance(v, list) or len(v) != 3:
+                raise _Unverifiable("a malformed slice")
+            return slice(*(dec(s, i, depth + 1) for s in v))
+        if k == "e":
+            return Ellipsis
+        if k == "dt":
+            dt = getattr(torch, str(v), None) if str(v).isidentifier() else None
+            if not isinstance(dt, torch.dtype):
+                raise _Unverifiable(f"an unknown dtype {v!r}")
+            return dt
+        if k == "dev":
+            if str(v) != "cpu":
+                raise _Unverifiable(f"device {v!r}")
+            return torch.device("cpu")
+        if k == "mf":
+            mf = getattr(torch, str(v), None) if str(v).isidentifier() else None
+            if not isinstance(mf, torch.memory_format):
+                raise _Unverifiable(f"an unknown memory format {v!r}")
+            return mf
+        raise _Unverifiable(f"call {i} ({node_ops[i]}) takes {v if k == 'x' else 'an argument'} the grader cannot reproduce")
+
+    try:
+        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+            for i in range(1, len(nodes)):
+                n = nodes[i]
+                if not isinstance(n, dict):
+                    raise _Unverifiable(f"call {i} is malformed")
+                op, ns = str(n.get("op")), str(n.get("ns"))
+                if ns == "prop":
+                    if op not in _PROPS:
+                        raise _Unverifiable(f"call {i}: the tensor property .{op}")
+                    fn = None
+                else:
+                    fn = resolve(ns, op)
+                    if fn is None:
+                        raise _Unverifiable(f"call {i} ({ns}.{op}) is not a torch operation the grader replays")
+                args = [dec(a, i) for a in (n.get("args") or [])]
+                kwargs = {str(k): dec(v, i) for k, v in (n.get("kw") or {}).items()}
+                _guard_sizes(args)
+                _guard_sizes(kwargs)
+                if "out" in kwargs:
+                    raise _Unverifiable(f"call {i} ({op}) writes into out=")
+                inplace = (op in _INPLACE_DUNDERS or (op.endswith("_") and not op.endswith("__"))
+                           or kwargs.get("inplace") is True)
+                if inplace and args and isinstance(args[0], torch.Tensor):
+                    args[0] = args[0].clone()
+                if ns == "prop":
+                    if not args or not isinstance(args[0], torch.Tensor):
+                        raise _Unverifiable(f"call {i}: .{op} of a non-tensor")
+                    res = args[0].detach() if op == "data" else getattr(args[0], op)
+                else:
+                    res = fn(*args, **kwargs)
+                if op == "__setitem__":
+                    res = args[0]
+                outs = []
+
+                def flat(o, d=0):
+                    if d > 4:
+                        return
+                    if isinstance(o, torch.Tensor):
+                        outs.append(o)
+                    elif isinstance(o, (list, tuple)):
+                        for v in o:
+                            flat(v, d + 1)
+                flat(res)
+                if len(outs) != n.get("nout"):
+                    raise _Unverifiable(f"call {i} ({op}) gave {len(outs)} tensors in the grader's replay, {n.get('nout')} in the probe")
+                for k, t in enumerate(outs):
+                    if t.numel() > MAX_NUMEL:
+                        raise _Unverifiable(f"call {i} ({op}) makes a tensor too large to replay")
+                    vals[(i, k)] = t
+            key = (out_ref[0], out_ref[1])
+            if key not in vals:
+                raise _Unverifiable("the output of forward is not the result of a traced call")
+            out = vals[key]
+            got = out.detach().numpy()
+            if got.shape != probe_out.shape:
+                return Replay(False, f"the grader's replay of the traced calls gives shape {list(got.shape)}, forward returned {list(probe_out.shape)}")
+            scale = float(np.max(np.abs(probe_out))) if probe_out.size else 0.0
+            diff = float(np.max(np.abs(got.astype(np.float64) - probe_out.astype(np.float64)))) if got.size else 0.0
+            if not np.isfinite(diff) or diff > rtol * max(scale, 1e-6) + 1e-6:
+                return Replay(False, f"the grader's replay of the traced calls does not reproduce forward's output "
+                                     f"(max difference {diff:.3g} at scale {scale:.3g}): the record of the forward pass is not what forward computed")
+            if not out.requires_grad or not out.is_floating_point():
+                return Replay(False, "forward's output does not depend on its input or parameters")
+            g = torch.Generator().manual_seed(1234)
+            r = torch.randn(out.shape, generator=g, dtype=out.dtype)
+            (out * r).sum().backward()
+    except _Unverifiable as exc:
+        return Replay(False, str(exc))
+    except Exception as exc:  # a call the grader's torch refuses: the record is not reproducible
+        return Replay(False, f"the grader could not replay the traced calls ({type(exc).__name__}: {str(exc)[:200]})")
+
+    def live(a) -> bool:
+        return a.grad is not None and bool(torch.any(a.grad != 0))
+
+    live_in: dict[int, set[int]] = {}
+    for key, i, a in edges:
+        if key[0] == "n" and live(a):
+            live_in.setdefault(i, set()).add(key[1])
+    reached = {0}
+    for i in range(1, len(nodes)):
+        if live_in.get(i, set()) & reached:
+            reached.add(i)
+    out_nodes = []
+    notes = []
+    from grader.checks.kind_cnn_architecture import BN_OPS, CONV_OPS, LINEAR_OPS
+
+    for i in range(len(nodes)):
+        op = node_ops[i]
+        if i == 0:
+            out_nodes.append({"op": "<input>", "in": [], "w": []})
+            continue
+        pw = [name for name, a in param_edges.get(i, []) if live(a)]
+        ins = sorted(j for j in live_in.get(i, set()) if j in reached)
+        if i not in reached:
+            if op in CONV_OPS | BN_OPS | LINEAR_OPS or "pool" in op:
+                notes.append(f"{op} (call {i}) does not count: no gradient reaches it from the input through the output")
+            out_nodes.append({"op": "<not reached>", "traced": op, "in": [], "w": []})
+            continue
+        traced = op
+        if op in CONV_OPS | LINEAR_OPS and not pw:
+            notes.append(f"{op} (call {i}) does not count: its weight is not a parameter of the model that receives gradient")
+            op = "<no parameter>"
+        elif op in BN_OPS and not pw and not any(isinstance(a, dict) and "b" in a for a in (nodes[i].get("args") or [])):
+            notes.append(f"{op} (call {i}) does not count: it uses no parameter or buffer of the model")
+            op = "<no parameter>"
+        out_nodes.append({"op": op, "traced": traced, "in": ins, "w": pw})
+    return Replay(True, "", out_nodes, got, notes)
+
+
+def verified_trace(info: dict, trace: dict, x: np.ndarray, seed: int, max_numel: int) -> Replay:
+    """Replay one traced input with the grader's parameter values."""
+    plist = info.get("params") if isinstance(info.get("params"), list) else []
+    params: dict[str, np.ndarray] = {}
+    total = 0
+    for p in plist:
+        if not (isinstance(p, list) and len(p) == 3 and isinstance(p[0], str) and isinstance(p[1], list)
+                and all(type(s) is int and 0 <= s for s in p[1])):
+            return Replay(False, "the description of the model's parameters is malformed")
+        n = int(np.prod(p[1])) if p[1] else 1
+        total += n
+        if total > max_numel:
+            return Replay(False, "the model has more parameters than the grader replays")
+        if str(p[2]) in ("float32", "float64", "float16", "bfloat16"):
+            v = param_values(seed, p[0], tuple(p[1]))
+            params[p[0]] = v.astype(np.float64) if p[2] == "float64" else v
+    bv = info.get("buffer_values") if isinstance(info.get("buffer_values"), dict) else {}
+    buffers = {str(k): v for k, v in bv.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
+    return replay(trace, x, params, buffers)

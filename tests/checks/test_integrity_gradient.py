@@ -1,0 +1,149 @@
+"""`hand_derived` gradient items: the judges of autograd and finite differences
+(grader/checks/_integrity.py), and exact answers not quoted in feedback. No kernels."""
+import numpy as np
+import pytest
+import torch
+
+from grader.checks import _integrity as integ
+from grader.checks.compare import compare_values
+from grader.checks.kind_gradient import autograd_expected
+from reference import cnn_theory as C
+from reference import rnn_theory as R
+
+HAND = '''
+import torch
+
+def as_float_tensor(a, like=None):
+    return torch.as_tensor(a, dtype=like.dtype if like is not None else torch.float64)
+
+def conv1d_forward(x, W, stride):
+    return torch.einsum("ick,cjk->ij", W, x.unfold(1, W.shape[2], stride))
+
+def conv1d_dldW(x, W, stride, dl_df):
+    J = dl_df  # a local named like the test code below: not that code
+    return torch.einsum("ij,cjk->ick", J, x.unfold(1, W.shape[2], stride))
+
+x = torch.randn(2, 7, dtype=torch.float64)
+W = torch.randn(1, 2, 5, dtype=torch.float64, requires_grad=True)
+J = torch.autograd.functional.jacobian(lambda w: conv1d_forward(x, w, 2), W.detach())
+'''
+
+
+def test_static_scan_follows_what_the_target_runs_not_the_notebooks_test_code():
+    assert integ.autograd_signals(HAND, "conv1d_dldW") == []
+    assert integ.autograd_signals(HAND)  # the module as a whole does use autograd
+
+
+@pytest.mark.parametrize("body,what", [
+    ("W = W.clone().requires_grad_(True)\n    (conv1d_forward(x, W, s) * g).sum().backward()\n    return W.grad", ".backward()"),
+    ("return torch.autograd.grad((conv1d_forward(x, W, s) * g).sum(), W)[0]", "torch.autograd"),
+    ("return jacobian(lambda w: conv1d_forward(x, w, s), W)", "torch.autograd.functional"),
+    ("return helper(x, W, s, g)", "reads w.grad"),
+    ("from torch.func import grad as gr\n    return gr(lambda w: (conv1d_forward(x, w, s) * g).sum())(W)", "torch.func"),
+])
+def test_static_scan_finds_autograd_in_the_target_and_its_helpers(body, what):
+    src = ("import torch\nfrom torch.autograd.functional import jacobian\n"
+           "def helper(x, W, s, g):\n    w = W.detach().requires_grad_()\n    (conv1d_forward(x, w, s) * g).sum().backward()\n    return w.grad\n"
+           "def conv1d_forward(x, W, s):\n    return x\n"
+           f"def conv1d_dldW(x, W, s, g):\n    {body}\n")
+    hits = integ.autograd_signals(src, "conv1d_dldW")
+    assert any(what in h for h in hits), hits
+
+
+def _fd_jacobian(f, v, h):
+    v = torch.as_tensor(v)
+    out = f(v)
+    J = torch.zeros(out.shape + v.shape, dtype=torch.float64)
+    for idx in np.ndindex(*v.shape):
+        p, m = v.clone(), v.clone()
+        p[idx] += h
+        m[idx] -= h
+        J[(...,) + idx] = (f(p) - f(m)) / (2 * h)
+    return J.numpy()
+
+
+def test_finite_differences_are_told_from_a_derivation_by_their_precision():
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((2, 7)), rng.standard_normal((1, 2, 5))
+    want = autograd_expected(C.conv1d_forward, [x, W, 2], "jacobian", 1, None)
+    hand = C.conv1d_dfdW(torch.tensor(x), torch.tensor(W), 2).numpy()
+    assert integ.fd_signal(hand, want, 1e-11) is None
+    fd = _fd_jacobian(lambda w: C.conv1d_forward(torch.tensor(x), w, 2), W, 1e-6)
+    assert compare_values(fd, want, 1e-6, 1e-8).ok  # within the item's tolerance...
+    assert "finite differences" in integ.fd_signal(fd, want, 1e-11)  # ...but not exact
+    # float32 arithmetic returned as float64 is not finite differences
+    assert integ.fd_signal(hand.astype(np.float32).astype(np.float64) + 0.0, want, 1e-11) is None
+
+
+def test_hand_derived_recursions_are_exact_in_float64():
+    rng = np.random.default_rng(1)
+    xs, up = rng.standard_normal(12), rng.standard_normal(12)
+    w = {k: float(rng.uniform(-2, 2)) for k in R.LSTM_KEYS}
+    want = autograd_expected(R.lstm_forward_autograd, [xs, w, up], "vjp", 1, 2)
+    got = {k: v.numpy() for k, v in R.lstm_bptt(torch.tensor(xs), w, torch.tensor(up)).items()}
+    assert integ.fd_signal(got, want, 1e-11) is None
+    a = [rng.standard_normal(s) for s in ((6, 2), (5, 2), (5, 5), (5, 2), (6, 5))]
+    want = autograd_expected(R.gated_rnn_forward, a, "vjp", 3, 4)
+    assert integ.fd_signal(R.gated_rnn_dl_dWx(*map(torch.tensor, a)).numpy(), want, 1e-11) is None
+
+
+@pytest.fixture
+def guarded():
+    """The probe's guard, installed in this process and undone afterwards."""
+    import importlib
+
+    import torch.autograd.functional as agf
+    import torch.autograd.graph as agg
+
+    owners = [(torch.autograd, n) for n in ("grad", "backward", "_engine_run_backward")] + [(agg, "_engine_run_backward"), (torch.Tensor, "backward")]
+    owners += [(agf, n) for n in ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp")]
+    for modname in ("torch.autograd.forward_ad", "torch.func", "functorch"):
+        try:
+            mod = importlib.import_module(modname)
+        except Exception:
+            continue
+        owners += [(mod, n) for n in ("make_dual", "unpack_dual", "dual_level", "grad", "grad_and_value", "vjp", "jvp",
+                                      "jacrev", "jacfwd", "hessian", "linearize") if hasattr(mod, n)]
+    saved = [(o, n, o.__dict__.get(n, getattr(o, n))) for o, n in owners if hasattr(o, n)]
+    ns = {"__name__": "student"}
+    try:
+        exec(integ.AUTOGRAD_GUARD + HAND + integ.HAND_DERIVED_CALL, ns)
+        yield ns
+    finally:
+        for o, n, v in saved:
+            setattr(o, n, v)
+
+
+def test_the_probe_guard_disables_autograd_and_counts_forward_calls(guarded):
+    exec('''
+def conv1d_dfdW(x, W, stride):
+    return torch.autograd.functional.jacobian(lambda w: conv1d_forward(x, w, stride), W)
+
+def numeric(x, W, stride):
+    return [conv1d_forward(x, W, stride) for _ in range(5)][0]
+''', guarded)
+    x, W = torch.randn(2, 7, dtype=torch.float64), torch.randn(1, 2, 5, dtype=torch.float64)
+    call = guarded["__grader_hand_derived_call"]
+    r = call("conv1d_dfdW", (x, W, 2), {}, ["conv1d_forward"])
+    assert r["value"] is None and "AutogradDisabled" in r["error"] and r["autograd"] == ["torch.autograd.functional.jacobian"]
+    r = call("conv1d_dldW", (x, W, 2, torch.randn(1, 2, dtype=torch.float64)), {}, ["conv1d_forward"])
+    assert r["error"] is None and r["autograd"] == [] and r["value"].shape == (1, 2, 5)
+    r = call("numeric", (x, W, 2), {}, ["conv1d_forward"])
+    assert r["forward_calls"] == {"conv1d_forward": 5}
+    # outside the graded call autograd works as usual (the notebook's own checks ran at load time)
+    w = torch.ones(2, requires_grad=True)
+    (w * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
+
+
+def test_exact_answers_are_not_quoted_unless_the_rubric_says_so():
+    want = np.array([1, 4, 5])
+    hidden = compare_values((1, 10, 11), want, None, None, exact=True, show_expected=None)
+    assert not hidden.ok and "[1, 4, 5]" not in hidden.detail and "expected" not in hidden.evidence
+    assert "[1, 10, 11]" in hidden.detail
+    assert "207507816" not in compare_values(1000, 207507816, None, None, True, None).detail
+    shown = compare_values((1, 10, 11), want, None, None, exact=True, show_expected=True)
+    assert "[1, 4, 5]" in shown.detail
+    # tolerance comparisons quote the expected value by default, not when told otherwise
+    assert "expected 2" in compare_values(np.array([1.0]), np.array([2.0]), None, None, show_expected=None).detail
+    assert "expected" not in compare_values(np.array([1.0]), np.array([2.0]), None, None, show_expected=False).detail
