@@ -73,6 +73,8 @@ def test_finite_differences_are_told_from_a_derivation_by_their_precision():
     assert "finite differences" in integ.fd_signal(fd, want, 1e-11)  # ...but not exact
     # float32 arithmetic returned as float64 is not finite differences
     assert integ.fd_signal(hand.astype(np.float32).astype(np.float64) + 0.0, want, 1e-11) is None
+    # a plainly wrong answer (a flipped sign) is not "finite differences": the tolerance judges it
+    assert integ.fd_signal(-hand, want, 1e-11) is None
 
 
 def test_hand_derived_recursions_are_exact_in_float64():

@@ -19,6 +19,9 @@ def original_reports(tmp_path_factory):
 
 def test_forced_cuda_runs_on_the_cpu(original_reports):
     r = original_reports["cuda_forced"]
+    # its lab notebook imports the lab's helpers as top-level modules after `!wget`-ing them
+    assert "!wget -q https://raw.githubusercontent.com/course/lab/master/res/sequential_tasks.py" in notes(r, "08-seq_classification.ipynb")
+    assert nb_status(r, "08-seq_classification.ipynb") == "completed"
     it = items(r)
     for nb in ("hw2_cnn.ipynb", "hw2_rnn.ipynb", "08-seq_classification.ipynb"):
         assert "rewrote" in notes(r, nb) and "the grader runs on the CPU" in notes(r, nb)
@@ -42,9 +45,9 @@ def test_fall2024_template_is_detected_and_its_thresholds_applied(original_repor
     assert pen(r, "not_executable") is None
 
 
-def test_colab_packages_numpy1_and_top_level_helpers_cost_nothing(original_reports):
-    """tqdm (also tqdm.notebook), six, np.unicode_ / np.float, the lab's helpers imported as
-    top-level modules and plot_state given test_data_gen.decode_x: all ran as in Colab."""
+def test_colab_packages_and_numpy1_calls_cost_nothing(original_reports):
+    """tqdm (also tqdm.notebook), six, np.unicode_ / np.float and plot_state given
+    test_data_gen.decode_x: all ran as in Colab."""
     r = original_reports["colab_packages"]
     it = items(r)
     for nb in ("hw2_cnn.ipynb", "08-seq_classification.ipynb"):
