@@ -1104,20 +1104,25 @@ def build_all(out=OUT):
     netids = [a[1] for a in ATTACKS]
     assert len(set(netids)) == len(netids), "netids must be distinct"
     for name, netid, notebook, build, exp in ATTACKS:
-        folder = out / name
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
         entries = entries_for(name, netid, notebook, build)
-        zpath = folder / f"{netid}.zip"
-        if name == "zip_tricks":
-            write_zip_tricks(zpath, netid, entries)
-        else:
-            sl.write_zip(zpath, entries)
-        manifest = {"attack": name, "netid": netid, "zip": zpath.name, **copy.deepcopy(exp)}
-        (folder / "expected.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        written.append(zpath)
+        writer = (lambda z, e, netid=netid: write_zip_tricks(z, netid, e)) if name == "zip_tricks" else None
+        written.append(write_attack(out, name, netid, entries, exp, writer=writer))
     return written
+
+
+def write_attack(out: Path, name: str, netid: str, entries: dict, exp: dict, extra: dict | None = None,
+                 writer=None) -> Path:
+    """One attack's folder, made afresh: <out>/<name>/<netid>.zip and its expected.json
+    (shared by the other corpus builders, scripts/build_adversarial_*.py)."""
+    folder = out / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    zpath = folder / f"{netid}.zip"
+    (writer or sl.write_zip)(zpath, entries)
+    manifest = {"attack": name, "netid": netid, "zip": zpath.name, **(extra or {}), **copy.deepcopy(exp)}
+    (folder / "expected.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return zpath
 
 
 def main(argv=None):

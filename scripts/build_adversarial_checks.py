@@ -20,9 +20,6 @@ own test rubric; test_check_integrity.py grades them.
 from __future__ import annotations
 
 import argparse
-import copy
-import json
-import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -596,16 +593,9 @@ def build_all(out=OUT):
     for name, netid, notebooks, exp in attacks():
         assert netid not in known, netid
         known.add(netid)
-        folder = out / name
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
         pdf = sl.theory_pdf([f"Homework 2 - theory answers - {netid}", "(adversarial test submission: checks)"])
         entries = {sl.PDF_NAME: pdf, **{k: sl.notebook_bytes(v) for k, v in notebooks.items()}}
-        zpath = sl.write_zip(folder / f"{netid}.zip", entries)
-        manifest = {"attack": name, "netid": netid, "zip": zpath.name, "notebooks": sorted(notebooks), **copy.deepcopy(exp)}
-        (folder / "expected.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        written.append(zpath)
+        written.append(ba.write_attack(out, name, netid, entries, exp, extra={"notebooks": sorted(notebooks)}))
     return written
 
 

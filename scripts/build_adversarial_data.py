@@ -30,9 +30,7 @@ and every point lost is lost by the attack itself.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -312,16 +310,9 @@ def build_all(out=OUT):
     assert len(set(netids)) == len(netids), "netids must be distinct"
     assert not set(netids) & {a[1] for a in ba.ATTACKS}, "netids clash with scripts/build_adversarial.py"
     for name, netid, build, exp in ATTACKS:
-        folder = out / name
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
         pdf = sl.theory_pdf([f"Homework 2 - theory answers - {netid}", "(adversarial test submission)"])
         nb = ba.build_notebook(CNN, **build)
-        zpath = sl.write_zip(folder / f"{netid}.zip", {sl.PDF_NAME: pdf, CNN: notebook_bytes(nb)})
-        manifest = {"attack": name, "netid": netid, "zip": zpath.name, **copy.deepcopy(exp)}
-        (folder / "expected.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        written.append(zpath)
+        written.append(ba.write_attack(out, name, netid, {sl.PDF_NAME: pdf, CNN: notebook_bytes(nb)}, exp))
     return written
 
 
