@@ -105,7 +105,7 @@ def _instrumentation(spec) -> tuple[list, list]:
 def hidden_dirs(state: State, env: Env) -> tuple[str, ...]:
     """Grader-side places student code must not see: the rubric (and its reference
     support files), every report, the folder of submissions, the scratch root."""
-    dirs = {env.rubric.directory, env.rubric.support_dir, Path(env.out_dir).resolve(),
+    dirs = {env.rubric.directory, *env.rubric.bases, env.rubric.support_dir, Path(env.out_dir).resolve(),
             Path(state.source).resolve().parent, state.job_dir.parent}
     dirs |= {d.source for d in env.rubric.datasets}  # visible only through their read-only mounts
     return tuple(sorted(str(d) for d in dirs if d is not None))

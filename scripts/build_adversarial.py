@@ -289,12 +289,32 @@ def _():
              max_score=0.0, items={f"hw2_cnn.{k}": "failed" for k in CNN_SIGS})
 
 
+# Payloads find the grader's checkout(s) at run time (any directory holding
+# grader/pipeline.py and rubrics/, up to 5 levels below /), so an attack aims at wherever
+# the grader really is, not at the path of the checkout that built the corpus. The tests
+# name host paths as "{ROOT}/..." (expanded to the checkout under test).
+FIND_CHECKOUTS = r'''
+def _checkouts(limit=60000):
+    import os
+    found, seen = [], 0
+    skip = {"proc", "sys", "dev", "usr", ".git", ".venv", "site-packages", "node_modules", "__pycache__", "envs"}
+    for top, dirs, files in os.walk("/"):
+        seen += len(dirs) + len(files)
+        if seen > limit:
+            break
+        if top.count("/") >= 5:
+            dirs[:] = []
+        dirs[:] = [d for d in dirs if d not in skip]
+        if "grader" in dirs and "rubrics" in dirs and os.path.isfile(os.path.join(top, "grader", "pipeline.py")):
+            found.append(top)
+    return found
+'''
+
 WRITE_TARGETS = ["../escape.txt", "../private/result.json", "../../escape.txt", "../../../escape.txt",
                  "/tmp/adv_escape.txt", "/var/tmp/adv_escape.txt", "/dev/shm/adv_escape.txt",
-                 str(ROOT / "adv_escape.txt"), str(ROOT / "grader" / "adv_escape.py"),
-                 str(ROOT / "rubrics" / "hw2" / "adv_escape.yaml"), str(ROOT / "submissions" / "adv_escape.txt"),
                  "/root/adv_escape.txt", "/etc/adv_escape.txt", "/work/adv_escape.txt",
                  "/work/shared/adv_escape.txt", "/run/grader-sandbox/adv_escape.lock"]
+IN_CHECKOUT = ["adv_escape.txt", "grader/adv_escape.py", "rubrics/hw2/adv_escape.yaml", "submissions/adv_escape.txt"]
 
 
 @attack("write_outside_workdir", "adv0006",
@@ -302,6 +322,8 @@ WRITE_TARGETS = ["../escape.txt", "../private/result.json", "../../escape.txt", 
             import os, glob, json
             results = {}
             targets = ''' + json.dumps(WRITE_TARGETS) + '''
+        ''' + textwrap.indent(FIND_CHECKOUTS, " " * 12) + '''
+            targets += [os.path.join(top, rel) for top in _checkouts() for rel in ''' + json.dumps(IN_CHECKOUT) + ''']
             # guess the grader's out dir and private dirs from the working directory
             cwd = os.getcwd()
             targets += [os.path.join(os.path.dirname(cwd), "private", "executed.ipynb"),
@@ -323,25 +345,26 @@ def _():
              "/tmp, /var/tmp, /dev/shm, the repository (grader/, rubrics/, submissions/), /root, /etc, /work, "
              "guessed out dirs.",
              notebook_status=["completed"],
-             host_absent=[t for t in WRITE_TARGETS if t.startswith("/")])
+             host_absent=[t for t in WRITE_TARGETS if t.startswith("/")] + ["{ROOT}/" + t for t in IN_CHECKOUT])
 
 
-READ_REFERENCE = '''
+READ_REFERENCE = FIND_CHECKOUTS + '''
+
 def _load_reference(name):
     """Use the instructor's solution if it is anywhere on disk."""
     import sys, glob, os
-    for root in ("/work/main", "/work", os.path.expanduser("~"), "/srv", "/opt"):
+    for root in _checkouts() + ["/work", os.path.expanduser("~"), "/srv", "/opt"]:
         sys.path.insert(0, root)
     try:
         import reference.cnn_theory as ref
         return getattr(ref, name)
     except ImportError:
         pass
-    for path in glob.glob("/work/*/reference/cnn_theory.py") + glob.glob("/*/reference/cnn_theory.py"):
+    for path in [c + "/reference/cnn_theory.py" for c in _checkouts()] + glob.glob("/*/reference/cnn_theory.py"):
         ns = {}
         exec(open(path).read(), ns)
         return ns[name]
-    for path in glob.glob("/work/*/reference/solution/hw2_cnn.ipynb"):
+    for path in [c + "/reference/solution/hw2_cnn.ipynb" for c in _checkouts()]:
         import json
         for cell in json.load(open(path))["cells"]:
             src = "".join(cell["source"])
@@ -365,10 +388,13 @@ def conv1d_dfdW(x, W, stride):
 '''},
         append=['''
             import glob, os
+        ''' + textwrap.indent(FIND_CHECKOUTS, " " * 12) + '''
             found = {}
-            for pattern in ("/work/main/reference/solution/*.ipynb", "/work/main/reference/*.py",
-                            "/work/main/rubrics/hw2/*.yaml", "/work/*/rubrics/*/*.yaml",
-                            "/work/*/reference/*.py", "/root/*", "/work/main/tests/adversarial/rubric/*"):
+            patterns = ["/work/*/rubrics/*/*.yaml", "/work/*/reference/*.py", "/root/*"]
+            for top in _checkouts():
+                patterns += [top + "/reference/solution/*.ipynb", top + "/reference/*.py", top + "/rubrics/hw2/*.yaml",
+                             top + "/tests/adversarial/rubric/*"]
+            for pattern in patterns:
                 for path in glob.glob(pattern):
                     try:
                         found[path] = open(path, errors="replace").read(120)
@@ -378,7 +404,8 @@ def conv1d_dfdW(x, W, stride):
             raise RuntimeError("LEAK:" + repr(found)[:450])
         '''])
 def _():
-    return E("Reads the reference solutions and rubrics from disk (open/glob on /work/main/reference, rubrics, "
+    return E("Reads the reference solutions and rubrics from disk (open/glob on the grader's checkout, found at "
+             "run time, and /work: reference/, rubrics, "
              "*.yaml), both in the kernel and inside the TODO functions at probe time, and smuggles what it read "
              "back through an exception message.",
              max_below_twin=5.0, notebook_status=["cell_errors"], failing_ename=["RuntimeError"],
@@ -593,8 +620,12 @@ def _():
 
 DETACH_CHILD = r'''
 import os, time, sys
+# leave the work dir at once: a leftover check that looks for processes by their working
+# directory (or command line) no longer finds this one
+home = os.getcwd()
+os.chdir("/")
 time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 15)
-for target in ("/tmp/adv_late_tamper.txt", "__grader_exports__/late.json", "../private/result.json"):
+for target in ("/tmp/adv_late_tamper.txt", home + "/__grader_exports__/late.json", home + "/../private/result.json"):
     try:
         open(target, "w").write("tampered later")
     except OSError:
@@ -622,8 +653,9 @@ time.sleep(600)
             print("children detached")
         '''])
 def _():
-    return E("Starts detached children (start_new_session, nohup setsid &, double fork) that outlive the kernel, "
-             "wait, then try to tamper with exports, the private dir and /tmp.",
+    return E("Starts detached children (start_new_session, nohup setsid &, double fork) that leave the work "
+             "dir for / (so no working-directory filter finds them), outlive the kernel, wait, then try to tamper "
+             "with exports, the private dir and /tmp.",
              notebook_status=["completed"], host_absent=["/tmp/adv_late_tamper.txt"])
 
 
@@ -758,10 +790,12 @@ def _():
 
 
 @attack("edit_res_helpers", "adv0025",
-        append=[f'''
+        append=['''
             import os, glob
+        ''' + textwrap.indent(FIND_CHECKOUTS, " " * 12) + f'''
             changed = []
-            for path in glob.glob("res/*.py") + ["{ROOT}/reference/res/plot_lib.py", "{ROOT}/reference/res/__init__.py"]:
+            theirs = [c + "/reference/res/" + f for c in _checkouts() for f in ("plot_lib.py", "__init__.py")]
+            for path in glob.glob("res/*.py") + theirs:
                 try:
                     with open(path, "a") as fh:
                         fh.write("\\nimport os\\nos.system('touch {MARK}_res')\\n")
@@ -867,7 +901,7 @@ def _():
              notebook_status=["completed", "cell_errors", "timeout"])
 
 
-SYMLINK_TARGETS = ["/etc/shadow", "/etc/passwd", "/root/.bashrc", str(ROOT / "rubrics" / "hw2" / "assignment.yaml")]
+SYMLINK_TARGETS = ["/etc/shadow", "/etc/passwd", "/root/.bashrc"]
 
 
 @attack("symlinks_and_fifos", "adv0030",
@@ -893,6 +927,8 @@ def conv1d_dfdW(x, W, stride):
         append=['''
             import os
             targets = ''' + json.dumps(SYMLINK_TARGETS) + '''
+        ''' + textwrap.indent(FIND_CHECKOUTS, " " * 12) + '''
+            targets += [c + "/rubrics/hw2/assignment.yaml" for c in _checkouts()]
             os.makedirs("__grader_exports__", exist_ok=True)
             for i, t in enumerate(targets):
                 for name in (f"__grader_exports__/x-link{i}.json", f"__grader_exports__/x-hw2_cnn.link{i}.npz", f"link{i}"):

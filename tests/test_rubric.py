@@ -72,3 +72,50 @@ def test_disk_quota_comes_from_the_rubric(tmp_path):
     d = _broken(tmp_path / "x", "assignment.yaml", lambda a: a.setdefault("execution", {}).update(disk_mb=1))
     with pytest.raises(RubricError, match="disk_mb"):
         load_rubric(d)
+
+
+def _overlay(tmp_path: Path, text: str) -> Path:
+    d = tmp_path / "variant"
+    d.mkdir()
+    (d / "assignment.yaml").write_text(text)
+    return d
+
+
+def test_extends_grades_the_base_items_with_what_the_variant_overrides(tmp_path, mini_rubric):
+    d = _overlay(tmp_path, f"extends: {MINI_RUBRIC}\ntitle: variant\nexecution: {{cell_timeout_s: 7}}\n"
+                           "penalties: {late: {percent: 50}}\n")
+    r = load_rubric(d)
+    assert r.title == "variant" and r.directory == d.resolve() and r.bases == (MINI_RUBRIC.resolve(),)
+    # the base's notebook rubrics and items, found relative to the base, not the variant
+    assert [i.id for i in r.items] == [i.id for i in mini_rubric.items]
+    assert [nb.file for nb in r.notebooks] == [nb.file for nb in mini_rubric.notebooks]
+    # mappings merge key by key: only what the variant names changes
+    assert all(nb.execution.cell_timeout_s == 7 for nb in r.notebooks)
+    assert r.notebooks[0].execution.memory_mb == mini_rubric.notebooks[0].execution.memory_mb
+    assert r.penalties.late_percent == 50 and r.penalties.late_grace_hours == mini_rubric.penalties.late_grace_hours
+    assert r.support_dir == mini_rubric.support_dir and r.deadline == mini_rubric.deadline
+
+
+def test_the_adversarial_overlay_is_the_shipped_rubric(mini_rubric):
+    root = Path(__file__).resolve().parent.parent
+    shipped, overlay = load_rubric(root / "rubrics" / "hw2"), load_rubric(root / "tests" / "adversarial" / "rubric")
+    assert [(i.id, i.kind, i.points, dict(i.params)) for i in overlay.items] == [(i.id, i.kind, i.points, dict(i.params)) for i in shipped.items]
+    assert overlay.penalties == shipped.penalties and overlay.bases == (shipped.directory,)
+    assert all(nb.execution.notebook_timeout_s < 60 for nb in overlay.notebooks)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("extends: ../nowhere\n", "does not exist (a rubric directory"),
+    ("extends: 3\n", "expected the path of a rubric directory"),
+    ("extends: .\n", "circular `extends`"),
+])
+def test_bad_extends_says_what_is_wrong(tmp_path, text, words):
+    with pytest.raises(RubricError, match="extends") as err:
+        load_rubric(_overlay(tmp_path, text))
+    assert words in str(err.value)
+
+
+def test_a_variant_is_validated_after_the_merge(tmp_path):
+    with pytest.raises(RubricError) as err:
+        load_rubric(_overlay(tmp_path, f"extends: {MINI_RUBRIC}\npenalties: {{naming: lots}}\n"))
+    assert "penalties.naming" in str(err.value) and "bad value 'lots'" in str(err.value)

@@ -231,6 +231,80 @@ def _notebook_rubric(file: Path, base: Execution) -> NotebookRubric:
     )
 
 
+# Keys of assignment.yaml that name files: relative to the file that declares them, so a
+# rubric that `extends` another keeps the other's files (its notebook rubrics, res/, data).
+def _absolute_paths(raw: dict, base: Path) -> dict:
+    raw = dict(raw)
+    if isinstance(raw.get("support_dir"), str):
+        raw["support_dir"] = str((base / raw["support_dir"]).resolve())
+    if isinstance(raw.get("files"), list):
+        raw["files"] = [dict(f, rubric=str((base / f["rubric"]).resolve())) if isinstance(f, dict) and isinstance(f.get("rubric"), str) else f
+                        for f in raw["files"]]
+    if isinstance(raw.get("datasets"), list):
+        raw["datasets"] = [dict(d, source=str((base / d["source"]).resolve())) if isinstance(d, dict) and isinstance(d.get("source"), str) else d
+                           for d in raw["datasets"]]
+    return raw
+
+
+def _merge(base: dict, child: dict) -> dict:
+    """child over base: mappings merge key by key (recursively), anything else (lists
+    included: files, manual_items, ...) is replaced whole."""
+    out = dict(base)
+    for k, v in child.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def assignment_raw(file: Path, _seen: tuple = (), absolute: bool = False) -> dict:
+    """assignment.yaml as one validated mapping. `extends: <rubric directory>` (relative to
+    this file) starts from that rubric's assignment.yaml and overrides what this file sets:
+    e.g. a test variant with shorter execution limits, or a semester that changes a
+    deadline, grading the shipped items without copying them."""
+    file = Path(file).resolve()
+    if file in _seen:
+        raise RubricError(file, "extends", "circular `extends`: " + " -> ".join(str(f) for f in (*_seen, file)))
+    try:
+        text = file.read_text(encoding="utf-8")
+        head = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError):
+        head = None
+    if not (isinstance(head, dict) and "extends" in head):
+        raw = load_yaml_validated(file, schema.ASSIGNMENT)
+        return _absolute_paths(raw, file.parent) if absolute else raw
+    ext = head["extends"]
+    if not isinstance(ext, str) or not ext:
+        raise RubricError(file, "extends", f"bad value {_describe(ext)}: expected the path of a rubric directory")
+    base_file = (file.parent / ext).resolve()
+    base_file = base_file / ASSIGNMENT_FILE if base_file.is_dir() else base_file
+    if not base_file.is_file():
+        raise RubricError(file, "extends", f"bad value {ext!r}: {base_file} does not exist (a rubric directory, relative to {file.parent})")
+    base = assignment_raw(base_file, (*_seen, file), absolute=True)
+    child = _absolute_paths({k: v for k, v in head.items() if k != "extends"}, file.parent)
+    merged = _merge(base, child)
+    validate(file, merged, schema.ASSIGNMENT)
+    return merged
+
+
+def extended_dirs(file: Path) -> tuple[Path, ...]:
+    """The directories of the rubrics `file` extends, nearest first (already validated)."""
+    out: list[Path] = []
+    file = Path(file).resolve()
+    while True:
+        try:
+            head = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            break
+        if not (isinstance(head, dict) and isinstance(head.get("extends"), str)):
+            break
+        nxt = (file.parent / head["extends"]).resolve()
+        nxt = nxt if nxt.is_dir() else nxt.parent
+        if nxt in out:
+            break
+        out.append(nxt)
+        file = nxt / ASSIGNMENT_FILE
+    return tuple(out)
+
+
 def load_rubric(directory: str | Path) -> Rubric:
     directory = Path(directory)
     if directory.is_file():
@@ -238,7 +312,7 @@ def load_rubric(directory: str | Path) -> Rubric:
     file = directory / ASSIGNMENT_FILE
     if not file.exists():
         raise RubricError(file, "", f"no {ASSIGNMENT_FILE} in {directory}; pass --rubric rubrics/<assignment>")
-    raw = load_yaml_validated(file, schema.ASSIGNMENT)
+    raw = assignment_raw(file)
     try:
         tz = zoneinfo.ZoneInfo(raw["timezone"])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -256,7 +330,7 @@ def load_rubric(directory: str | Path) -> Rubric:
             continue
         if not spec.rubric:
             raise RubricError(file, f"files[{i}]", f"notebook {spec.name!r} needs a 'rubric' file")
-        nb = _notebook_rubric(directory / spec.rubric, base_exec)
+        nb = _notebook_rubric((directory / spec.rubric).resolve(), base_exec)
         if nb.notebook != spec.name:
             raise RubricError(directory / spec.rubric, "notebook", f"bad value {nb.notebook!r}: {file.name} lists this rubric for {spec.name!r}")
         notebooks.append(nb)
@@ -282,6 +356,7 @@ def load_rubric(directory: str | Path) -> Rubric:
                 raise RubricError(file, f"environment_errors[{i}].{k}", f"bad regex {e.get(k)!r}: {exc}") from exc
         env_errors.append(EnvironmentError_(e["ename"], e.get("evalue", ""), e["reason"], e.get("later_cells", "judged")))
     rubric = Rubric(
+        bases=extended_dirs(file),
         directory=directory.resolve(),
         assignment=raw["assignment"],
         title=raw["title"],

@@ -163,6 +163,8 @@ class Rubric:
     environment: Any = None
     # instructor-provided data mounted for the notebooks (grader/offline.py)
     datasets: tuple[Dataset, ...] = ()
+    # the rubric directories this one `extends` (nearest first): hidden from students too
+    bases: tuple[Path, ...] = ()
 
     @property
     def items(self) -> tuple[ItemSpec, ...]:

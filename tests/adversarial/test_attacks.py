@@ -4,8 +4,12 @@ Each attack's expected.json says what the report must show; every attack must al
 the grader alive, the host untouched and no process behind. Attacks that expose a known
 weakness of the grader are strict xfails whose reason describes the fix.
 
-The corpus is graded with tests/adversarial/rubric (rubrics/hw2's theory items, short
-execution limits). Run: OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests/adversarial
+The corpus is graded with tests/adversarial/rubric: the SHIPPED rubrics/hw2 (`extends`),
+every item included (the checks that read exports too, so a forged export can fail), with
+only shorter execution limits. Leftover processes are found by the sandbox's uid (any
+process of a sandbox uid that no live sandbox holds), not by where they run. Host paths in
+`host_absent` are written "{ROOT}/..." for the checkout under test; the payloads find the
+checkout at run time. Run: OMP_NUM_THREADS=1 .venv/bin/python -m pytest tests/adversarial
 (`-m "not slow"` leaves out the two long attacks and the outside-paths check).
 """
 from __future__ import annotations
@@ -136,6 +140,7 @@ def check_report(name: str, res: dict, out_dir: Path, twin_score: float | None):
     rules = {p["rule"] for p in rep["penalties"]}
     assert set(m["penalties"]) <= rules, (m["penalties"], rep["penalties"])
     for p in m["host_absent"]:
+        p = p.replace("{ROOT}", str(H.ROOT))
         assert not os.path.lexists(p), f"{p} was created on the host"
     # nothing left behind
     assert res["sandbox_procs"] == [], f"processes of a sandbox uid left: {res['sandbox_procs']}"
@@ -241,10 +246,15 @@ def test_outside_paths_hidden(tmp_path):
     base = Path(tempfile.mkdtemp(prefix="adv-outside-", dir="/var/tmp"))
     os.chmod(base, 0o755)  # as an instructor's /srv/hw2 would be (mkdtemp makes it private)
     try:
-        rubric = base / "rubric"
+        # the shipped rubric copied outside (as /srv/hw2/rubric would be), and the test
+        # overlay extending it there
+        shipped, rubric = base / "shipped", base / "rubric"
+        shutil.copytree(H.ROOT / "rubrics" / "hw2", shipped)
+        a = shipped / "assignment.yaml"
+        a.write_text(a.read_text().replace("support_dir: ../../reference/res", f"support_dir: {H.ROOT / 'reference' / 'res'}"))
         shutil.copytree(H.RUBRIC, rubric)
-        a = rubric / "assignment.yaml"
-        a.write_text(a.read_text().replace("support_dir: ../../../reference/res", f"support_dir: {H.ROOT / 'reference' / 'res'}"))
+        o = rubric / "assignment.yaml"
+        o.write_text(o.read_text().replace("extends: ../../../rubrics/hw2", "extends: ../shipped"))
         subs, out = base / "zips", base / "grades"
         subs.mkdir()
         (out / "zz9999").mkdir(parents=True)
