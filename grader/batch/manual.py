@@ -1,7 +1,15 @@
-"""TA scores for `manual` rubric items, merged from a CSV into the canonical reports.
+"""TA scores, merged from a CSV into the canonical reports: for `manual` rubric items, and
+for automatic items the grader sent to a TA (`pending`: it could not verify them, e.g. a
+hand-derived gradient computed with autograd, a model whose buffers hold the validation
+set, a cut training run). The grader never turns such an item into points itself; a TA's
+number is the only way it scores, and the report says it was the TA's.
 
-CSV: a `netid` column, one column per manual item id (points, blank = not graded yet),
-and optional `<item id>:comment` columns (shown to the student as the item's feedback).
+CSV: a `netid` column, one column per item id (points, blank = not graded yet), and
+optional `<item id>:comment` columns (shown to the student as the item's feedback). A TA
+score for an automatic item counts only where that item is `pending` in the student's
+report; elsewhere the grader's verified result stands and the report carries a
+`ta_score_ignored` finding naming the item (changing a verified result is an override,
+not a score).
 The whole file is validated before anything is graded; errors name the line and column.
 The merged score is recomputed with grader.score.total, so penalties apply exactly as
 they do to automatic items.
@@ -44,7 +52,7 @@ def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None)
     """Parse and validate the sheet against the rubric's manual items (and the batch's netids)."""
     path = Path(path)
     manual = {i.id: i for i in rubric.items if i.kind == "manual"}
-    auto = {i.id for i in rubric.items if i.kind != "manual"}
+    auto = {i.id: i for i in rubric.items if i.kind != "manual"}
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -64,12 +72,10 @@ def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None)
         if col == "netid":
             continue
         item_id = col[: -len(COMMENT)] if col.endswith(COMMENT) else col
-        if item_id in auto:
-            raise ManualScoresError(f"{where(1, col)}: {item_id} is graded automatically; only manual items "
-                                    f"({', '.join(manual) or 'none in this rubric'}) take TA scores")
-        if item_id not in manual:
+        if item_id not in manual and item_id not in auto:
             raise ManualScoresError(f"{where(1, col)}: unknown item {item_id!r}; the rubric's manual items are "
-                                    f"{', '.join(manual) or 'none'}")
+                                    f"{', '.join(manual) or 'none'} (automatic items take a TA score only where "
+                                    "the grader left them pending)")
     scores: dict[str, dict] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -85,7 +91,9 @@ def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None)
         if netid in scores:
             raise ManualScoresError(f"{where(line, 'netid')}: {netid!r} has a second row; keep one row per student")
         entry = {}
-        for item_id, spec in manual.items():
+        for item_id, spec in {**manual, **auto}.items():
+            if item_id not in seen_cols and item_id + COMMENT not in seen_cols:
+                continue
             raw = cells.get(item_id, "")
             comment = cells.get(item_id + COMMENT, "")
             if raw == "":
@@ -110,13 +118,23 @@ def merge_manual(report: dict, entries: dict) -> dict:
     r = copy.deepcopy(report)
     for item in r["items"]:
         ms = entries.get(item["id"])
-        if ms is None or item["kind"] != "manual" or ms.points is None:
+        if ms is None or ms.points is None:
             continue
         pts = round(float(ms.points), 4)
+        if item["kind"] != "manual" and item["status"] != "pending":
+            r.setdefault("findings", []).append({
+                "code": "ta_score_ignored", "severity": "warning",
+                "message": f"{item['id']}: the TA sheet gives {pts:g} but the grader verified this item itself "
+                           f"({item['status']}, {item['score']:g}/{item['max_score']:g}); a TA score counts only for "
+                           "manual items and items the grader left pending"})
+            continue
+        why = item.get("feedback", "") if item["kind"] != "manual" else ""
         item["score"] = pts
         item["status"] = "passed" if pts >= item["max_score"] - 1e-9 else "failed"
         item["feedback"] = ms.comment or f"graded by a TA: {pts:g}/{item['max_score']:g}"
         item["evidence"] = {**item.get("evidence", {}), "graded_by": "TA"}
+        if why:  # what the grader could not verify stays on record
+            item["evidence"]["pending_reason"] = why[:2000]
     items = [ItemResult(**{k: v for k, v in i.items() if k in ItemResult.__dataclass_fields__}) for i in r["items"]]
     penalties = [Penalty(**{k: v for k, v in p.items() if k in Penalty.__dataclass_fields__}) for p in r["penalties"]]
     raw, final = scoring.total(items, penalties, r["max_score"])
