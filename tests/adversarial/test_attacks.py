@@ -173,8 +173,10 @@ def test_no_file_planted_outside_the_job_dirs(corpus):
     # the job dirs themselves are gone
     left = [p for p in corpus["scratch"].rglob("grader-*")] if corpus["scratch"].exists() else []
     assert left == []
-    # the out dir holds only the grader's reports
+    # the out dir holds only the grader's reports (and the class files `grader report` may have written)
     for d in corpus["out"].iterdir():
+        if d.is_file():
+            continue
         assert d.name in {m["netid"] for m in MANIFESTS.values()}, d
         assert {p.name for p in d.iterdir()} <= {"report.json", "feedback.md", "feedback.html", "results.json",
                                                  "junit.xml", "artifacts"}, sorted(p.name for p in d.iterdir())
@@ -188,6 +190,25 @@ def test_grader_files_and_host_untouched(corpus):
         for p in (H.ROOT / d).rglob("*"):
             if p.is_file() and p.suffix in (".py", ".yaml", ".ipynb", ".json"):
                 assert b"adv_pwned" not in p.read_bytes() and "adv_escape" not in p.name, p
+
+
+def test_grader_report_writes_the_class_files_for_a_class_of_attacks(corpus):
+    """`grader report` over the corpus's reports (a class made of attacks): every class file
+    is written and every attack has its gradebook row, with the score of its report."""
+    import csv
+    import subprocess
+    import sys
+
+    out = corpus["out"]
+    proc = subprocess.run([sys.executable, "-m", "grader", "report", str(out), "--rubric", str(H.RUBRIC)], cwd=H.ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = {r["netid"]: r for r in csv.DictReader((out / "gradebook.csv").open(encoding="utf-8"))}
+    graded = {res["report"]["netid"]: res["report"]["score"] for res in corpus["results"].values() if res["report"]}
+    assert set(rows) == set(graded)
+    assert all(float(rows[n]["score"]) == s for n, s in graded.items())
+    for f in ("junit.xml", "cohort.json"):
+        assert (out / f).stat().st_size > 0, f
 
 
 def test_suite_is_fast_enough(corpus):
