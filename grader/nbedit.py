@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import copy
 
+from grader.errors import GraderError
 
-class EditError(Exception):
+
+class EditError(GraderError):
     """An edit found nothing to edit: a stale mutant or sample must fail loudly."""
 
 

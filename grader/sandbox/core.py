@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from . import bwrap, disk
+from grader.errors import GraderError
+
 from .cgroup import CONTROLLERS, JobCgroups
 from .config import MIN_ADDRESS_SPACE, Isolation, Limits
 from .detect import detect_isolation
 from .uids import UidLease, allocate_uid
 
 
-class SandboxError(RuntimeError):
+class SandboxError(GraderError, RuntimeError):
     """The sandbox could not be set up (not a failure of the student's code)."""
 
 

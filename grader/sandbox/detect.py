@@ -127,7 +127,10 @@ def _detect(prefer: str | None, env_value: str | None) -> Isolation:
     else:
         wanted, source = "bwrap", "auto"
     if wanted not in MODES:
-        raise ValueError(f"unknown sandbox mode {wanted!r} ({source}); expected one of {MODES}")
+        from grader.errors import UsageError
+
+        raise UsageError(f"unknown sandbox mode {wanted!r} ({source}); expected one of {', '.join(MODES)} "
+                         f"(unset {ENV_VAR} to use the strongest available)")
     if wanted == "none":
         return _none_isolation(f"explicit opt-out, {source}")
     if wanted == "rlimits":

@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,26 @@ def test_none_mode_is_explicit_and_loud(make_sandbox):
 
 
 def test_unknown_mode_is_rejected(monkeypatch):
+    from grader.errors import UsageError
+
     monkeypatch.setenv("GRADER_SANDBOX", "docker")
-    with pytest.raises(ValueError, match="docker"):
+    with pytest.raises(UsageError, match="docker.*expected one of bwrap"):
         detect_isolation()
+
+
+def test_a_bad_sandbox_mode_is_a_usage_error_at_the_command_line(tmp_path):
+    """Exit code 2 and one line saying what to set, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    with zipfile.ZipFile(tmp_path / "ab1234.zip", "w") as z:
+        z.writestr("notes.txt", "nothing to grade")
+    proc = subprocess.run([sys.executable, "-m", "grader", "run", str(tmp_path / "ab1234.zip"), "--rubric",
+                           str(root / "tests" / "fixtures" / "mini_rubric"), "--out", str(tmp_path / "out")],
+                          env={**os.environ, "GRADER_SANDBOX": "docker"}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr and "unknown sandbox mode 'docker'" in proc.stderr
