@@ -1,4 +1,12 @@
-"""Shared machinery for check kinds that call a target on cases and compare with a reference."""
+"""Shared machinery for check kinds that call a target on cases and compare with a reference.
+
+Fresh inputs (evidence, not trust): a rubric case's inputs follow from the rubric's seed and
+the item id, both public, and the reference is in the grader's source, so a notebook can
+hold a table of the exact answers to the exact inputs. Every case whose inputs are drawn at
+random therefore gets a private twin: the same spec drawn with a seed from the grader's
+secret and the submitted code (grader/checks/_integrity.private_seed; a table written
+for it changes the code, hence the inputs). `fold_shadows` lets a case pass only when its
+private twin passes too; the twins' inputs are never shown (only their verdicts)."""
 from __future__ import annotations
 
 import hashlib
@@ -43,6 +51,8 @@ class CaseRun:
     kwargs: dict
     outcome: Outcome
     reference: Any  # numpy tree, or an Exception if the reference itself failed
+    seed: int = 0  # the seed its inputs were drawn with
+    shadow_of: int | None = None  # a private twin: the index of the public case it checks
 
     def describe_inputs(self) -> dict:
         return {"args": inp.describe(self.args), "kwargs": inp.describe(self.kwargs)}
@@ -52,23 +62,58 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_cases(ctx, item, params: dict) -> list[CaseRun]:
+RANDOM_GENERATORS = ("randn", "rand", "randint", "uniform")
+SHADOW_NOTE = ("right on the rubric's published inputs but wrong on fresh inputs of the same shapes that the grader "
+               "drew itself: answers that fit only the grader's known inputs are not a solution")
+
+
+def is_random(spec: Any) -> bool:
+    if isinstance(spec, dict):
+        return any(k in RANDOM_GENERATORS or is_random(v) for k, v in spec.items())
+    if isinstance(spec, list):
+        return any(is_random(x) for x in spec)
+    return False
+
+
+def _shadow_seed(ctx, item, i: int) -> int:
+    from grader.checks._integrity import private_seed
+
+    try:
+        code = hashlib.sha256(ctx.module_for(item.target).encode("utf-8", "replace")).hexdigest()
+    except Exception:  # no extraction: the seed still does not follow from the rubric
+        code = ""
+    return private_seed("fresh-inputs", ctx.notebook.seed, item.id, i, code)
+
+
+def run_cases(ctx, item, params: dict, shadows: bool = True) -> list[CaseRun]:
+    """The public cases, then (`shadows`) a private twin of each case with random inputs."""
     cases = params["cases"]
     ref_fn = load_reference(params["reference"]) if params.get("reference") else None
     built = []
     for i, case in enumerate(cases):
         dtype = case.get("dtype", params.get("dtype", "float64"))
-        rng = np.random.default_rng(ctx.seed_for(item, f"case{i}"))
+        seed = ctx.seed_for(item, f"case{i}")
+        rng = np.random.default_rng(seed)
         args = inp.build(case["args"], rng, dtype)
         kwargs = {k: inp.build(v, rng, dtype) for k, v in case.get("kwargs", {}).items()}
-        built.append((case.get("label", f"case {i + 1}"), args, kwargs, dtype, i))
+        built.append((case.get("label", f"case {i + 1}"), args, kwargs, dtype, i, seed, None))
+    if shadows:
+        for i, case in enumerate(cases):
+            if not (is_random(case["args"]) or is_random(case.get("kwargs", {}))):
+                continue
+            dtype = case.get("dtype", params.get("dtype", "float64"))
+            seed = _shadow_seed(ctx, item, i)
+            rng = np.random.default_rng(seed)
+            args = inp.build(case["args"], rng, dtype)
+            kwargs = {k: inp.build(v, rng, dtype) for k, v in case.get("kwargs", {}).items()}
+            built.append((f"{case.get('label', f'case {i + 1}')} (fresh inputs)", args, kwargs, dtype, i, seed, i))
     timeout = float(params.get("timeout_s", 20))
-    outcomes = ctx.probe([item.target], [Call(item.target, tuple(a), k, timeout) for _, a, k, _, _ in built])
+    outcomes = ctx.probe([item.target], [Call(item.target, tuple(b[1]), b[2], timeout) for b in built])
     runs = []
-    for (label, args, kwargs, dtype, i), outcome in zip(built, outcomes):
+    for (label, args, kwargs, dtype, i, seed, shadow_of), outcome in zip(built, outcomes):
         ref: Any = None
         if ref_fn is not None:
-            key = _key(params["reference"], cases[i], dtype, ctx.seed_for(item, f"case{i}"))
+            key = _key(params["reference"], cases[i], dtype, seed)
 
             def compute(args=args, kwargs=kwargs):
                 try:
@@ -77,8 +122,33 @@ def run_cases(ctx, item, params: dict) -> list[CaseRun]:
                     return exc
 
             ref = ctx.reference(key, compute)
-        runs.append(CaseRun(label, args, kwargs, outcome, ref))
+        runs.append(CaseRun(label, args, kwargs, outcome, ref, seed, shadow_of))
     return runs
+
+
+def fold_shadows(runs: list[CaseRun], per_run_parts: list[list], per_run_ev: list[dict | None]) -> tuple[list, list]:
+    """(parts, evidence) of the public cases: a public case that passes while its private
+    twin fails fails, with the reason; the twins' own parts are not scored (the item's
+    weights stay the rubric's) and their evidence is their verdict only."""
+    from grader.checks.base import Part
+
+    shadow_ok: dict[int, bool] = {}
+    for r, parts in zip(runs, per_run_parts):
+        if r.shadow_of is not None:
+            shadow_ok[r.shadow_of] = shadow_ok.get(r.shadow_of, True) and all(p.ok for p in parts)
+    parts_out, ev_out = [], []
+    for k, (r, parts, ev) in enumerate(zip(runs, per_run_parts, per_run_ev)):
+        if r.shadow_of is not None:
+            ev_out.append({"label": r.label, "private": True, "ok": all(p.ok for p in parts)})
+            continue
+        if parts and all(p.ok for p in parts) and shadow_ok.get(k) is False:
+            parts = [Part(p.name, p.weight, False, (p.detail + "; " if p.detail else "") + SHADOW_NOTE) for p in parts]
+            if isinstance(ev, dict):
+                ev = {**ev, "ok": False, "fresh_inputs_ok": False}
+        parts_out.extend(parts)
+        if ev is not None:
+            ev_out.append(ev)
+    return parts_out, ev_out
 
 
 def _clone(v):

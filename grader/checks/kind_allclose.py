@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, Part, combine, CheckResult
-from grader.checks.cases import COMMON_PROPS, run_cases
+from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
 from grader.checks.compare import compare_values
 from grader.checks.registry import register
 
@@ -41,17 +41,18 @@ class AllClose(CheckKind):
                 return CheckResult.error(f"rubric input spec: {err}")
         runs = run_cases(ctx, item, dict(item.params))
         show = False if item.visibility == "hidden" else item.params.get("show_expected")
-        parts, cases_ev = [], []
+        per_parts, per_ev = [], []
         for r in runs:
             if isinstance(r.reference, Exception):
                 return CheckResult.error(f"the reference failed on {r.label}: {r.reference!r}")
             if not r.outcome.ok:
-                parts.append(Part(r.label, 1.0, False, f"raised {r.outcome.error}"))
-                cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
+                per_parts.append([Part(r.label, 1.0, False, f"raised {r.outcome.error}")])
+                per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
                 continue
             c = compare_values(r.outcome.value, r.reference, item.params.get("rtol"), item.params.get("atol"), item.params.get("exact", False), show)
-            parts.append(Part(r.label, 1.0, c.ok, c.detail))
-            cases_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence, "returned": r.outcome.meta})
+            per_parts.append([Part(r.label, 1.0, c.ok, c.detail)])
+            per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence, "returned": r.outcome.meta})
+        parts, cases_ev = fold_shadows(runs, per_parts, per_ev)  # fresh inputs: see grader/checks/cases.py
         res = combine(parts, {"cases": cases_ev})
         if item.params.get("all_or_nothing") and res.status != "passed":
             return CheckResult.failed(res.feedback, 0.0, **res.evidence)

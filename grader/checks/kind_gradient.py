@@ -39,7 +39,7 @@ import numpy as np
 from grader.checks import _integrity as integ
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, CheckResult, Part, combine
-from grader.checks.cases import COMMON_PROPS, run_cases
+from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
 from grader.checks.compare import as_array, compare_values, load_reference
 from grader.checks.registry import register
 from grader.probe import Call, Outcome
@@ -139,13 +139,13 @@ class Gradient(CheckKind):
         fd_signals: list[str] = []
         sw = float(p.get("shape_weight", 0.25))
         rtol, atol = p.get("rtol", 1e-6), p.get("atol", 1e-8)
-        parts, ev = [], []
+        per_parts, per_ev = [], []
         for i, r in enumerate(runs):
-            key = f"grad:{p['forward']}:{p['mode']}:{p['wrt']}:{item.id}:{i}:{ctx.seed_for(item, f'case{i}')}"
+            key = f"grad:{p['forward']}:{p['mode']}:{p['wrt']}:{item.id}:{r.shadow_of if r.shadow_of is not None else i}:{r.seed}"
             want = ctx.reference(key, lambda r=r: autograd_expected(forward, list(r.args), p["mode"], p["wrt"], p.get("upstream")))
             if not r.outcome.ok:
-                parts += [Part(f"{r.label}: shape", sw, False, f"raised {r.outcome.error}"), Part(f"{r.label}: values", 1 - sw, False)]
-                ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
+                per_parts.append([Part(f"{r.label}: shape", sw, False, f"raised {r.outcome.error}"), Part(f"{r.label}: values", 1 - sw, False)])
+                per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
                 continue
             got = r.outcome.value
             if isinstance(want, dict):
@@ -157,9 +157,9 @@ class Gradient(CheckKind):
                 if shape_ok and not c.ok:
                     flips = [k for k in want if as_array(got[k]) is not None and np.allclose(as_array(got[k]), -want[k], rtol=1e-6, atol=1e-9) and abs(float(want[k])) > 1e-9]
                     hint = f"; sign flipped for {flips}" if flips else ""
-                parts += [Part(f"{r.label}: keys", sw, shape_ok, "" if shape_ok else f"expected keys {sorted(want)}"),
-                          Part(f"{r.label}: values", 1 - sw, c.ok, c.detail + hint)]
-                ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence})
+                per_parts.append([Part(f"{r.label}: keys", sw, shape_ok, "" if shape_ok else f"expected keys {sorted(want)}"),
+                                  Part(f"{r.label}: values", 1 - sw, c.ok, c.detail + hint)])
+                per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence})
                 continue
             g = as_array(got)
             shape_ok = g is not None and g.shape == want.shape
@@ -168,11 +168,12 @@ class Gradient(CheckKind):
                 fd_signals.append(f"{r.label}: {why}")
             hint = diagnose(g.astype(float), want) if g is not None and not c.ok and g.dtype.kind in "biuf" else ""
             detail = c.detail + (f" — it looks like {hint}" if hint else "")
-            parts += [Part(f"{r.label}: shape {list(want.shape)}", sw, shape_ok,
-                           "" if shape_ok else f"expected shape {list(want.shape)}, got {list(g.shape) if g is not None else type(got).__name__}"),
-                      Part(f"{r.label}: values vs autograd", 1 - sw, c.ok, detail)]
-            ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, "expected_shape": list(want.shape),
+            per_parts.append([Part(f"{r.label}: shape {list(want.shape)}", sw, shape_ok,
+                                   "" if shape_ok else f"expected shape {list(want.shape)}, got {list(g.shape) if g is not None else type(got).__name__}"),
+                              Part(f"{r.label}: values vs autograd", 1 - sw, c.ok, detail)])
+            per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, "expected_shape": list(want.shape),
                        "diagnosis": hint, **c.evidence})
+        parts, ev = fold_shadows(runs, per_parts, per_ev)  # fresh inputs: see grader/checks/cases.py
         res = combine(parts, {"cases": ev})
         if not hand:
             return res

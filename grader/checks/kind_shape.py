@@ -5,7 +5,7 @@ import numpy as np
 
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, CheckResult, Part, combine
-from grader.checks.cases import COMMON_PROPS, run_cases
+from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
 from grader.checks.compare import as_array
 from grader.checks.registry import register
 
@@ -26,24 +26,27 @@ class Shape(CheckKind):
         for case in item.params["cases"]:
             if (err := inp.check_spec(case["args"])):
                 return CheckResult.error(f"rubric input spec: {err}")
-        parts, ev = [], []
-        for r in run_cases(ctx, item, dict(item.params)):
+        runs = run_cases(ctx, item, dict(item.params))
+        per_parts, per_ev = [], []
+        for r in runs:
             if isinstance(r.reference, Exception):
                 return CheckResult.error(f"the reference failed on {r.label}: {r.reference!r}")
             want = list(np.asarray(r.reference).shape)
             if not r.outcome.ok:
-                parts.append(Part(r.label, 1.0, False, f"raised {r.outcome.error}"))
-                ev.append({"label": r.label, "expected_shape": want, "error": r.outcome.error})
+                per_parts.append([Part(r.label, 1.0, False, f"raised {r.outcome.error}")])
+                per_ev.append({"label": r.label, "expected_shape": want, "error": r.outcome.error})
                 continue
             got = as_array(r.outcome.value)
             if got is None:
-                parts.append(Part(r.label, 1.0, False, f"expected an array of shape {want}, got {type(r.outcome.value).__name__}"))
+                per_parts.append([Part(r.label, 1.0, False, f"expected an array of shape {want}, got {type(r.outcome.value).__name__}")])
+                per_ev.append(None)
                 continue
             ok = list(got.shape) == want
             detail = f"expected shape {want}, got {list(got.shape)}"
             if ok and item.params.get("require_float", True) and got.dtype.kind != "f":
                 ok, detail = False, f"shape {want} is right but dtype is {got.dtype}; expected floating point"
-            parts.append(Part(r.label, 1.0, ok, detail))
-            ev.append({"label": r.label, "inputs": r.describe_inputs(), "expected_shape": want, "got_shape": list(got.shape),
-                       "got_dtype": str(got.dtype)})
+            per_parts.append([Part(r.label, 1.0, ok, detail)])
+            per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "expected_shape": want, "got_shape": list(got.shape),
+                           "got_dtype": str(got.dtype)})
+        parts, ev = fold_shadows(runs, per_parts, per_ev)  # fresh inputs: see grader/checks/cases.py
         return combine(parts, {"cases": ev})

@@ -71,6 +71,35 @@ def _newest_time(entries, rubric: Rubric, now: dt.datetime | None = None) -> tup
     return newest, ""
 
 
+# A document's own date later than the zip's newest file time by more than this means the
+# zip's times were set back (clock skew between a PDF writer and a zip tool is seconds).
+CONTRADICTION_TOLERANCE = dt.timedelta(minutes=10)
+
+
+def _later_document_time(files, rubric: Rubric, zip_time: dt.datetime) -> tuple[dt.datetime, str] | None:
+    """The latest date a submitted document records about itself (the PDF's creation and
+    modification dates) when it is later than the zip's file times: both are claims the
+    student's machine makes, but a file cannot have been written after the zip holding it
+    was made, so the later claim is the one that stands (it is against the student's
+    interest). None when no document contradicts the zip."""
+    from grader.intake.documents import pdf_dates
+
+    tz = zoneinfo.ZoneInfo(rubric.timezone)
+    now = dt.datetime.now(tz)
+    best = None
+    for spec in rubric.files:
+        found = files.get(spec.name)
+        if found is None or spec.kind != "pdf":
+            continue
+        for what, when in pdf_dates(found.path):
+            when = when.astimezone(tz)
+            if when > now + dt.timedelta(days=1):  # a wrong clock, not evidence
+                continue
+            if when > zip_time + CONTRADICTION_TOLERANCE and (best is None or when > best[0]):
+                best = (when, f"the {what} inside {spec.name}")
+    return best
+
+
 def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric) -> tuple[list[Penalty], bool, str]:
     if submitted_at is None:
         return [], True, ""
@@ -132,6 +161,14 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
             findings.append(Finding("time_from_zip", "lateness was judged from the zip's own file times, which the "
                                     "student's machine sets; pass the LMS's submission time (--submitted-at) to rely on it",
                                     "warning"))
+            later = _later_document_time(located.files, rubric, submitted_at)
+            if later is not None:
+                when, what = later
+                findings.append(Finding("time_contradiction", f"{what} is {when.isoformat()}, after the newest file time in the "
+                                        f"zip ({submitted_at.isoformat()}): the zip's times were set back or its files changed "
+                                        "after it was made; lateness was judged from that later time. Pass the LMS's submission "
+                                        "time (--submitted-at) to decide", "warning"))
+                submitted_at, source = when, f"{what} (later than the zip's file times)"
     late, accepted, rejection = _late_rules(submitted_at, rubric)
     penalties.extend(late)
     return Submission(

@@ -3,8 +3,8 @@
 Everything in a report may come from a student (feedback quotes their values, file names,
 exception messages), so every string is escaped, and a Content-Security-Policy forbids
 scripts and any external resource even if something slipped through. Images found in an
-item's evidence (a data: URI, base64 PNG bytes, or the path of a PNG inside the student's
-report folder) are embedded as data: URIs after checking they really are PNGs. Hidden
+item's evidence["artifacts"] (the grader's own drawings: a data: URI, base64 PNG bytes, or
+the path of a PNG inside the student's report folder) are embedded as data: URIs after checking they really are PNGs. Hidden
 items show their verdict only: no feedback, no evidence.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+PICTURE_KEYS = ("artifacts", "plot", "plots")  # top-level evidence keys the checks draw into
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_BYTES = 5 << 20
 MAX_PRE = 6000
@@ -81,22 +82,29 @@ def _png_from_string(s: str, report_dir: Path | None) -> bytes | None:
 
 
 def split_images(evidence, report_dir: Path | None) -> tuple[object, list[bytes]]:
-    """(evidence with images replaced by a placeholder, the PNGs found in it)."""
+    """(evidence with images replaced by a placeholder, the PNGs found in it).
+
+    Pictures come only from the item's top-level `artifacts` (and `plot`/`plots`) entries:
+    what the grader's own checks drew, e.g. the loss curve. Any other string of the evidence may be the student's (a model's
+    attributes and init arguments, exception messages): a base64 PNG or a .png path there
+    is shown as text, never as a picture (a forged 'passed' banner)."""
     images: list[bytes] = []
 
-    def walk(x):
+    def walk(x, art=False):
         if isinstance(x, dict):
-            return {k: walk(v) for k, v in x.items()}
+            return {k: walk(v, art) for k, v in x.items()}
         if isinstance(x, list):
-            return [walk(v) for v in x]
-        if isinstance(x, str):
+            return [walk(v, art) for v in x]
+        if isinstance(x, str) and art:
             png = _png_from_string(x, report_dir)
             if png is not None:
                 images.append(png)
                 return f"[image {len(images)} shown below]"
         return x
 
-    return walk(evidence), images
+    if not isinstance(evidence, dict):
+        return evidence, images
+    return {k: walk(v, k in PICTURE_KEYS) for k, v in evidence.items()}, images
 
 
 def _img(png: bytes, alt: str) -> str:

@@ -1,5 +1,27 @@
-"""The student's Markdown feedback, derived from the canonical report dict only."""
+"""The student's Markdown feedback, derived from the canonical report dict only.
+
+Student-controlled text (feedback quoting exception messages, cell errors, file names in
+findings) must stay text: a block is an indented code block (nothing in it can end it), and a
+line of text is put on one line with Markdown's active characters escaped, so no student
+string can close a fence, start a heading or write a second score line.
+"""
 from __future__ import annotations
+
+import re
+
+# what can make inline text markup: code spans, emphasis, links/images, raw HTML, table cells
+_ACTIVE = re.compile(r"([\\`*\[\]<>|])")
+
+
+def inline(s) -> str:
+    """One line of plain text inside Markdown: newlines folded, active characters escaped."""
+    return _ACTIVE.sub(r"\\\1", " ".join(str(s).split()))
+
+
+def code_block(s: str) -> list[str]:
+    """`s` as an indented code block: every line is indented, so nothing in it can end the
+    block, and no line of it starts like a heading or a score line, rendered or not."""
+    return ["    " + line if line.strip() else "" for line in s.expandtabs(4).splitlines()]
 
 
 def _fmt(x: float) -> str:
@@ -24,9 +46,9 @@ def time_lines(nb: dict) -> list[str]:
                 "not_run": "it did not stop when interrupted, so the trained model could not be exported or graded"
                            + (f" ({c['note']})" if c.get("note") else ""),
                 "none": "it was interrupted; the remaining cells were not run"}.get(str(c.get("exports")), "")
-        out.append(f"cell {c.get('cell')} was cut after {float(c.get('ran_s') or 0):.0f} s "
+        out.append(inline(f"cell {c.get('cell')} was cut after {float(c.get('ran_s') or 0):.0f} s "
                    f"(limit {float(c.get('limit_s') or 0):g} s, {'per cell' if c.get('which') == 'cell' else 'the rest of the notebook budget'})"
-                   + (f": {what}" if what else ""))
+                   + (f": {what}" if what else "")))
     return out
 
 
@@ -38,11 +60,11 @@ def feedback_markdown(r: dict) -> str:
     if pending:
         lines.append(f"\n{len(pending)} item(s) worth {_fmt(sum(i['max_score'] for i in pending))} points are graded by a TA and still pending.")
     sub = r["submission"]
-    lines += ["", f"Submitted: {sub.get('submitted_at') or 'unknown'} ({sub.get('submitted_at_source')}); deadline {sub.get('deadline')}."]
+    lines += ["", inline(f"Submitted: {sub.get('submitted_at') or 'unknown'} ({sub.get('submitted_at_source')}); deadline {sub.get('deadline')}.")]
     if r["penalties"]:
         lines += ["", "## Penalties", ""]
         for p in r["penalties"]:
-            lines.append(f"- **{p['rule']}** (-{_fmt(p['percent'])} %): {p['reason']}")
+            lines.append(f"- **{inline(p['rule'])}** (-{_fmt(p['percent'])} %): {inline(p['reason'])}")
     lines += ["", "## Items", "", "| item | status | points |", "|---|---|---|"]
     for i in r["items"]:
         lines.append(f"| {i['title']} (`{i['id']}`) | {i['status']} | {_fmt(i['score'])} / {_fmt(i['max_score'])} |")
@@ -55,26 +77,26 @@ def feedback_markdown(r: dict) -> str:
             lines.append("\n(hidden test: the inputs are not shown)\n")
             continue
         if i["feedback"].strip():
-            lines += ["", "```", i["feedback"].strip()[:4000], "```", ""]
+            lines += ["", *code_block(i["feedback"].strip()[:4000]), ""]
         for name, file in (i.get("evidence", {}).get("artifacts") or {}).items():
             if isinstance(file, str) and file.endswith(".png"):
                 lines += [f"![{name}]({file})", ""]
     lines += ["## Notebooks", ""]
     for nb in r["notebooks"]:
         state = "ran top to bottom" if nb["executed"] else f"did not run cleanly ({nb['status']})"
-        lines.append(f"- `{nb['notebook']}`: {state}, {nb['seconds']:.1f} s" + (f". {nb['message']}" if nb["message"] else ""))
+        lines.append(f"- {inline(nb['notebook'])}: {state}, {nb['seconds']:.1f} s" + (f". {inline(nb['message'])}" if nb["message"] else ""))
         lines += [f"  - {t}" for t in time_lines(nb)]
         for c in nb["cells"]:
             if c["status"] == "skipped":
-                lines.append(f"  - cell {c['index']}: {c['note']}")
+                lines.append(f"  - cell {c['index']}: {inline(c['note'])}")
             elif c["status"] in ("error", "timeout", "dead"):
-                lines.append(f"  - cell {c['index']}: {c['ename']}: {c['evalue'][:200]}")
+                lines.append(f"  - cell {c['index']}: {inline(c['ename'])}: {inline(c['evalue'][:200])}")
         if nb.get("output_truncated"):
             lines.append("  - output was truncated (too much printed)")
     notable = [f for f in r["findings"] if f["severity"] != "info" or f["code"] in ("junk_ignored", "top_folder", "pdf_ok")]
     if notable:
         lines += ["", "## About your submission", ""]
-        lines += [f"- {f['message']}" for f in notable]
+        lines += [f"- {inline(f['message'])}" for f in notable]
     iso = r["environment"]["isolation"]
     lines += ["", f"_Graded in isolation mode `{iso['mode']}` at {r['graded_at']}._", ""]
     return "\n".join(lines)
