@@ -495,11 +495,7 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "GRUMemory 7/7 passed (accuracy 1.0; control accuracy at chance).", notebook=RNN,
                 twin="rt_untrained_echo", notebook_status=["completed"], max_seconds=120,
                 items={"hw2_rnn.GRUMemory": "pending"},
-                weakness="kind_trained_model's weights control can be detected by forward (any fingerprint of the "
-                         "exported weights: a buffer, a checksum inside a weight); evidence must come from the grader "
-                         "running the weights itself: replay forward's torch calls in the grader as "
-                         "_integrity.CNN_VERIFY_SOURCE/replay() do for the CNN, or recompute standard GRU+Linear "
-                         "layouts from the exported arrays, and make unverifiable echoes pending")))
+                item_feedback={"hw2_rnn.GRUMemory": "not what the model's own weights compute"})))
     # --- reports ------------------------------------------------------------------------
     A.append(("markdown_fake_score", "red0020", cnn(MARKDOWN_ATTACK, MARKDOWN_CELL),
               E("Exception messages that close feedback.md's code fence and a cell error with newlines write a "
@@ -562,11 +558,7 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "in `grader batch` two zips then map to one NetID.",
                 "the whole batch refused to start (UsageError: several zips belong to the same NetID): one "
                 "student stopped the class.", twin="rt_late_honest", zip_name="hw2_red0003_final.zip",
-                notebook_status=None, max_seconds=30, batch_with=["rt_late_honest", "docx_named_pdf"],
-                weakness="grader/batch/run.py plan() refuses the whole batch when two zips map to one NetID (a "
-                         "deliberate rule, pinned by tests/batch/test_batch_failures.py::"
-                         "test_netid_collision_is_refused_before_grading): grade every other zip and give the clashing "
-                         "NetID one 'needs a TA' row naming the files (crash_report-like, no grade), and change that test")))
+                notebook_status=None, max_seconds=30, batch_with=["rt_late_honest", "docx_named_pdf"])))
     return A
 
 

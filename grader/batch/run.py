@@ -9,6 +9,8 @@ The order of one batch, in one place:
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import json
 import time
 from collections import defaultdict
@@ -33,6 +35,10 @@ class Job:
     netid: str
     sha256: str
     key: str
+    # other zips whose names give the same NetID (see plan()): never graded into this
+    # NetID's folder; `held`: none of them is clearly the student's, a TA decides
+    also: tuple[str, ...] = ()
+    held: bool = False
 
     @property
     def name(self) -> str:
@@ -79,12 +85,56 @@ def plan(zips: list[Path], rubric, isolation: str) -> list[Job]:
     by_netid: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
         by_netid[j.netid].append(j)
-    clashes = {n: js for n, js in by_netid.items() if len(js) > 1}
-    if clashes:
-        lines = [f"{n}: " + ", ".join(str(j.source) for j in js) for n, js in sorted(clashes.items())]
-        raise UsageError("several zips belong to the same NetID (their reports would overwrite each other); "
-                         "keep one per student:\n  " + "\n  ".join(lines))
-    return jobs
+    out = []
+    for netid, js in by_netid.items():
+        if len(js) == 1:
+            out.append(js[0])
+            continue
+        # Several zips name one NetID (a resubmission copied in twice, or a zip named with a
+        # classmate's NetID). One student's files never stop the class, and none overwrites
+        # another's report: the zip named exactly as the rubric asks is graded, with the
+        # others named in its report; when no single zip is, the NetID gets one row with no
+        # grade that a TA resolves.
+        canonical = [j for j in js if j.name == rubric.zip_pattern.format(netid=netid)]
+        names = tuple(sorted(j.name for j in js))
+        if len(canonical) == 1:
+            keep = canonical[0]
+            also = tuple(n for n in names if n != keep.name)
+            out.append(dataclasses.replace(keep, also=also, key=job_key(keep.sha256, "|".join((keep.name, *also)), rdigest, version, isolation)))
+        else:
+            first = min(js, key=lambda j: j.name)
+            digest = hashlib.sha256("|".join(f"{j.name}:{j.sha256}" for j in sorted(js, key=lambda j: j.name)).encode()).hexdigest()
+            out.append(dataclasses.replace(first, sha256=digest, also=names, held=True,
+                                           key=job_key(digest, "|".join(names), rdigest, version, isolation)))
+    return sorted(out, key=lambda j: [p.name for p in zips].index(j.name))
+
+
+def clash_note(job: Job) -> str:
+    if job.held:
+        return (f"{len(job.also)} zips give the NetID {job.netid} ({', '.join(job.also)}) and none is named exactly "
+                f"as the rubric asks: not graded, so that no one's report overwrites another's. A TA finds out whose "
+                f"each file is and regrades with one zip per student")
+    return (f"other zips also give the NetID {job.netid} ({', '.join(job.also)}); this report grades {job.name}, "
+            f"named as the rubric asks. The others were not graded: a TA finds out whose they are")
+
+
+def held_report(rubric, job: Job, isolation: str) -> dict:
+    """The row of a NetID that several zips claim, none clearly: no grade, the reason."""
+    report = crash_report(rubric, job.source, job.netid, job.sha256, clash_note(job), "", isolation)
+    report["findings"] = [{"code": "netid_clash", "message": clash_note(job), "severity": "error"}]
+    report["submission"]["file"] = ", ".join(job.also)
+    for item in report["items"]:
+        if item["status"] == "error":
+            item["feedback"] = "not graded: several zips give this NetID; a TA decides which is this student's"
+    return report
+
+
+def _with_clash_note(result: dict, job: Job) -> dict:
+    if not job.also or job.held:
+        return result
+    report = dict(result["report"])
+    report["findings"] = [*report.get("findings", []), {"code": "netid_clash", "message": clash_note(job), "severity": "warning"}]
+    return {**result, "report": report}
 
 
 def _summary(report: dict) -> str:
@@ -134,7 +184,7 @@ def publish_or_note(out_dir: Path, job: Job, result: dict, manual: ManualScores 
     from grader.untrusted import text
 
     try:
-        return publish(out_dir, job.netid, result, manual)
+        return publish(out_dir, job.netid, _with_clash_note(result, job), manual)
     except Exception as exc:
         reason = f"the grader could not publish this report ({type(exc).__name__}: {text(exc, 300)})"
         note = crash_report(rubric, job.source, job.netid, job.sha256, reason, traceback.format_exc(), isolation)
@@ -180,6 +230,9 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
     try:
         latest = manifest.latest()
         done = {j.key: manifest.load_done(latest.get(j.key)) for j in all_jobs}
+        for j in all_jobs:  # a NetID several zips claim, none clearly: a row for a TA, nothing to run
+            if j.held and done[j.key] is None:
+                done[j.key] = {"report": held_report(rubric, j, isolation), "code": {}, "files": {}}
         todo = [j for j in all_jobs if done[j.key] is None]
         progress = Progress(len(all_jobs), len(all_jobs) - len(todo), stream=stream, tty=tty)
         progress.start()

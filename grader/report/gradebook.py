@@ -51,7 +51,7 @@ def penalty_columns(reports: list[dict]) -> list[str]:
 def _notes(r: dict) -> str:
     notes = []
     for f in r.get("findings", []):
-        if f.get("code") in ("grader_crash", "internal_error"):
+        if f.get("code") in ("grader_crash", "internal_error", "netid_clash"):
             notes.append(f["message"].split(". This is a fault")[0])
     sub = r.get("submission", {})
     if not sub.get("accepted", True) and sub.get("rejection") and not notes:

@@ -78,13 +78,34 @@ def test_default_job_timeout_adds_up_the_notebook_deadlines(mini_rubric):
     assert len(deadlines) == 2 and default_job_timeout(mini_rubric) == sum(deadlines) + CHECKS_ALLOWANCE_S
 
 
-def test_netid_collision_is_refused_before_grading(tmp_path, zips):
-    from grader.errors import UsageError
+def test_a_zip_with_a_classmates_netid_is_not_graded_into_their_folder(tmp_path, zips):
+    """Two zips give ab1234: the one named exactly as the rubric asks is graded, with the
+    other named in its report and gradebook row; the rest of the class is graded as usual."""
+    from batch_helpers import slow_ok
 
     (zips / "hw2-ab1234.zip").write_bytes(b"x")
-    with pytest.raises(UsageError, match="same NetID"):
-        run_batch([zips], tmp_path / "out", MINI_RUBRIC, workers=1, job_fn=raise_for_cd)
-    assert not (tmp_path / "out" / "ab1234").exists()
+    res = run_batch([zips], tmp_path / "out", MINI_RUBRIC, workers=1, job_fn=slow_ok, stream=io.StringIO())
+    assert res.total == 3 and res.graded == 3
+    rows = {r["netid"]: r for r in gradebook(tmp_path / "out")}
+    assert set(rows) == {"ab1234", "cd5678", "ef9012"}
+    assert "hw2-ab1234.zip" in rows["ab1234"]["notes"] and rows["ab1234"]["score"] != ""
+    rep = json.loads((tmp_path / "out" / "ab1234" / "report.json").read_text())
+    assert rep["submission"]["file"] == "ab1234.zip"
+    assert [f["code"] for f in rep["findings"]].count("netid_clash") == 1
+
+
+def test_a_netid_no_zip_clearly_owns_gets_one_row_for_a_ta(tmp_path, zips):
+    from batch_helpers import slow_ok
+
+    (zips / "ab1234.zip").rename(zips / "hw2_ab1234_v1.zip")
+    (zips / "hw2-ab1234-final.zip").write_bytes(b"y")
+    res = run_batch([zips], tmp_path / "out", MINI_RUBRIC, workers=1, job_fn=slow_ok, stream=io.StringIO())
+    assert res.total == 3 and res.graded == 2  # the held NetID is not run
+    rows = {r["netid"]: r for r in gradebook(tmp_path / "out")}
+    assert set(rows) == {"ab1234", "cd5678", "ef9012"}
+    assert float(rows["ab1234"]["score"]) == 0
+    assert "hw2-ab1234-final.zip" in rows["ab1234"]["notes"] and "hw2_ab1234_v1.zip" in rows["ab1234"]["notes"]
+    assert "A TA finds out whose" in rows["ab1234"]["notes"]
 
 
 def test_an_existing_scheduler_is_used_and_receives_the_zips(tmp_path, zips):
