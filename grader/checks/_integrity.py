@@ -16,6 +16,10 @@ The helpers here turn claims into evidence the grader computed or cross-checked 
   record in the grader with its own torch, checks it reproduces the probe's output, runs
   a backward pass and keeps only the calls whose inputs and parameters receive gradient
   (`verified_trace()`), in the node format kind_cnn_architecture.analyse reads.
+- echo models: `verify_echo()` reads a standard layout (one-hot/nn.Embedding -> nn.GRU or
+  nn.LSTM -> nn.Linear, delay heads or delay input) from the exported state_dict's names
+  and shapes, recomputes the model in numpy from those weights on the grader's inputs and
+  checks forward's argmax agrees; kind_trained_model then scores the grader's computation.
 
 What is not verifiable is reported as such; the kinds turn it into "needs a TA"
 (status `pending`, no points), never into points.
@@ -808,3 +812,303 @@ def verified_trace(info: dict, trace: dict, x: np.ndarray, seed: int, max_numel:
     bv = info.get("buffer_values") if isinstance(info.get("buffer_values"), dict) else {}
     buffers = {str(k): v for k, v in bv.items() if isinstance(v, np.ndarray) and v.dtype.kind in "biuf"}
     return replay(trace, x, params, buffers)
+
+
+# --------------------------------------------------------------------------------------
+# echo models: the grader recomputes standard layouts from the exported weights
+#
+# kind_trained_model scores a trained echo model. forward() is student code and can
+# tell the grader's runs apart (a fingerprint of the weights switches a hand-coded echo
+# on for the real weights and off for any control), so its outputs cannot by themselves
+# show that the behaviour was learned. For the layouts the course's notebooks use
+# (one-hot letters or an nn.Embedding -> nn.GRU/nn.LSTM -> nn.Linear read-out; for the
+# variable delay a read-out with one head per delay, or the delay fed in as a one-hot
+# next to the letter) the grader reads the parameter tree from the exported state_dict
+# (names and shapes, plain arrays it validated), runs the recurrence and the read-out
+# itself, in numpy float64, on its own inputs, and requires forward's argmax to agree
+# with its own. Only then is the grader's computation scored; anything else is
+# unverified (kind_trained_model: needs a TA, never points).
+
+ECHO_VOCAB = 27
+ECHO_AGREEMENT = 0.98  # fraction of characters forward's argmax must share with the grader's
+ECHO_MAX_FLOPS = 6e10  # what the grader spends recomputing one model (numpy, one thread: seconds)
+
+
+@dataclass
+class EchoLayout:
+    """One reading of a state_dict as a standard echo model."""
+    rnn: str                      # state_dict prefix of the recurrent module ('' at the top level)
+    mode: str                     # "GRU" | "LSTM"
+    hidden: int
+    layers: int
+    bidirectional: bool
+    bias: bool
+    input_size: int
+    head: str                     # prefix of the nn.Linear read-out
+    embedding: str | None = None  # prefix of an nn.Embedding reading the letter indices
+    delay_input: str | None = None  # "after" | "before": a one-hot delay next to the letter
+    delay_size: int = 0           # width of that one-hot (max_delay + 1)
+    head_view: str = "single"     # "single" | "delay_major" (view(D+1, 27)) | "class_major" (view(27, D+1))
+
+    def describe(self) -> str:
+        inp = (f"nn.Embedding `{self.embedding}`" if self.embedding is not None else "one-hot letters (27)")
+        if self.delay_input:
+            inp += f" with the delay as a one-hot of {self.delay_size} {'after' if self.delay_input == 'after' else 'before'} them"
+        rnn = (f"nn.{self.mode} `{self.rnn or '<top>'}` (hidden {self.hidden}"
+               + (f", {self.layers} layers" if self.layers > 1 else "") + (", bidirectional" if self.bidirectional else "") + ")")
+        head = f"nn.Linear `{self.head}`"
+        if self.head_view == "delay_major":
+            head += " (one head of 27 per delay)"
+        elif self.head_view == "class_major":
+            head += " (27 x delays, one column per delay)"
+        return f"{inp} -> {rnn} -> {head}"
+
+
+def _split_name(n: str) -> tuple[str, str]:
+    return tuple(n.rsplit(".", 1)) if "." in n else ("", n)  # type: ignore[return-value]
+
+
+def echo_layouts(arrays: dict[str, np.ndarray], variable: bool, max_delay: int | None) -> tuple[list[EchoLayout], list[str], list[str]]:
+    """The readings of `arrays` (a state_dict: name -> array) as a standard echo model.
+    Returns (layouts to try, state entries no reading uses, why there is none)."""
+    by_prefix: dict[str, dict[str, np.ndarray]] = {}
+    for n, a in arrays.items():
+        pre, leaf = _split_name(n)
+        by_prefix.setdefault(pre, {})[leaf] = np.asarray(a)
+    why: list[str] = []
+    rnns = []
+    for pre, leaves in by_prefix.items():
+        if "weight_ih_l0" not in leaves or "weight_hh_l0" not in leaves:
+            continue
+        whh = leaves["weight_hh_l0"]
+        if any(k.startswith("weight_hr_l") for k in leaves):
+            why.append(f"`{pre}` is an nn.LSTM with proj_size (the grader recomputes LSTMs without projections)")
+            continue
+        if whh.ndim != 2 or whh.shape[1] == 0 or whh.shape[0] % whh.shape[1]:
+            why.append(f"`{pre}` has recurrent weights of shape {list(whh.shape)}")
+            continue
+        H, gates = whh.shape[1], whh.shape[0] // whh.shape[1]
+        mode = {3: "GRU", 4: "LSTM"}.get(gates)
+        if mode is None:
+            why.append(f"`{pre}` is a recurrent module with {gates} gate(s) (the grader recomputes nn.GRU and nn.LSTM)")
+            continue
+        bidir = "weight_ih_l0_reverse" in leaves
+        bias = "bias_ih_l0" in leaves
+        layers = 0
+        while f"weight_ih_l{layers}" in leaves:
+            layers += 1
+        I = leaves["weight_ih_l0"].shape[1] if leaves["weight_ih_l0"].ndim == 2 else -1
+        want = {}
+        for k in range(layers):
+            for sfx in ([""] + (["_reverse"] if bidir else [])):
+                want[f"weight_ih_l{k}{sfx}"] = (gates * H, I if k == 0 else H * (2 if bidir else 1))
+                want[f"weight_hh_l{k}{sfx}"] = (gates * H, H)
+                if bias:
+                    want[f"bias_ih_l{k}{sfx}"] = (gates * H,)
+                    want[f"bias_hh_l{k}{sfx}"] = (gates * H,)
+        bad = [f"{k} {list(leaves[k].shape) if k in leaves else 'missing'}" for k in want if k not in leaves or leaves[k].shape != want[k]]
+        extra = sorted(set(leaves) - set(want))
+        if bad or extra:
+            why.append(f"`{pre}`'s parameters are not those of an nn.{mode}: " + ", ".join(bad + [f"{e} (unexpected)" for e in extra])[:300])
+            continue
+        rnns.append(EchoLayout(rnn=pre, mode=mode, hidden=H, layers=layers, bidirectional=bidir, bias=bias, input_size=I, head=""))
+    if len(rnns) != 1:
+        if not rnns and not why:
+            why.append("no nn.GRU or nn.LSTM among the model's parameters")
+        elif len(rnns) > 1:
+            why.append(f"{len(rnns)} recurrent modules ({', '.join('`' + r.rnn + '`' for r in rnns)}); the grader recomputes one")
+        return [], [], why
+    base = rnns[0]
+    feat = base.hidden * (2 if base.bidirectional else 1)
+    heads, embeddings = [], []
+    for pre, leaves in by_prefix.items():
+        if pre == base.rnn or "weight" not in leaves or set(leaves) - {"weight", "bias"}:
+            continue
+        w = leaves["weight"]
+        if w.ndim != 2:
+            continue
+        if w.shape[1] == feat and ("bias" not in leaves or leaves["bias"].shape == (w.shape[0],)) \
+                and w.shape[0] % ECHO_VOCAB == 0 and (variable or w.shape[0] == ECHO_VOCAB):
+            heads.append((pre, w.shape[0]))
+        if "bias" not in leaves and w.shape[0] >= ECHO_VOCAB and w.shape[1] == base.input_size:
+            embeddings.append(pre)
+    if not heads:
+        why.append(f"no nn.Linear read-out from the {feat} features of `{base.rnn or '<top>'}` to 27 letters")
+        return [], [], why
+    inputs: list[tuple[str | None, str | None, int]] = []
+    if base.input_size == ECHO_VOCAB:
+        inputs.append((None, None, 0))
+    inputs += [(e, None, 0) for e in embeddings]
+    if variable:
+        dsz = base.input_size - ECHO_VOCAB  # the letters' one-hot and the delay's (max_delay + 1)
+        if dsz >= 1 and (not isinstance(max_delay, int) or dsz >= max_delay + 1):
+            inputs += [(None, "after", dsz), (None, "before", dsz)]
+    if not inputs:
+        why.append(f"`{base.rnn or '<top>'}` reads {base.input_size} features per step: neither the 27 one-hot letters, "
+                   "an nn.Embedding of them, nor letters and a one-hot delay")
+        return [], [], why
+    out = []
+    for emb, din, dsz in inputs:
+        for head, n_out in heads:
+            if head == emb:
+                continue
+            views = ["single"] if n_out == ECHO_VOCAB else []
+            if variable and n_out > ECHO_VOCAB and din is None:
+                views = ["delay_major", "class_major"]
+            if variable and n_out == ECHO_VOCAB and din is None:
+                views = []  # a variable-delay model must read the delay somewhere the grader can see
+            for v in views:
+                out.append(EchoLayout(rnn=base.rnn, mode=base.mode, hidden=base.hidden, layers=base.layers,
+                                      bidirectional=base.bidirectional, bias=base.bias, input_size=base.input_size,
+                                      head=head, embedding=emb, delay_input=din, delay_size=dsz, head_view=v))
+    if not out:
+        why.append("no combination of the model's input, recurrent module and read-out reads the delay (variable delay)")
+    used = set()
+    for lay in out:
+        used |= {n for n in arrays if _split_name(n)[0] in (lay.rnn, lay.head, lay.embedding)}
+    return out, sorted(set(arrays) - used), why
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _run_rnn(lay: EchoLayout, arrays: dict, x: np.ndarray) -> np.ndarray:
+    """x (B, T, I) float64 -> the top layer's outputs (B, T, H * dirs), PyTorch's equations."""
+    p = (lay.rnn + ".") if lay.rnn else ""
+    B, T, _ = x.shape
+    H = lay.hidden
+    inp = x
+    for k in range(lay.layers):
+        outs = []
+        for sfx in ([""] + (["_reverse"] if lay.bidirectional else [])):
+            wih = np.asarray(arrays[f"{p}weight_ih_l{k}{sfx}"], dtype=np.float64)
+            whh = np.asarray(arrays[f"{p}weight_hh_l{k}{sfx}"], dtype=np.float64)
+            bih = np.asarray(arrays[f"{p}bias_ih_l{k}{sfx}"], dtype=np.float64) if lay.bias else 0.0
+            bhh = np.asarray(arrays[f"{p}bias_hh_l{k}{sfx}"], dtype=np.float64) if lay.bias else 0.0
+            gi_all = inp @ wih.T + bih  # (B, T, gates * H)
+            h = np.zeros((B, H))
+            c = np.zeros((B, H))
+            seq = np.zeros((B, T, H))
+            steps = range(T - 1, -1, -1) if sfx else range(T)
+            for t in steps:
+                gi = gi_all[:, t]
+                gh = h @ whh.T + bhh
+                if lay.mode == "GRU":
+                    r = _sigmoid(gi[:, :H] + gh[:, :H])
+                    z = _sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+                    n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+                    h = (1.0 - z) * n + z * h
+                else:
+                    g = gi + gh
+                    i_, f_ = _sigmoid(g[:, :H]), _sigmoid(g[:, H:2 * H])
+                    c = f_ * c + i_ * np.tanh(g[:, 2 * H:3 * H])
+                    h = _sigmoid(g[:, 3 * H:]) * np.tanh(c)
+                seq[:, t] = h
+            outs.append(seq)
+        inp = np.concatenate(outs, axis=-1) if len(outs) > 1 else outs[0]
+    return inp
+
+
+def echo_cost(lay: EchoLayout, arrays: dict, n_chars: int) -> float:
+    p = (lay.rnn + ".") if lay.rnn else ""
+    n = sum(np.asarray(a).size for k, a in arrays.items() if k.startswith(p) and _split_name(k)[0] == lay.rnn)
+    return 2.0 * n * n_chars
+
+
+def echo_recompute(lay: EchoLayout, arrays: dict, index: np.ndarray, delays: np.ndarray | None,
+                   cache: dict | None = None) -> np.ndarray:
+    """The grader's own logits (B, T, 27) for letter indices (B, T) (0 blank, 1..26 a..z) and
+    delays (B,) (variable delay), from the weights alone."""
+    index = np.asarray(index, dtype=np.int64)
+    B, T = index.shape
+    key = (lay.embedding, lay.delay_input, lay.delay_size, index.tobytes(), None if delays is None else np.asarray(delays).tobytes())
+    feats = None if cache is None else cache.get(key)
+    if feats is None:
+        if lay.embedding is not None:
+            E = np.asarray(arrays[(lay.embedding + ".weight") if lay.embedding else "weight"], dtype=np.float64)
+            x = E[index]
+        else:
+            x = np.eye(ECHO_VOCAB)[index]
+        if lay.delay_input:
+            d = np.zeros((B, T, lay.delay_size))
+            dl = np.asarray(delays, dtype=np.int64)
+            ok = (dl >= 0) & (dl < lay.delay_size)
+            d[np.arange(B)[ok], :, dl[ok]] = 1.0
+            x = np.concatenate([x, d] if lay.delay_input == "after" else [d, x], axis=-1)
+        feats = _run_rnn(lay, arrays, x)
+        if cache is not None:
+            cache[key] = feats
+    hp = (lay.head + ".") if lay.head else ""
+    W = np.asarray(arrays[hp + "weight"], dtype=np.float64)
+    b = np.asarray(arrays[hp + "bias"], dtype=np.float64) if (hp + "bias") in arrays else 0.0
+    y = feats @ W.T + b
+    if lay.head_view == "single":
+        return y
+    n_d = W.shape[0] // ECHO_VOCAB
+    y = y.reshape(B, T, n_d, ECHO_VOCAB) if lay.head_view == "delay_major" else y.reshape(B, T, ECHO_VOCAB, n_d).swapaxes(2, 3)
+    out = np.full((B, T, ECHO_VOCAB), np.nan)
+    dl = np.asarray(delays, dtype=np.int64)
+    for bi in range(B):
+        if 0 <= dl[bi] < n_d:
+            out[bi] = y[bi, :, dl[bi]]
+    return out  # a delay the heads do not cover reads as NaN: never the right letter
+
+
+def echo_decode(y: np.ndarray) -> str:
+    """Logits (T, 27) -> the predicted string (index 0 -> ' '; a row with no finite value -> '?')."""
+    r = np.where(np.isfinite(y), y, -np.inf)
+    k = np.argmax(r, axis=-1)
+    bad = ~np.isfinite(r).any(axis=-1)
+    return "".join("?" if b else (" " if j == 0 else chr(96 + int(j))) for j, b in zip(k, bad))
+
+
+@dataclass
+class EchoVerification:
+    ok: bool
+    reason: str = ""
+    layout: str = ""
+    agreement: float | None = None
+    preds: dict | None = None       # string index -> the grader's own prediction (of the best-agreeing reading)
+    unused: list = field(default_factory=list)  # state entries the recomputation does not read
+    tried: list = field(default_factory=list)   # [layout, agreement] for each reading tried
+
+
+def verify_echo(arrays: dict[str, np.ndarray], groups: list[tuple[np.ndarray, np.ndarray | None]], members: list[list[int]],
+                fwd_preds: dict[int, str], variable: bool, max_delay: int | None,
+                min_agreement: float = ECHO_AGREEMENT, max_flops: float = ECHO_MAX_FLOPS) -> EchoVerification:
+    """Recompute the model from its weights for each standard reading of its state_dict and
+    compare with forward's predictions `fwd_preds` ({string index: predicted string}, the
+    grader's argmax of forward on the same inputs). ok when one reading agrees on at least
+    `min_agreement` of the characters; `preds` are then the grader's own predictions."""
+    layouts, unused, why = echo_layouts(arrays, variable, max_delay)
+    if not layouts:
+        return EchoVerification(False, "; ".join(why) or "no standard layout", unused=unused)
+    n_chars = sum(int(np.asarray(ix).size) for ix, _ in groups)
+    cost = echo_cost(layouts[0], arrays, n_chars)
+    if cost > max_flops:
+        return EchoVerification(False, f"the model is too large for the grader to recompute ({cost:.1e} > {max_flops:.0e} operations)",
+                                unused=unused)
+    cache: dict = {}
+    best = None
+    tried = []
+    for lay in layouts:
+        preds: dict[int, str] = {}
+        same = total = 0
+        with np.errstate(all="ignore"):
+            for (ix, dl), chunk in zip(groups, members):
+                y = echo_recompute(lay, arrays, ix, dl, cache)
+                for b, i in enumerate(chunk):
+                    preds[i] = echo_decode(y[b])
+                    f = fwd_preds.get(i, "")
+                    total += len(preds[i])
+                    same += sum(int(a == c) for a, c in zip(preds[i], f))
+        agree = same / total if total else 0.0
+        tried.append([lay.describe(), round(agree, 5)])
+        if best is None or agree > best[1]:
+            best = (lay, agree, preds)
+    lay, agree, preds = best
+    ok = agree >= min_agreement
+    reason = "" if ok else (f"forward's predictions are not what the model's own weights compute: the grader's "
+                            f"{lay.describe()} agrees with them on {agree:.1%} of the characters (needs {min_agreement:.0%})")
+    return EchoVerification(ok, reason, lay.describe(), round(agree, 5), preds, unused, tried)

@@ -24,10 +24,27 @@ How it works, across the trust boundary:
    grader cannot read predictions from forward at all (it fails on every layout, or its
    output is not (B, T, 27)), a passing test_run makes the item "needs a TA" (pending,
    no points), never points.
-   `weights_control` (default off; on in rubrics/hw2): forward is also run with the
-   trained weights shuffled (each tensor's entries permuted by the grader). A model that
-   still echoes above `partial_min_accuracy` does not owe its behaviour to its weights
-   (an echo hand-coded in forward): needs a TA, no points.
+   `weights_control` (default off; on in rubrics/hw2 and hw2-original): the behaviour must
+   be shown to come from the trained weights, by the grader, not by forward (student code
+   can tell the grader's runs apart, e.g. a fingerprint of the weights that switches a
+   hand-coded echo off for any control):
+   a. recomputation (_integrity.verify_echo): the grader reads the parameter tree from the
+      exported state_dict (names and shapes it validated, no claim of the probe's) as a
+      standard layout - one-hot letters or an nn.Embedding -> one nn.GRU/nn.LSTM (layers,
+      bidirectional) -> an nn.Linear read-out; for the variable delay one head of 27 per
+      delay, or the delay as a one-hot next to the letter - runs that model itself (numpy,
+      float64) on its own inputs and requires forward's argmax to agree with its own on
+      >= 98 % of the characters (the reading that agrees best is named in the evidence,
+      `recomputed`). Then the score is the grader's computation; forward's own accuracy
+      is shown (`forward_accuracy`). State entries the recomputation does not read are
+      listed.
+   b. when no standard reading agrees (another architecture, a forward that does more
+      than its modules, too large to recompute) and forward echoes above
+      `partial_min_accuracy`: needs a TA (pending, the reason given), never points.
+   c. forward is also run with the trained weights shuffled (each tensor's entries
+      permuted by the grader). A model that still echoes above `partial_min_accuracy`
+      does not owe its behaviour to its weights (an echo hand-coded in forward): needs a
+      TA, no points. This control is forward's word too, so it can only withhold points.
    A second probe call diagnoses interface deviations (forward taking integer indices,
    returning a tuple, extra arguments): they are reported, never penalised.
 
@@ -59,6 +76,7 @@ import string
 import numpy as np
 
 from grader.checks import _exports as ex
+from grader.checks import _integrity as integ
 from grader.checks.base import CheckKind, CheckResult, Instrumentation
 from grader.checks.registry import register
 from grader.probe import Call
@@ -478,10 +496,39 @@ class TrainedModel(CheckKind):
             return CheckResult.failed(tail(lines), 0.0, **ev)
 
         ids = list(range(len(strings)))
+        fwd_acc = acc
+        ver = None
+        if p["weights_control"]:
+            # forward is student code and can tell the grader's runs apart: the grader recomputes
+            # the model from its weights and scores its own computation, if forward agrees with it
+            model_md = attrs.get("max_delay") if type(attrs.get("max_delay")) is int else (md if variable else None)
+            ver = integ.verify_echo(exp.arrays, [(g["index"].numpy(), g["delays"].numpy() if "delays" in g else None) for g in groups],
+                                    members, preds, variable, model_md)
+            ev["recomputed"] = {"verified": ver.ok, "layout": ver.layout or None, "agreement": ver.agreement,
+                                "reason": ver.reason or None, "unused_state": ver.unused[:20], "tried": ver.tried[:8]}
+            if ver.ok:
+                preds = ver.preds
         acc, worst = echo_accuracy(strings, delays, [preds[i] for i in ids])
         ev.update(accuracy=round(acc, 5), layout=layout, **worst)
-        lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
-                     f"(the grader's argmax of forward's logits on its own {LAYOUTS[layout]} inputs)")
+        if ver is not None:
+            ev["forward_accuracy"] = round(fwd_acc, 5)
+        if ver is not None and ver.ok:
+            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
+                         f"(computed by the grader from your weights as {ver.layout}; your forward, on the grader's "
+                         f"{LAYOUTS[layout]} inputs, agrees on {ver.agreement:.1%} of the characters)")
+            if ver.unused:
+                lines.append("note: state entries the recomputation does not read: " + ", ".join(ver.unused[:8]))
+        else:
+            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
+                         f"(the grader's argmax of forward's logits on its own {LAYOUTS[layout]} inputs)")
+        pending = False
+        if ver is not None and not ver.ok and acc >= p["partial_min_accuracy"]:
+            pending = True
+            lines.append("needs a TA: the grader could not verify that this behaviour comes from the trained weights "
+                         f"(it recomputes standard GRU/LSTM + Linear models from their weights): {ver.reason}; "
+                         "no points until a TA has looked")
+            if ver.unused:
+                lines.append("note: state entries the recomputation does not read: " + ", ".join(ver.unused[:8]))
         if t_acc is not None and abs(t_acc - acc) > 0.02:
             lines.append(f"note: your test_run's strings echo with accuracy {t_acc:.4f}, which is not what your model predicts; "
                          "the grade uses the model's own outputs")
@@ -489,6 +536,7 @@ class TrainedModel(CheckKind):
             lines.append(f"example: input {worst['worst_input']!r}, delay {worst['worst_delay']}: expected {worst['worst_expected']!r}, got {worst['worst_got']!r}")
 
         if acc >= p["partial_min_accuracy"] and n_control:
+            # forward's word as well: it can only withhold points (a fingerprint of the weights defeats it)
             ctl = outs[3]
             c_acc = None
             if ctl.ok:
@@ -498,11 +546,13 @@ class TrainedModel(CheckKind):
                     c_acc, _ = echo_accuracy([strings[i] for i in cid], [delays[i] for i in cid], [c_preds[i] for i in cid])
             ev["control_accuracy"] = None if c_acc is None else round(c_acc, 5)
             if c_acc is None or c_acc >= p["partial_min_accuracy"]:
+                pending = True
                 lines.append("needs a TA: " + ("with its trained weights shuffled by the grader, the model still echoes "
                                                f"(accuracy {c_acc:.4f}): its behaviour does not come from its weights (an echo hand-coded in forward?)"
                                                if c_acc is not None else "the grader could not run the model with its weights shuffled (the control)")
                              + "; no points until a TA has looked")
-                return CheckResult(0.0, "pending", tail(lines), ev)
+        if pending:
+            return CheckResult(0.0, "pending", tail(lines), ev)
         if acc >= p["threshold"]:
             if missing_md:
                 lines.append(f"the model echoes well but has no `max_delay` attribute, which the notebook's test needs "
