@@ -78,14 +78,16 @@ def cmd_run(args) -> int:
         keep_scratch=args.keep_scratch,
         exec_cache=Path(args.cache) if args.cache else None,
     )
-    report = grade(src, env)
+    report = grade(src, env)  # its report stage wrote OUT/<netid>/: report.json and every student format
     progress.done()
-    data = report.to_dict()
     if args.json:
-        print(json.dumps(data, indent=2))
+        print(json.dumps(report.to_dict(artifact_files=True), indent=2))
     else:
-        print(summary_table(data))
-        print(f"report: {Path(args.out) / report.netid / 'report.json'}")
+        from grader.report.formats import STUDENT, formats
+
+        print(summary_table(report))
+        print(f"report: {Path(args.out) / report.netid / 'report.json'} "
+              f"(+ {', '.join(f.file for f in formats(STUDENT))})")
     return 0
 
 

@@ -1,22 +1,92 @@
 """Results: frozen data that flows between the stages and into the canonical report.
 
 Specs (what the rubric asks) live in grader.rubric.model; presentation lives in
-grader.report. Everything here converts to plain JSON with `to_dict()`.
+grader.report. Everything here converts to plain JSON with `to_dict()`, and a Report comes
+back from that JSON (or from a report.json an older grader wrote) with `Report.from_dict()`.
+
+Statuses are enums of strings (`ItemStatus`, `NotebookStatus`, `CellStatus`): a member
+compares, hashes and formats as its value, so code and JSON may keep using the plain strings.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-STATUSES = ("passed", "failed", "error", "skipped", "pending")
+
+class _StrEnum(str, Enum):
+    """A str whose value is the JSON text (like 3.11's StrEnum, also on 3.10)."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @classmethod
+    def parse(cls, value: Any, default: "_StrEnum"):
+        """The member named by `value`, or `default` for anything else (reports are untrusted)."""
+        try:
+            return cls(value)
+        except ValueError:
+            return default
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+class ItemStatus(_StrEnum):
+    """A rubric item's verdict."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the grader (or the reference solution) failed, not the student
+    SKIPPED = "skipped"  # not graded: the submission was not accepted
+    PENDING = "pending"  # graded by a TA, or left to one when the grader could not verify it
+
+
+class NotebookStatus(_StrEnum):
+    """How a notebook's execution ended."""
+
+    COMPLETED = "completed"
+    CELL_ERRORS = "cell_errors"
+    TIMEOUT = "timeout"
+    DEAD_KERNEL = "dead_kernel"
+    EXECUTOR_CRASHED = "executor_crashed"
+    EXECUTOR_ERROR = "executor_error"  # the grader could not start a kernel: its fault, never penalised
+    INVALID = "invalid"
+    MISSING = "missing"
+    NOT_RUN = "not_run"
+
+
+class CellStatus(_StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+    NOT_RUN = "not_run"
+
+
+STATUSES = ItemStatus.values()  # kept for older imports
+FAILING_CELLS = (CellStatus.ERROR, CellStatus.TIMEOUT, CellStatus.DEAD)
+
+
+class ReportError(ValueError):
+    """A report dict that is not a report: what is missing or wrong, and where."""
 
 
 def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.name.startswith("_") and f.metadata.get("json", True)}
+    if isinstance(obj, Enum):
+        return obj.value
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -26,6 +96,94 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dt.datetime):
         return obj.isoformat()
     return obj
+
+
+# -- loading plain dicts back into the dataclasses ------------------------------------------
+
+_SCALARS = {"str": str, "float": float, "int": int, "bool": bool}
+
+
+def _scalar(annotation: str, value: Any, where: str) -> Any:
+    optional = annotation.endswith(" | None")
+    base = annotation[: -len(" | None")] if optional else annotation
+    if value is None and optional:
+        return None
+    conv = _SCALARS.get(base)
+    if conv is None:
+        return value
+    if conv is bool:
+        return bool(value)
+    if conv is str:
+        return "" if value is None else str(value)
+    try:
+        return conv(value)
+    except (TypeError, ValueError):
+        raise ReportError(f"{where}: {value!r} is not a {base}") from None
+
+
+# What a report.json may lack and still load (older graders, hand-made reports): the
+# fields not named here, and not defaulted by the dataclass itself, are required.
+LOAD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Report": {"assignment": "", "penalties": (), "notebooks": (), "findings": (), "submission": {},
+               "environment": {}, "graded_at": "", "seconds": 0.0},  # raw_score: the score
+    "ItemResult": {"title": "", "kind": "", "feedback": ""},
+    "NotebookRun": {"executed": False, "seconds": 0.0, "n_cells": 0, "cells": ()},
+    "CellOutcome": {},
+    "Finding": {"code": "", "message": ""},
+    "Penalty": {"reason": ""},
+}
+
+
+def _load(cls, data: Any, where: str, nested: Mapping[str, Any] | None = None):
+    """cls(**data) for a dataclass: required fields must be there, optional ones default
+    (the dataclass's default, or LOAD_DEFAULTS), scalars are converted, unknown keys (a
+    newer grader's) are ignored."""
+    if not isinstance(data, Mapping):
+        raise ReportError(f"{where}: expected an object, got {type(data).__name__}")
+    nested = nested or {}
+    defaults = LOAD_DEFAULTS.get(cls.__name__, {})
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if not f.init or not f.metadata.get("json", True):
+            continue
+        if f.name not in data:
+            if f.name in defaults:
+                kw[f.name] = copy.copy(defaults[f.name])
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ReportError(f"{where}.{f.name} is missing")
+            continue
+        value = data[f.name]
+        conv = nested.get(f.name)
+        kw[f.name] = conv(value, f"{where}.{f.name}") if conv else _scalar(str(f.type), value, f"{where}.{f.name}")
+    return cls(**kw)
+
+
+def _many(cls, **nested):
+    def conv(value: Any, where: str) -> tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ReportError(f"{where}: expected a list, got {type(value).__name__}")
+        return tuple(_load(cls, v, f"{where}[{k}]", nested) for k, v in enumerate(value))
+    return conv
+
+
+def _optional(cls, **nested):
+    def conv(value: Any, where: str):
+        return None if value is None else _load(cls, value, where, nested)
+    return conv
+
+
+def _path(value: Any, where: str) -> Path | None:
+    return None if value in (None, "") else Path(str(value))
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, Mapping):
+        raise ReportError(f"{where}: expected an object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _records(value: Any, where: str) -> tuple:
+    return tuple(value) if isinstance(value, (list, tuple)) else ()
 
 
 @dataclass(frozen=True)
@@ -70,11 +228,14 @@ class Submission:
 @dataclass(frozen=True)
 class CellOutcome:
     index: int  # 0-based index among all cells of the notebook
-    status: str  # ok | error | timeout | dead | skipped | not_run
+    status: CellStatus  # ok | error | timeout | dead | skipped | not_run
     seconds: float = 0.0
     ename: str = ""
     evalue: str = ""
     note: str = ""  # e.g. why a cell (or line) was skipped
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", CellStatus.parse(self.status, CellStatus.ERROR))
 
 
 @dataclass(frozen=True)
@@ -111,7 +272,7 @@ class CellCut:
 @dataclass(frozen=True)
 class NotebookRun:
     notebook: str  # expected file name
-    status: str  # completed | cell_errors | timeout | dead_kernel | executor_crashed | invalid | missing | not_run
+    status: NotebookStatus
     executed: bool  # ran top to bottom without an error
     seconds: float
     n_cells: int
@@ -126,9 +287,12 @@ class NotebookRun:
     budget: ExecBudget | None = None  # the time it was given, and how that was derived
     cut: CellCut | None = None  # the cell stopped at its time limit, if any
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", NotebookStatus.parse(self.status, NotebookStatus.EXECUTOR_ERROR))
+
     @property
     def failing_cells(self) -> tuple[CellOutcome, ...]:
-        return tuple(c for c in self.cells if c.status in ("error", "timeout", "dead"))
+        return tuple(c for c in self.cells if c.status in FAILING_CELLS)
 
 
 @dataclass(frozen=True)
@@ -138,12 +302,118 @@ class ItemResult:
     kind: str
     score: float
     max_score: float
-    status: str
+    status: ItemStatus
     feedback: str
     visibility: str = "visible"
     part: str = "code"
     evidence: dict = field(default_factory=dict)
     seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ItemStatus.parse(self.status, ItemStatus.ERROR))
+
+    @property
+    def hidden(self) -> bool:
+        return self.visibility == "hidden"
+
+
+# -- artifacts: files the checks attach to an item (the loss-curve PNG) --------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_ARTIFACT_BYTES = 5 << 20
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]{64,}$")
+
+
+def artifact_file(item_id: str, name: str) -> str:
+    """The artifact's file name beside report.json: plain characters, the item's id first."""
+    stem = name if name.startswith(item_id) else f"{item_id}.{name}"
+    return _UNSAFE_FILE_CHARS.sub("_", stem)[:120].lstrip(".") or "artifact"
+
+
+def media_type(data: bytes | None, file: str) -> str:
+    """From the bytes where there are some (never from a name alone), else from the name."""
+    if data is not None:
+        return "image/png" if data.startswith(PNG_MAGIC) else "application/octet-stream"
+    return "image/png" if file.lower().endswith(".png") else "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a check attached to an item: written beside report.json, listed in it.
+
+    `data` is the content while the report is in memory (None once loaded from a
+    report.json: the bytes are in `file`, beside it)."""
+
+    item: str
+    name: str
+    media_type: str
+    file: str
+    data: bytes | None = field(default=None, compare=False, repr=False, metadata={"json": False})
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type == "image/png"
+
+
+def decode_artifact(item_id: str, name: str, value: Any) -> Artifact | None:
+    """One evidence["artifacts"] entry as checks write it (base64, or a data: URI) or as an
+    older report.json kept it (the file's name); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    data = None
+    if value.startswith("data:") and ";base64," in value[:100]:
+        payload = value.split(",", 1)[1]
+    elif _BASE64.match(value):
+        payload = value
+    elif len(value) <= 200 and not _UNSAFE_FILE_CHARS.search(value) and not value.startswith("."):
+        return Artifact(item_id, name, media_type(None, value), value)
+    else:
+        return None
+    try:
+        data = base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(data) > MAX_ARTIFACT_BYTES:
+        return None
+    file = artifact_file(item_id, name)
+    return Artifact(item_id, name, media_type(data, file), file, data)
+
+
+def artifacts_in(items: tuple[ItemResult, ...]) -> tuple[Artifact, ...]:
+    """The typed artifacts of a report, from its items' evidence["artifacts"] (the one place
+    the checks' base64 is read)."""
+    out = []
+    for item in items:
+        arts = item.evidence.get("artifacts") if isinstance(item.evidence, dict) else None
+        if isinstance(arts, Mapping):
+            out += [a for name, value in arts.items() if (a := decode_artifact(item.id, str(name), value)) is not None]
+    return tuple(out)
+
+
+# -- the report -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    """What the report says about the zip (Submission is the intake's full record)."""
+
+    file: str = ""
+    sha256: str | None = None
+    submitted_at: str | None = None
+    submitted_at_source: str = "unknown"
+    deadline: str | None = None
+    accepted: bool = True
+    rejection: str = ""
+    files: dict = field(default_factory=dict)  # role -> {name_in_zip, exact_name}
+    grader_crash: str = ""  # the traceback's tail when the grader failed on it
+
+
+CRASH_CODE = "grader_crash"
+_CRASH_TAIL = ". This is a fault"  # how crash reports before `crash_reason` ended the reason
+
+
+def _evidence(value: Any, where: str) -> dict:
+    return dict(value) if isinstance(value, Mapping) else {"value": value}
 
 
 @dataclass(frozen=True)
@@ -157,14 +427,95 @@ class Report:
     items: tuple[ItemResult, ...]
     notebooks: tuple[NotebookRun, ...]
     findings: tuple[Finding, ...]
-    submission: dict
+    submission: SubmissionInfo
     environment: dict
     graded_at: str
     seconds: float
+    artifacts: tuple[Artifact, ...] = ()  # filled from the items' evidence when not given
+    crash_reason: str = ""  # why the grader could not grade it ("": graded)
 
-    def to_dict(self) -> dict:
+    def __post_init__(self) -> None:
+        for name in ("penalties", "items", "notebooks", "findings", "artifacts"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.submission, Mapping):
+            known = {f.name for f in dataclasses.fields(SubmissionInfo)}
+            object.__setattr__(self, "submission", _load(SubmissionInfo, {k: v for k, v in self.submission.items()
+                                                                          if k in known}, "submission"))
+        derived = artifacts_in(self.items)  # bytes from the evidence win over a listed file
+        have = {(a.item, a.name) for a in derived}
+        object.__setattr__(self, "artifacts", derived + tuple(a for a in self.artifacts if (a.item, a.name) not in have))
+
+    # -- derived facts every format uses ---------------------------------------------------
+
+    @property
+    def graded(self) -> bool:
+        return not self.crash_reason
+
+    @property
+    def pending_items(self) -> tuple[ItemResult, ...]:
+        return tuple(i for i in self.items if i.status is ItemStatus.PENDING)
+
+    @property
+    def pending_points(self) -> float:
+        return round(sum(i.max_score for i in self.pending_items), 4)
+
+    @property
+    def isolation_mode(self) -> str:
+        iso = self.environment.get("isolation") if isinstance(self.environment, dict) else None
+        return str(iso.get("mode", "?")) if isinstance(iso, dict) else "?"
+
+    def artifacts_of(self, item_id: str) -> tuple[Artifact, ...]:
+        return tuple(a for a in self.artifacts if a.item == item_id)
+
+    # -- JSON ----------------------------------------------------------------------------------
+
+    def to_dict(self, *, artifact_files: bool = False) -> dict:
         """Plain, strict JSON data (grader.untrusted.report_safe): valid UTF-8, no NaN or
-        infinity, bounded in size, whatever the submission put in the evidence."""
+        infinity, bounded in size, whatever the submission put in the evidence.
+
+        The checks' artifacts stay base64 in evidence["artifacts"] (what a batch worker
+        sends); `artifact_files`: report.json's form, where that key holds each artifact's
+        file name and the bytes are written beside it."""
         from grader.untrusted import report_safe
 
-        return report_safe(to_jsonable(self))
+        data = to_jsonable(self)
+        if artifact_files:
+            for item in data["items"]:
+                ev = item.get("evidence")
+                if isinstance(ev, dict) and "artifacts" in ev:
+                    ev["artifacts"] = {a.name: a.file for a in self.artifacts_of(item["id"])}
+        return report_safe(data)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, safe: bool = False) -> "Report":
+        """A Report from to_dict()'s output or any report.json, older ones included
+        (missing optional fields take their defaults, unknown ones are ignored). Untrusted
+        input goes through grader.untrusted.report_safe first unless `safe` says it did.
+        Raises ReportError naming what is missing or malformed."""
+        from grader.untrusted import report_safe
+
+        if not isinstance(data, Mapping):
+            raise ReportError(f"a report is a JSON object, not {type(data).__name__}")
+        data = dict(data) if safe else report_safe(dict(data))
+        data.setdefault("raw_score", data.get("score"))
+        report = _load(cls, data, "report", {
+            "penalties": _many(Penalty),
+            "items": _many(ItemResult, evidence=_evidence),
+            "notebooks": _many(NotebookRun, cells=_many(CellOutcome), budget=_optional(ExecBudget),
+                               cut=_optional(CellCut), executed_notebook=_path, exports_dir=_path,
+                               instrumentation=_records),
+            "findings": _many(Finding),
+            "submission": lambda v, w: _load(SubmissionInfo, v, w, {"files": _mapping}),
+            "environment": _mapping,
+            "artifacts": _many(Artifact),
+        })
+        if not report.crash_reason:  # reports before the field: the reason led the crash finding
+            crash = next((f for f in report.findings if f.code == CRASH_CODE), None)
+            if crash is not None:
+                report = dataclasses.replace(report, crash_reason=crash.message.split(_CRASH_TAIL)[0])
+        return report
+
+
+def as_report(report: "Report | Mapping") -> Report:
+    """A Report from a Report or from its dict (the formats' public functions take both)."""
+    return report if isinstance(report, Report) else Report.from_dict(report)

@@ -47,6 +47,7 @@ def cmd_batch(args) -> int:
 
 def cmd_report(args) -> int:
     from grader.batch.publish import write_class_reports
+    from grader.report.formats import CLASS, STUDENT, formats
 
     rubric = None
     if args.rubric:
@@ -55,8 +56,9 @@ def cmd_report(args) -> int:
         rubric = load_rubric(args.rubric)
     cohort = write_class_reports(args.out, rubric=rubric, similarity_threshold=args.similarity_threshold,
                                  gradescope_hidden=args.gradescope_hidden)
-    print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, junit.xml, cohort.json, "
-          f"class.html; per student results.json and feedback.html; "
+    print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, "
+          f"{', '.join(f.file for f in formats(CLASS) if f.file != 'gradebook.csv')}; "
+          f"per student {', '.join(f.file for f in formats(STUDENT))}; "
           f"{len(cohort['similarity']['pairs'])} similar pair(s) to review")
     for err in cohort.get("errors") or []:
         print(f"grader: could not write {err}", file=sys.stderr)

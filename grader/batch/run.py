@@ -145,35 +145,39 @@ def _summary(report: dict) -> str:
 
 
 def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None) -> dict:
-    """Write OUT/<netid>/report.json (+ feedback.md, extra files) from a cached job result.
+    """Write OUT/<netid>/ from a cached job result: report.json with its artifacts, every
+    student format (grader.report.formats), the check's extra files, the code for the
+    similarity. Returns the published report's dict.
 
     The report dict came from a worker (or the cache): it is read through
-    grader.untrusted.report_safe, so report.json is strict JSON and every writer gets
-    valid UTF-8, whatever the student's values put in it."""
-    from grader.report import feedback_text, report_json
+    grader.untrusted.report_safe and loaded as a typed Report, so report.json is strict
+    JSON and every format gets valid UTF-8, whatever the student's values put in it."""
+    from grader.model import Report
+    from grader.report.formats import Context, reserved_names, write_student_files
     from grader.untrusted import report_safe
 
-    report = result["report"]
+    data = result["report"]
     if manual is not None:
-        report = merge_manual(report, manual.for_netid(netid))
-    report = report_safe(report)
-    if not isinstance(report.get("items"), list) or report.get("netid") != netid or "score" not in report:
+        data = merge_manual(data, manual.for_netid(netid))
+    data = report_safe(data)
+    if not isinstance(data.get("items"), list) or data.get("netid") != netid or "score" not in data:
         raise ValueError("the worker's report is malformed")
+    report = Report.from_dict(data, safe=True)
     d = Path(out_dir) / netid
     d.mkdir(parents=True, exist_ok=True)
+    taken = reserved_names() | {a.file for a in report.artifacts if a.data is not None}  # written from the report
     for name, b64 in sorted((result.get("files") or {}).items()):
-        if "/" in name or name.startswith(".") or name in RESERVED:
+        if "/" in name or name.startswith(".") or name in taken:
             continue
         try:
-            data = base64.b64decode(b64, validate=True)
+            extra = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError):
             continue
-        atomic_write_bytes(d / name, data)
-    atomic_write_bytes(d / "report.json", report_json(report).encode("utf-8", "replace"))
-    atomic_write_bytes(d / "feedback.md", feedback_text(report).encode("utf-8", "replace"))
+        atomic_write_bytes(d / name, extra)
+    write_student_files(report, d, Context())  # the class step rewrites (and reports) what fails here
     code = {k: v for k, v in (result.get("code") or {}).items() if not k.startswith("__")}
     atomic_write_bytes(Path(out_dir) / ".batch" / "code" / f"{netid}.json", (json.dumps(code, sort_keys=True) + "\n").encode())
-    return report
+    return data
 
 
 def publish_or_note(out_dir: Path, job: Job, result: dict, manual: ManualScores | None, rubric, isolation: str) -> dict:

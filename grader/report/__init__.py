@@ -1,11 +1,12 @@
-"""Report stage: the canonical JSON and the formats derived from it."""
+"""Report stage: the canonical report (grader.model.Report, written as report.json) and the
+formats derived from it (grader.report.formats: the registry every command writes through)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+from typing import Mapping
 
-from grader.model import Report
+from grader.model import Report, as_report
 from grader.report.markdown import feedback_markdown
 from grader.report.summary import summary_table
 
@@ -14,12 +15,6 @@ __all__ = ["write_reports", "feedback_markdown", "feedback_text", "report_json",
 
 def report_dir(out_dir: Path, netid: str) -> Path:
     return Path(out_dir) / netid
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(text.encode("utf-8", "replace"))  # never raises on text: the report is sanitised already
-    os.replace(tmp, path)
 
 
 def report_json(data: dict) -> str:
@@ -32,44 +27,25 @@ def report_json(data: dict) -> str:
         return json.dumps(report_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def feedback_text(data: dict) -> str:
-    """feedback.md for a report dict; a short page saying why when it cannot be built."""
+def feedback_text(report: Report | Mapping) -> str:
+    """feedback.md for a report (or its dict); a short page saying why when it cannot be built."""
     from grader.untrusted import text
 
     try:
-        return feedback_markdown(data)
+        return feedback_markdown(as_report(report))
     except Exception as exc:  # a malformed report must not stop the others
-        return (f"# Feedback for {text(data.get('netid'), 100)}\n\nThe grader could not write this feedback "
+        netid = report.netid if isinstance(report, Report) else report.get("netid") if isinstance(report, Mapping) else "?"
+        return (f"# Feedback for {text(netid, 100)}\n\nThe grader could not write this feedback "
                 f"({type(exc).__name__}: {text(exc, 300)}); the instructor has your report.\n")
 
 
-def _write_artifacts(data: dict, d: Path) -> None:
-    """Checks may attach files (e.g. the loss-curve PNG) as base64 in evidence["artifacts"];
-    they are written beside report.json and the JSON keeps only their file names."""
-    import base64
-    import re
+def write_reports(report: Report, out_dir: Path, ctx=None) -> Path:
+    """`grader run`'s files: OUT/<netid>/report.json, its artifacts and every student format.
+    Raises ReportWriteError naming the files that could not be written (after the others)."""
+    from grader.report.formats import ReportWriteError, write_student_files
 
-    for item in data["items"]:
-        arts = item.get("evidence", {}).get("artifacts")
-        if not isinstance(arts, dict):
-            continue
-        files = {}
-        for name, b64 in arts.items():
-            stem = name if name.startswith(item["id"]) else f"{item['id']}.{name}"
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:120]
-            try:
-                (d / safe).write_bytes(base64.b64decode(b64, validate=True))
-            except (ValueError, TypeError):
-                continue
-            files[name] = safe
-        item["evidence"]["artifacts"] = files
-
-
-def write_reports(report: Report, out_dir: Path) -> Path:
     d = report_dir(out_dir, report.netid)
-    d.mkdir(parents=True, exist_ok=True)
-    data = report.to_dict()
-    _write_artifacts(data, d)
-    _atomic_write(d / "report.json", report_json(data))
-    _atomic_write(d / "feedback.md", feedback_text(data))
+    errors = write_student_files(report, d, ctx)
+    if errors:
+        raise ReportWriteError("; ".join(errors))
     return d

@@ -1,15 +1,19 @@
-"""The class view: per-item pass rates, the score histogram, and similar-code pairs.
+"""The class view: per-item pass rates, the score histogram, and similar-code pairs
+(cohort.json, class.md, class.html).
 
-Derived from the canonical report dicts, plus the similarity pairs computed by
+Derived from the typed reports, plus the similarity pairs computed by
 grader.batch.similarity (from the students' code, which reports do not hold).
 """
 from __future__ import annotations
 
+import json
 import statistics
+from typing import Mapping, Sequence
 
-from grader.report.html import esc, num, page
+from grader.model import ItemStatus, Report, as_report
+from grader.report.html import num, rate, render_page
 
-STATUSES = ("passed", "failed", "error", "skipped", "pending")
+STATUSES = ItemStatus.values()
 
 
 def histogram(scores: list[float], max_score: float, bins: int = 10) -> dict:
@@ -21,23 +25,30 @@ def histogram(scores: list[float], max_score: float, bins: int = 10) -> dict:
     return {"bin_edges": edges, "counts": counts}
 
 
-def build_cohort(reports: list[dict], pairs: list[dict] | None = None, *, threshold: float | None = None,
-                 note: str = "", bins: int = 10) -> dict:
-    reports = sorted(reports, key=lambda r: r["netid"])
-    scores = [float(r["score"]) for r in reports]
-    max_score = max((float(r["max_score"]) for r in reports), default=0.0)
+def item_rows(reports: Sequence[Report]) -> list[dict]:
+    """Per item, in first-seen order: how many reports gave each status, the pass rate and
+    the mean score over the graded ones (pending not counted)."""
     items: dict[str, dict] = {}
+    sums: dict[str, float] = {}
     for r in reports:
-        for i in r["items"]:
-            row = items.setdefault(i["id"], {"id": i["id"], "title": i["title"], "kind": i["kind"],
-                                             "max_score": i["max_score"], **{s: 0 for s in STATUSES}, "_sum": 0.0})
-            row[i["status"] if i["status"] in STATUSES else "error"] += 1
-            if i["status"] != "pending":
-                row["_sum"] += float(i["score"])
+        for i in r.items:
+            row = items.setdefault(i.id, {"id": i.id, "title": i.title, "kind": i.kind, "max_score": i.max_score,
+                                          **{s: 0 for s in STATUSES}})
+            row[i.status.value] += 1
+            if i.status is not ItemStatus.PENDING:
+                sums[i.id] = sums.get(i.id, 0.0) + float(i.score)
     for row in items.values():
-        graded = sum(row[s] for s in STATUSES if s != "pending")
+        graded = sum(row[s] for s in STATUSES if s != ItemStatus.PENDING)
         row["pass_rate"] = round(row["passed"] / graded, 4) if graded else None
-        row["mean_score"] = round(row.pop("_sum") / graded, 4) if graded else None
+        row["mean_score"] = round(sums.get(row["id"], 0.0) / graded, 4) if graded else None
+    return list(items.values())
+
+
+def build_cohort(reports: Sequence[Report | Mapping], pairs: list[dict] | None = None, *,
+                 threshold: float | None = None, note: str = "", bins: int = 10) -> dict:
+    reports = sorted((as_report(r) for r in reports), key=lambda r: r.netid)
+    scores = [float(r.score) for r in reports]
+    max_score = max((float(r.max_score) for r in reports), default=0.0)
     return {
         "n_submissions": len(reports),
         "max_score": max_score,
@@ -45,16 +56,12 @@ def build_cohort(reports: list[dict], pairs: list[dict] | None = None, *, thresh
             "mean": round(statistics.fmean(scores), 4) if scores else None,
             "median": round(statistics.median(scores), 4) if scores else None,
             "min": min(scores, default=None), "max": max(scores, default=None),
-            "not_graded": sum(1 for r in reports if any(f.get("code") == "grader_crash" for f in r.get("findings", []))),
+            "not_graded": sum(1 for r in reports if not r.graded),
         },
         "histogram": histogram(scores, max_score, bins) if reports else {"bin_edges": [], "counts": []},
-        "items": list(items.values()),
+        "items": item_rows(reports),
         "similarity": {"threshold": threshold, "note": note, "pairs": list(pairs or [])},
     }
-
-
-def _rate(x) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f} %"
 
 
 def cohort_markdown(c: dict, title: str = "Class summary") -> str:
@@ -66,7 +73,7 @@ def cohort_markdown(c: dict, title: str = "Class summary") -> str:
     lines += ["", "## Items", "", "| item | passed | failed | error | skipped | pending | pass rate | mean |", "|---|---|---|---|---|---|---|---|"]
     for i in c["items"]:
         lines.append(f"| {i['title']} (`{i['id']}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "
-                     f"| {_rate(i['pass_rate'])} | {num(i['mean_score']) if i['mean_score'] is not None else 'n/a'} / {num(i['max_score'])} |")
+                     f"| {rate(i['pass_rate'])} | {num(i['mean_score'])} / {num(i['max_score'])} |")
     h = c["histogram"]
     lines += ["", "## Score histogram", "", "| scores | count |", "|---|---|"]
     for k, n in enumerate(h["counts"]):
@@ -84,33 +91,27 @@ def cohort_markdown(c: dict, title: str = "Class summary") -> str:
 
 
 def cohort_html(c: dict, title: str = "Class summary") -> str:
-    s = c["scores"]
-    out = [f"<h1>{esc(title)}</h1>",
-           f"<p>{c['n_submissions']} submissions; mean {num(s['mean'])}, median {num(s['median'])}, "
-           f"min {num(s['min'])}, max {num(s['max'])} of {num(c['max_score'])}.</p>"]
-    if s["not_graded"]:
-        out.append(f"<p class=\"error\"><b>{s['not_graded']} submission(s) could not be graded by the grader.</b></p>")
-    out.append("<h2>Items</h2><table><tr><th>item</th><th>passed</th><th>failed</th><th>error</th><th>skipped</th>"
-               "<th>pending</th><th>pass rate</th><th>mean</th></tr>")
-    for i in c["items"]:
-        out.append(f"<tr><td>{esc(i['title'])} <code>{esc(i['id'])}</code></td><td>{i['passed']}</td><td>{i['failed']}</td>"
-                   f"<td>{i['error']}</td><td>{i['skipped']}</td><td>{i['pending']}</td><td>{_rate(i['pass_rate'])}</td>"
-                   f"<td>{num(i['mean_score']) if i['mean_score'] is not None else 'n/a'} / {num(i['max_score'])}</td></tr>")
-    out.append("</table><h2>Score histogram</h2><table><tr><th>scores</th><th>count</th><th></th></tr>")
-    h = c["histogram"]
-    top = max(h["counts"], default=0) or 1
-    for k, n in enumerate(h["counts"]):
-        out.append(f"<tr><td>{num(h['bin_edges'][k])}–{num(h['bin_edges'][k + 1])}</td><td>{n}</td>"
-                   f"<td><span class=\"bar\" style=\"width:{int(300 * n / top)}px\"></span></td></tr>")
-    out.append("</table>")
-    sim = c["similarity"]
-    out.append(f"<h2>Similar code</h2><p class=\"note\">{esc(sim['note'])}</p>")
-    if sim["pairs"]:
-        out.append("<table><tr><th>submission A</th><th>submission B</th><th>similarity</th><th>per target</th></tr>")
-        for p in sim["pairs"]:
-            per = ", ".join(f"{esc(t.split('::')[-1])} {v:.2f}" for t, v in p["targets"].items())
-            out.append(f"<tr><td>{esc(p['a'])}</td><td>{esc(p['b'])}</td><td>{p['similarity']:.2f}</td><td>{per}</td></tr>")
-        out.append("</table>")
-    else:
-        out.append(f"<p>No pair above the threshold {esc(sim['threshold'])}.</p>")
-    return page(title, "\n".join(out))
+    return render_page("class.html.j2", title, c=c)
+
+
+# -- the registry's render functions (grader.report.formats) --------------------------------
+
+def _cohort(reports: Sequence[Report], ctx) -> dict:
+    return build_cohort(reports, list(getattr(ctx, "pairs", ()) or ()), threshold=getattr(ctx, "threshold", None),
+                        note=getattr(ctx, "note", ""))
+
+
+def _title(reports: Sequence[Report], ctx) -> str:
+    return getattr(ctx, "title", "") or f"Class summary: {reports[0].assignment if reports else ''}"
+
+
+def render_json(reports: Sequence[Report], ctx=None) -> bytes:
+    return (json.dumps(_cohort(reports, ctx), indent=2, allow_nan=False) + "\n").encode("utf-8", "replace")
+
+
+def render_markdown(reports: Sequence[Report], ctx=None) -> bytes:
+    return cohort_markdown(_cohort(reports, ctx), _title(reports, ctx)).encode("utf-8", "replace")
+
+
+def render_html(reports: Sequence[Report], ctx=None) -> bytes:
+    return cohort_html(_cohort(reports, ctx), _title(reports, ctx)).encode("utf-8", "replace")

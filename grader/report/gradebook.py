@@ -1,7 +1,8 @@
-"""The class gradebook CSV, derived from canonical report dicts only.
+"""gradebook.csv: the class gradebook, rendered from the typed reports.
 
-One row per report (failed gradings included: their score is 0 and `notes` says why),
-sorted by netid. Columns, in a stable order an LMS import can map once:
+One row per report (failed gradings included: their score is 0 and `notes` says why; a
+report.json that cannot be read gets a row saying so), sorted by netid. Columns, in a
+stable order an LMS import can map once:
 
     netid, score, max_score, raw_score, penalty_<rule> (percent) for every known rule,
     one column per rubric item id (points), pending_points, notes
@@ -10,19 +11,23 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Mapping, Sequence
+
+from grader.model import ItemStatus, Report, as_report
 
 PENALTY_RULES = ("naming", "extra_files", "late", "not_executable", "too_late")
+NOTE_CODES = ("internal_error", "netid_clash")  # findings the instructor must see in the row
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _num(x) -> str:
+def csv_number(x) -> str:
     if x is None or x == "":
         return ""
     text = f"{round(float(x), 4):.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
-def _text(s: str) -> str:
+def csv_text(s) -> str:
     """Spreadsheets execute cells that start like a formula; student text must not."""
     from grader.untrusted import text
 
@@ -30,68 +35,66 @@ def _text(s: str) -> str:
     return "'" + s if s.startswith(_FORMULA_START) else s
 
 
-def item_columns(reports: list[dict], rubric=None) -> list[str]:
-    if rubric is not None:
-        ids = [i.id for i in rubric.items]
-    else:
-        ids = []
+def item_columns(reports: Sequence[Report], rubric=None) -> list[str]:
+    ids = [i.id for i in rubric.items] if rubric is not None else []
     for r in reports:  # items only some reports have (e.g. an older rubric) go last, in order
-        for i in r.get("items") or []:
-            if isinstance(i, dict) and isinstance(i.get("id"), str) and i["id"] not in ids:
-                ids.append(i["id"])
+        ids += [i.id for i in r.items if i.id not in ids]
     return ids
 
 
-def penalty_columns(reports: list[dict]) -> list[str]:
-    extra = sorted({str(p.get("rule")) for r in reports for p in r.get("penalties") or [] if isinstance(p, dict)}
-                   - set(PENALTY_RULES))
+def penalty_columns(reports: Sequence[Report]) -> list[str]:
+    extra = sorted({p.rule for r in reports for p in r.penalties} - set(PENALTY_RULES))
     return [f"penalty_{rule}" for rule in (*PENALTY_RULES, *extra)]
 
 
-def _notes(r: dict) -> str:
-    notes = []
-    for f in r.get("findings", []):
-        if f.get("code") in ("grader_crash", "internal_error", "netid_clash"):
-            notes.append(f["message"].split(". This is a fault")[0])
-    sub = r.get("submission", {})
-    if not sub.get("accepted", True) and sub.get("rejection") and not notes:
-        notes.append(f"not accepted: {sub['rejection']}")
-    return "; ".join(notes)
+def notes(r: Report) -> str:
+    out = [r.crash_reason] if r.crash_reason else []
+    out += [f.message for f in r.findings if f.code in NOTE_CODES]
+    if not r.submission.accepted and r.submission.rejection and not out:
+        out.append(f"not accepted: {r.submission.rejection}")
+    return "; ".join(out)
 
 
-def gradebook_rows(reports: list[dict], rubric=None) -> tuple[list[str], list[list[str]]]:
-    reports = sorted(reports, key=lambda r: str(r.get("netid")))
-    items = item_columns(reports, rubric)
-    pens = penalty_columns(reports)
-    header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "notes"]
-    rows = []
-    for r in reports:
-        try:
-            rows.append(_row(r, pens, items))
-        except Exception as exc:  # one malformed report: its row says why, the others are written
-            row = [_text(r.get("netid")), "", "", "", *([""] * len(pens)), *([""] * len(items)), ""]
-            row.append(_text(f"this row could not be computed ({type(exc).__name__}: {exc}); see the student's report.json"))
-            rows.append(row)
-    return header, rows
-
-
-def _row(r: dict, pens: list[str], items: list[str]) -> list[str]:
+def _row(r: Report, pens: list[str], items: list[str]) -> list[str]:
     by_rule: dict[str, float] = {}
-    for p in r["penalties"]:
-        by_rule[p["rule"]] = by_rule.get(p["rule"], 0.0) + float(p["percent"])
-    scores = {i["id"]: i for i in r["items"]}
-    row = [_text(r["netid"]), _num(r["score"]), _num(r["max_score"]), _num(r["raw_score"])]
-    row += [_num(by_rule.get(c[len("penalty_"):])) for c in pens]
-    row += ["" if (i := scores.get(c)) is None or i["status"] == "pending" else _num(i["score"]) for c in items]
-    row.append(_num(sum(i["max_score"] for i in r["items"] if i["status"] == "pending")))
-    row.append(_text(_notes(r)))
+    for p in r.penalties:
+        by_rule[p.rule] = by_rule.get(p.rule, 0.0) + float(p.percent)
+    scores = {i.id: i for i in r.items}
+    row = [csv_text(r.netid), csv_number(r.score), csv_number(r.max_score), csv_number(r.raw_score)]
+    row += [csv_number(by_rule.get(c[len("penalty_"):])) for c in pens]
+    row += ["" if (i := scores.get(c)) is None or i.status is ItemStatus.PENDING else csv_number(i.score) for c in items]
+    row += [csv_number(r.pending_points), csv_text(notes(r))]
     return row
 
 
-def gradebook_csv(reports: list[dict], rubric=None) -> str:
-    header, rows = gradebook_rows(reports, rubric)
+def gradebook_rows(reports: Sequence[Report | Mapping], rubric=None,
+                   unreadable: Sequence[tuple[str, str]] = ()) -> tuple[list[str], list[list[str]]]:
+    """(header, rows). A report that is not a report (a dict that does not load) and each
+    (netid, why) in `unreadable` get a row whose notes say why."""
+    typed, broken = [], list(unreadable)
+    for r in reports:
+        try:
+            typed.append(as_report(r))
+        except Exception as exc:  # one malformed report: its row says why, the others are written
+            netid = r.get("netid") if isinstance(r, Mapping) else None
+            broken.append((str(netid), f"this row could not be computed ({type(exc).__name__}: {exc}); "
+                                       "see the student's report.json"))
+    items, pens = item_columns(typed, rubric), penalty_columns(typed)
+    header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "notes"]
+    rows = [(r.netid, _row(r, pens, items)) for r in typed]
+    rows += [(netid, [csv_text(netid), "", "", "", *([""] * len(pens)), *([""] * len(items)), "", csv_text(why)])
+             for netid, why in broken]
+    return header, [row for _, row in sorted(rows, key=lambda x: x[0])]
+
+
+def gradebook_csv(reports: Sequence[Report | Mapping], rubric=None, unreadable: Sequence[tuple[str, str]] = ()) -> str:
+    header, rows = gradebook_rows(reports, rubric, unreadable)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
+
+
+def render(reports: Sequence[Report], ctx=None) -> bytes:
+    return gradebook_csv(reports, getattr(ctx, "rubric", None), getattr(ctx, "unreadable", ())).encode("utf-8", "replace")

@@ -1,13 +1,17 @@
-"""JUnit XML from canonical report dicts: one <testsuite> per submission, one <testcase>
-per rubric item. failed -> <failure>, error -> <error>, skipped/pending -> <skipped>.
-
-Instructor-facing (CI dashboards): it carries full feedback, hidden items included.
-Characters XML 1.0 cannot hold (ANSI escapes from tracebacks, NULs) are replaced.
+"""junit.xml: one <testsuite> per submission, one <testcase> per rubric item, rendered from
+each report's instructor view (grader.report.view, audience "instructor": full feedback,
+hidden items included, for CI dashboards). failed -> <failure>, error -> <error>,
+skipped/pending -> <skipped>. Characters XML 1.0 cannot hold (ANSI escapes from
+tracebacks, NULs) are replaced.
 """
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Mapping, Sequence
+
+from grader.model import ItemStatus, Report, as_report
+from grader.report.view import StudentView, num, student_view
 
 _BAD_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_TEXT = 20000
@@ -22,53 +26,57 @@ def _message(s: str) -> str:
     return _clean(first[0][:300]) if first else ""
 
 
-def _suite(r: dict) -> ET.Element:
-    counts = {k: sum(1 for i in r["items"] if i["status"] in v) for k, v in
-              {"failures": ("failed",), "errors": ("error",), "skipped": ("skipped", "pending")}.items()}
+def _suite(v: StudentView) -> ET.Element:
+    statuses = [i.status for i in v.items]
+    counts = {"failures": statuses.count(ItemStatus.FAILED), "errors": statuses.count(ItemStatus.ERROR),
+              "skipped": statuses.count(ItemStatus.SKIPPED) + statuses.count(ItemStatus.PENDING)}
     suite = ET.Element("testsuite", {
-        "name": _clean(r["netid"]), "tests": str(len(r["items"])), **{k: str(v) for k, v in counts.items()},
-        "time": f"{float(r.get('seconds') or 0):.3f}", "timestamp": _clean(r.get("graded_at", "")),
+        "name": _clean(v.netid), "tests": str(len(v.items)), **{k: str(n) for k, n in counts.items()},
+        "time": f"{v.seconds:.3f}", "timestamp": _clean(v.graded_at),
     })
     props = ET.SubElement(suite, "properties")
-    for name, value in (("score", r["score"]), ("max_score", r["max_score"]), ("raw_score", r["raw_score"]),
-                        ("assignment", r.get("assignment", "")),
-                        ("isolation", r.get("environment", {}).get("isolation", {}).get("mode", ""))):
+    for name, value in (("score", v.score), ("max_score", v.max_score), ("raw_score", v.raw_score),
+                        ("assignment", v.assignment), ("isolation", v.isolation)):
         ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
-    for p in r["penalties"]:
-        ET.SubElement(props, "property", {"name": f"penalty.{_clean(p['rule'])}", "value": _clean(f"{p['percent']:g}% {p['reason']}")})
-    for item in r["items"]:
+    for p in v.penalties:
+        ET.SubElement(props, "property", {"name": f"penalty.{_clean(p.rule)}", "value": _clean(f"{num(p.percent)}% {p.reason}")})
+    for i in v.items:
         case = ET.SubElement(suite, "testcase", {
-            "classname": _clean(f"{r.get('assignment', 'grader')}.{r['netid']}"),
-            "name": _clean(f"{item['id']}: {item['title']}"),
-            "time": f"{float(item.get('seconds') or 0):.3f}",
+            "classname": _clean(f"{v.assignment or 'grader'}.{v.netid}"),
+            "name": _clean(f"{i.id}: {i.title}"),
+            "time": f"{i.seconds:.3f}",
         })
-        fb = item.get("feedback") or ""
-        status = item["status"]
-        if status == "failed":
-            el = ET.SubElement(case, "failure", {"message": _message(fb) or "failed", "type": item["kind"]})
-            el.text = _clean(f"{item['score']:g}/{item['max_score']:g} points\n{fb}")
-        elif status == "error":
-            el = ET.SubElement(case, "error", {"message": _message(fb) or "error", "type": item["kind"]})
+        fb = i.feedback
+        if i.status is ItemStatus.FAILED:
+            el = ET.SubElement(case, "failure", {"message": _message(fb) or "failed", "type": i.kind})
+            el.text = _clean(f"{num(i.score)}/{num(i.max_score)} points\n{fb}")
+        elif i.status is ItemStatus.ERROR:
+            el = ET.SubElement(case, "error", {"message": _message(fb) or "error", "type": i.kind})
             el.text = _clean(fb)
-        elif status in ("skipped", "pending"):
-            ET.SubElement(case, "skipped", {"message": _message(fb) or status})
-        ET.SubElement(case, "system-out").text = _clean(f"score {item['score']:g}/{item['max_score']:g}")
+        elif i.status in (ItemStatus.SKIPPED, ItemStatus.PENDING):
+            ET.SubElement(case, "skipped", {"message": _message(fb) or str(i.status)})
+        ET.SubElement(case, "system-out").text = _clean(f"score {num(i.score)}/{num(i.max_score)}")
     return suite
 
 
-def junit_xml(reports: list[dict], name: str = "grader") -> str:
-    reports = sorted(reports, key=lambda r: r["netid"])
+def junit_xml(reports: Sequence[Report | Mapping], name: str = "grader") -> str:
+    views = sorted((student_view(as_report(r), "instructor") for r in reports), key=lambda v: v.netid)
     root = ET.Element("testsuites", {"name": _clean(name)})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     t = 0.0
-    for r in reports:
-        s = _suite(r)
+    for v in views:
+        s = _suite(v)
         root.append(s)
         for k in totals:
             totals[k] += int(s.get(k))
         t += float(s.get("time"))
-    for k, v in totals.items():
-        root.set(k, str(v))
+    for k, n in totals.items():
+        root.set(k, str(n))
     root.set("time", f"{t:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render(reports: Sequence[Report], ctx=None) -> bytes:
+    name = reports[0].assignment if reports else "grader"
+    return junit_xml(reports, name=name).encode("utf-8", "replace")

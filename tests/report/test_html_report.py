@@ -1,6 +1,7 @@
 """The student's HTML page: self-contained, escaped, plots embedded, hidden items hidden."""
 import base64
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ def test_a_script_in_student_controlled_text_is_escaped():
                     findings=[Finding("misnamed", f"file {evil}.ipynb", "warning")])
     page = feedback_html(r)
     assert "<script" not in page.lower()
-    assert page.count("&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;") >= 3
+    assert page.count("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;") >= 3
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
 
 
@@ -42,28 +43,38 @@ def test_the_page_is_self_contained():
     assert "<link" not in page and "@import" not in page
 
 
-def test_a_loss_curve_is_embedded_from_base64_or_from_a_png_in_the_report_folder(tmp_path):
+def test_a_loss_curve_is_shown_from_its_file_beside_the_report(tmp_path):
+    """The checks' base64 PNG becomes a typed artifact, written beside report.json and
+    referred to by its file name; a report.json that keeps only the file name shows it too."""
+    from grader.model import Report
+    from grader.report import write_reports
+
     png = png_bytes()
-    (tmp_path / "curve.png").write_bytes(png)
-    r = make_report(items=[
-        item("nb.curve", "passed", evidence={"artifacts": {"nb.curve.loss_curve.png": base64.b64encode(png).decode()}, "final_loss": 0.1}),
-        item("nb.path", "passed", evidence={"plot": str(tmp_path / "curve.png")}),
-    ])
-    page = feedback_html(r, tmp_path)
-    assert page.count('src="data:image/png;base64,') == 2
-    assert "[image 1 shown below]" in page and "final_loss" in page
+    fresh = make_report(items=[item("nb.curve", "passed", feedback="loss went down",
+                                    evidence={"artifacts": {"loss_curve.png": base64.b64encode(png).decode()}, "final_loss": 0.1})])
+    page = feedback_html(fresh)
+    assert page.count('src="nb.curve.loss_curve.png"') == 1 and "final_loss" in page
+    assert base64.b64encode(png).decode()[:40] not in page  # the picture is a file, not text of the page
+    d = write_reports(Report.from_dict(fresh), tmp_path)
+    assert (d / "nb.curve.loss_curve.png").read_bytes() == png
+    stored = json.loads((d / "report.json").read_text())
+    assert stored["items"][0]["evidence"]["artifacts"] == {"loss_curve.png": "nb.curve.loss_curve.png"}
+    assert stored["artifacts"] == [{"item": "nb.curve", "name": "loss_curve.png", "media_type": "image/png",
+                                    "file": "nb.curve.loss_curve.png"}]
+    assert (d / "feedback.html").read_text().count('src="nb.curve.loss_curve.png"') == 1
+    assert "![loss_curve.png](nb.curve.loss_curve.png)" in (d / "feedback.md").read_text()
 
 
-def test_only_real_pngs_inside_the_report_folder_are_embedded(tmp_path):
+def test_only_the_graders_png_artifacts_are_pictures(tmp_path):
     outside = tmp_path / "secret.png"
     outside.write_bytes(png_bytes())
-    inside = tmp_path / "student"
-    inside.mkdir()
-    (inside / "fake.png").write_bytes(b"<svg onload=alert(1)>")
-    r = make_report(items=[item("nb.a", "passed", evidence={"p1": str(outside), "p2": "../secret.png", "p3": "fake.png",
-                                                           "p4": "data:image/png;base64," + base64.b64encode(b"GIF89a" * 20).decode()})])
-    page = feedback_html(r, inside)
-    assert 'src="data:image/png' not in page
+    gif = base64.b64encode(b"GIF89a" * 20).decode()
+    r = make_report(items=[item("nb.a", "failed", evidence={"p1": str(outside), "p2": "../secret.png",
+                                                           "p3": base64.b64encode(png_bytes()).decode(),
+                                                           "p4": "data:image/png;base64," + gif,
+                                                           "artifacts": {"fake.png": gif}})])
+    page = feedback_html(r)
+    assert "<img" not in page
 
 
 def test_hidden_items_show_the_verdict_only():
