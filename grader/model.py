@@ -406,6 +406,20 @@ class SubmissionInfo:
     rejection: str = ""
     files: dict = field(default_factory=dict)  # role -> {name_in_zip, exact_name}
     grader_crash: str = ""  # the traceback's tail when the grader failed on it
+    # keys this version does not know (a newer grader's, another tool's): kept, written back
+    other: dict = field(default_factory=dict, metadata={"json": False})
+
+    @classmethod
+    def load(cls, value: Any, where: str = "submission") -> "SubmissionInfo":
+        if not isinstance(value, Mapping):
+            raise ReportError(f"{where}: expected an object, got {type(value).__name__}")
+        known = {f.name for f in dataclasses.fields(cls) if f.metadata.get("json", True)}
+        info = _load(cls, {k: v for k, v in value.items() if k in known}, where, {"files": _mapping})
+        other = {str(k): v for k, v in value.items() if k not in known}
+        return dataclasses.replace(info, other=other) if other else info
+
+    def to_dict(self) -> dict:
+        return {**to_jsonable(self), **to_jsonable(self.other)}
 
 
 CRASH_CODE = "grader_crash"
@@ -438,9 +452,7 @@ class Report:
         for name in ("penalties", "items", "notebooks", "findings", "artifacts"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if isinstance(self.submission, Mapping):
-            known = {f.name for f in dataclasses.fields(SubmissionInfo)}
-            object.__setattr__(self, "submission", _load(SubmissionInfo, {k: v for k, v in self.submission.items()
-                                                                          if k in known}, "submission"))
+            object.__setattr__(self, "submission", SubmissionInfo.load(self.submission))
         derived = artifacts_in(self.items)  # bytes from the evidence win over a listed file
         have = {(a.item, a.name) for a in derived}
         object.__setattr__(self, "artifacts", derived + tuple(a for a in self.artifacts if (a.item, a.name) not in have))
@@ -479,6 +491,7 @@ class Report:
         from grader.untrusted import report_safe
 
         data = to_jsonable(self)
+        data["submission"] = self.submission.to_dict()
         if artifact_files:
             for item in data["items"]:
                 ev = item.get("evidence")
@@ -505,7 +518,7 @@ class Report:
                                cut=_optional(CellCut), executed_notebook=_path, exports_dir=_path,
                                instrumentation=_records),
             "findings": _many(Finding),
-            "submission": lambda v, w: _load(SubmissionInfo, v, w, {"files": _mapping}),
+            "submission": SubmissionInfo.load,
             "environment": _mapping,
             "artifacts": _many(Artifact),
         })

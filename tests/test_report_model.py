@@ -90,6 +90,13 @@ def test_an_old_crash_report_gets_its_reason_as_a_field():
     assert dict(zip(header, rows[0]))["notes"] == "the worker died"
 
 
+def test_submission_keys_of_a_newer_grader_are_kept():
+    r = report(submission={"file": "ab1234.zip", "accepted": True, "lms_submission_id": 42})
+    assert r.submission.other == {"lms_submission_id": 42}
+    assert r.to_dict()["submission"]["lms_submission_id"] == 42
+    assert Report.from_dict(r.to_dict()) == r
+
+
 def test_what_is_missing_is_named_with_its_path():
     with pytest.raises(ReportError, match=r"report\.score is missing"):
         Report.from_dict({"netid": "x", "max_score": 1, "items": []})
