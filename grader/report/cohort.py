@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from grader.model import ItemStatus, Report, as_report
 from grader.report.html import num, rate, render_page
+from grader.report.markdown import inline
 
 STATUSES = ItemStatus.values()
 
@@ -66,13 +67,13 @@ def build_cohort(reports: Sequence[Report | Mapping], pairs: list[dict] | None =
 
 def cohort_markdown(c: dict, title: str = "Class summary") -> str:
     s = c["scores"]
-    lines = [f"# {title}", "", f"{c['n_submissions']} submissions; mean {num(s['mean'])}, median {num(s['median'])}, "
+    lines = [f"# {inline(title)}", "", f"{c['n_submissions']} submissions; mean {num(s['mean'])}, median {num(s['median'])}, "
              f"min {num(s['min'])}, max {num(s['max'])} of {num(c['max_score'])}."]
     if s["not_graded"]:
         lines.append(f"\n**{s['not_graded']} submission(s) could not be graded by the grader** (score 0 with the reason in their report).")
     lines += ["", "## Items", "", "| item | passed | failed | error | skipped | pending | pass rate | mean |", "|---|---|---|---|---|---|---|---|"]
     for i in c["items"]:
-        lines.append(f"| {i['title']} (`{i['id']}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "
+        lines.append(f"| {inline(i['title'])} (`{inline(i['id'])}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "
                      f"| {rate(i['pass_rate'])} | {num(i['mean_score'])} / {num(i['max_score'])} |")
     h = c["histogram"]
     lines += ["", "## Score histogram", "", "| scores | count |", "|---|---|"]
@@ -83,8 +84,8 @@ def cohort_markdown(c: dict, title: str = "Class summary") -> str:
     if sim["pairs"]:
         lines += ["| submission A | submission B | similarity | per target |", "|---|---|---|---|"]
         for p in sim["pairs"]:
-            per = ", ".join(f"{t.split('::')[-1]} {v:.2f}" for t, v in p["targets"].items())
-            lines.append(f"| {p['a']} | {p['b']} | {p['similarity']:.2f} | {per} |")
+            per = ", ".join(f"{inline(t.split('::')[-1])} {v:.2f}" for t, v in p["targets"].items())
+            lines.append(f"| {inline(p['a'])} | {inline(p['b'])} | {p['similarity']:.2f} | {per} |")
     else:
         lines.append(f"No pair above the threshold {sim['threshold']}.")
     return "\n".join(lines) + "\n"

@@ -77,7 +77,3 @@ def render_view(v: StudentView) -> str:
 
 def feedback_markdown(report: Report | Mapping) -> str:
     return render_view(student_view(report))
-
-
-def render(report: Report, ctx=None) -> bytes:
-    return feedback_markdown(report).encode("utf-8", "replace")

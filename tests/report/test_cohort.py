@@ -27,5 +27,5 @@ def test_similar_pairs_are_listed_with_the_caveat_and_escaped():
     pairs = [{"a": "ab1234", "b": "<i>cd5678", "similarity": 0.95, "shared_grams": 40, "targets": {"hw.ipynb::conv1d": 0.95}}]
     c = build_cohort([make_report("ab1234")], pairs, threshold=0.8, note="a lead for a human, not an accusation")
     md, page = cohort_markdown(c), cohort_html(c)
-    assert "| ab1234 | <i>cd5678 | 0.95 | conv1d 0.95 |" in md and "not an accusation" in md
+    assert "| ab1234 | \\<i\\>cd5678 | 0.95 | conv1d 0.95 |" in md and "not an accusation" in md  # escaped: a table cell cannot be broken
     assert "&lt;i&gt;cd5678" in page and "<i>cd5678" not in page

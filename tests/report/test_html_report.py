@@ -1,4 +1,5 @@
-"""The student's HTML page: self-contained, escaped, plots embedded, hidden items hidden."""
+"""The student's HTML page: escaped (Jinja2 autoescape), no outside resource, pictures only from the
+report's typed PNG artifacts (files beside report.json), hidden items hidden."""
 import base64
 import io
 import json
