@@ -109,21 +109,25 @@ def write_canonical(report: Report, directory: Path) -> None:
 def write_student_files(report: Report, directory: Path, ctx: Context | None = None, *,
                         canonical: bool = True) -> list[str]:
     """The student's files in `directory`: report.json and its artifacts (`canonical`), then
-    every STUDENT format. A failing required format raises ReportWriteError (after the
+    every STUDENT format. A required format that fails raises its exception (after the
     others are written); the other failures are returned, one line each."""
     ctx = ctx or Context()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if canonical:
         write_canonical(report, directory)
-    errors, fatal = [], []
+    errors: list[str] = []
+    fatal: BaseException | None = None
     for f in formats(STUDENT):
         try:
             _write(directory / f.file, f.render(report, ctx))
         except Exception as exc:  # recorded; the next format is written all the same
-            (fatal if f.required else errors).append(f"{f.file}: {_describe(exc)}")
-    if fatal:
-        raise ReportWriteError("; ".join(fatal + errors))
+            if f.required and fatal is None:
+                fatal = exc
+            else:
+                errors.append(f"{f.file}: {_describe(exc)}")
+    if fatal is not None:
+        raise fatal
     return errors
 
 
