@@ -1,19 +1,80 @@
 """The contract every check kind fulfils, and the data it returns.
 
 A check kind is one module in grader/checks/ defining a subclass of CheckKind and
-registering it with `@register`. Its `params_schema` is validated when the rubric loads,
-so a typo fails at load time, not at grading time. `run()` executes in the trusted grader
-process: it may ask the prober to run student code in a sandbox, but it only ever sees
-plain data coming back, and it computes the verdict itself (fail closed).
+registering it with `@register`. Its parameters are one typed, frozen model (`Params`, a
+subclass of `CheckParams`): each field's type, default, bounds and help text are declared
+once there, and the rubric's JSON schema (`params_schema`), the loader's validation and the
+README's table of kinds are generated from it, so a typo or an out-of-range value fails at
+load time, not at grading time. `run()` executes in the trusted grader process: it may ask
+the prober to run student code in a sandbox, but it only ever sees plain data coming back,
+and it computes the verdict itself (fail closed).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.checks.context import CheckContext
     from grader.rubric.model import ItemSpec
+
+
+def _probe_wall_s() -> float:
+    """The longest a probe may run (grader.probe.Prober's `max_wall_s`): a call's timeout
+    above it cannot be honoured, so rubric timeouts are bounded by it at load time."""
+    from grader import probe
+
+    const = getattr(probe, "MAX_WALL_S", None)
+    if const is not None:
+        return float(const)
+    return float(inspect.signature(probe.Prober.__init__).parameters["max_wall_s"].default)
+
+
+PROBE_WALL_S = _probe_wall_s()
+
+# Identifier-shaped rubric strings (a notebook's class, function or variable name).
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def timeout_field(default: float, what: str = "each call") -> Any:
+    """A probe call's time limit: > 0 and at most what the prober can honour."""
+    return Field(default, gt=0, le=PROBE_WALL_S,
+                 description=f"seconds {what} of the target may run (the probe's wall limit is {PROBE_WALL_S:g} s)")
+
+
+class CheckParams(BaseModel):
+    """Base of every kind's parameter model: unknown keys are errors, values are frozen.
+
+    Attribute access is the typed view. `params["name"]` reads a value as the rubric's
+    YAML would write it (lists, not tuples), for code that compares with the rubric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in type(self).model_fields:
+            raise KeyError(name)
+        return self.model_dump(mode="json", include={name})[name]
+
+    @classmethod
+    def of(cls, params: "CheckParams | Mapping[str, Any] | None"):
+        """The typed parameters from a model or from a rubric mapping (validated)."""
+        if isinstance(params, cls):
+            return params
+        if isinstance(params, CheckParams):
+            params = dict(params)
+        return cls.model_validate(dict(params or {}))
+
+
+class NoParams(CheckParams):
+    """A kind without parameters."""
+
+
+def json_schema(model: type[CheckParams]) -> dict:
+    """The JSON schema (Draft 2020-12) of a parameter model, as the rubric loader uses it."""
+    return model.model_json_schema(mode="validation")
 
 
 @dataclass(frozen=True)
@@ -61,8 +122,14 @@ def combine(parts: list[Part], evidence: dict | None = None) -> CheckResult:
 
 class CheckKind:
     name: ClassVar[str]
-    params_schema: ClassVar[dict] = {"type": "object", "additionalProperties": False, "properties": {}}
+    # The kind's parameters; `params_schema` is generated from it at registration.
+    Params: ClassVar[type[CheckParams]] = NoParams
+    params_schema: ClassVar[dict]
     needs_target: ClassVar[bool] = True
+
+    def params(self, item: "ItemSpec") -> CheckParams:
+        """The item's typed parameters (the loader stores the model; tests may pass a dict)."""
+        return self.Params.of(item.params)
 
     def run(self, ctx: "CheckContext", item: "ItemSpec") -> CheckResult:  # pragma: no cover - interface
         raise NotImplementedError

@@ -12,36 +12,46 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from grader.checks import inputs as inp
+from grader.checks.base import CheckParams, timeout_field
 from grader.checks.compare import load_reference, ref_to_numpy
 from grader.probe import Call, Outcome
 
-CASES_SCHEMA = {
-    "type": "array",
-    "minItems": 1,
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["args"],
-        "properties": {
-            "args": {"type": "array"},
-            "kwargs": {"type": "object"},
-            "dtype": {"enum": ["float64", "float32"]},
-            "label": {"type": "string"},
-        },
-    },
-}
+DTYPES = ("float64", "float32")
+Dtype = Literal[DTYPES]
+# "module:function", a function of the grader's reference code (grader.checks.compare.load_reference)
+REFERENCE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
-COMMON_PROPS = {
-    "reference": {"type": "string", "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"},
-    "cases": CASES_SCHEMA,
-    "dtype": {"enum": ["float64", "float32"]},
-    "timeout_s": {"type": "number", "exclusiveMinimum": 0},
-}
+
+class Case(CheckParams):
+    """One call of the target: inputs as specs (grader.checks.inputs), drawn per case."""
+
+    args: list[Any] = Field(description="positional argument specs (grader/checks/inputs.py)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword argument specs")
+    dtype: Dtype | SkipJsonSchema[None] = Field(None, description="this case's float dtype (default: the item's `dtype`)")
+    label: str | SkipJsonSchema[None] = Field(None, description="the case's name in feedback (default: 'case N')")
+
+    def spec(self) -> dict:
+        """The case as the rubric wrote it (the reference cache's key)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class CaseParams(CheckParams):
+    """Parameters shared by the kinds that call a target on cases."""
+
+    cases: tuple[Case, ...] = Field(min_length=1, description="the calls to make (each random case gets a private twin)")
+    dtype: Dtype = Field("float64", description="float dtype of the drawn inputs")
+    timeout_s: float = timeout_field(20.0)
+
+
+class ReferenceCaseParams(CaseParams):
+    reference: str = Field(pattern=REFERENCE_PATTERN, description="the reference implementation, `module:function`")
 
 
 @dataclass
@@ -85,35 +95,36 @@ def _shadow_seed(ctx, item, i: int) -> int:
     return private_seed("fresh-inputs", ctx.notebook.seed, item.id, i, code)
 
 
-def run_cases(ctx, item, params: dict, shadows: bool = True) -> list[CaseRun]:
-    """The public cases, then (`shadows`) a private twin of each case with random inputs."""
-    cases = params["cases"]
-    ref_fn = load_reference(params["reference"]) if params.get("reference") else None
+def run_cases(ctx, item, params: CaseParams, reference: str | None, shadows: bool = True) -> list[CaseRun]:
+    """The public cases, then (`shadows`) a private twin of each case with random inputs;
+    `reference` ("module:function") computes each case's expected value, None for none."""
+    cases = params.cases
+    ref_fn = load_reference(reference) if reference else None
     built = []
     for i, case in enumerate(cases):
-        dtype = case.get("dtype", params.get("dtype", "float64"))
+        dtype = case.dtype or params.dtype
         seed = ctx.seed_for(item, f"case{i}")
         rng = np.random.default_rng(seed)
-        args = inp.build(case["args"], rng, dtype)
-        kwargs = {k: inp.build(v, rng, dtype) for k, v in case.get("kwargs", {}).items()}
-        built.append((case.get("label", f"case {i + 1}"), args, kwargs, dtype, i, seed, None))
+        args = inp.build(case.args, rng, dtype)
+        kwargs = {k: inp.build(v, rng, dtype) for k, v in case.kwargs.items()}
+        built.append((case.label if case.label is not None else f"case {i + 1}", args, kwargs, dtype, i, seed, None))
     if shadows:
         for i, case in enumerate(cases):
-            if not (is_random(case["args"]) or is_random(case.get("kwargs", {}))):
+            if not (is_random(case.args) or is_random(case.kwargs)):
                 continue
-            dtype = case.get("dtype", params.get("dtype", "float64"))
+            dtype = case.dtype or params.dtype
             seed = _shadow_seed(ctx, item, i)
             rng = np.random.default_rng(seed)
-            args = inp.build(case["args"], rng, dtype)
-            kwargs = {k: inp.build(v, rng, dtype) for k, v in case.get("kwargs", {}).items()}
-            built.append((f"{case.get('label', f'case {i + 1}')} (fresh inputs)", args, kwargs, dtype, i, seed, i))
-    timeout = float(params.get("timeout_s", 20))
+            args = inp.build(case.args, rng, dtype)
+            kwargs = {k: inp.build(v, rng, dtype) for k, v in case.kwargs.items()}
+            built.append((f"{case.label if case.label is not None else f'case {i + 1}'} (fresh inputs)", args, kwargs, dtype, i, seed, i))
+    timeout = params.timeout_s
     outcomes = ctx.probe([item.target], [Call(item.target, tuple(b[1]), b[2], timeout) for b in built])
     runs = []
     for (label, args, kwargs, dtype, i, seed, shadow_of), outcome in zip(built, outcomes):
         ref: Any = None
         if ref_fn is not None:
-            key = _key(params["reference"], cases[i], dtype, seed)
+            key = _key(reference, cases[i].spec(), dtype, seed)
 
             def compute(args=args, kwargs=kwargs):
                 try:

@@ -9,9 +9,12 @@ it away); never for hidden items.
 """
 from __future__ import annotations
 
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, Part, combine, CheckResult
-from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
+from grader.checks.cases import ReferenceCaseParams, fold_shadows, run_cases
 from grader.checks.compare import compare_values
 from grader.checks.registry import register
 
@@ -19,28 +22,23 @@ from grader.checks.registry import register
 @register
 class AllClose(CheckKind):
     name = "allclose"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["reference", "cases"],
-        "properties": {
-            **COMMON_PROPS,
-            "rtol": {"type": "number", "minimum": 0},
-            "atol": {"type": "number", "minimum": 0},
-            "exact": {"type": "boolean"},
-            "all_or_nothing": {"type": "boolean"},
-            "show_expected": {"type": "boolean"},
-        },
-    }
+    class Params(ReferenceCaseParams):
+        rtol: float | SkipJsonSchema[None] = Field(None, ge=0, description="relative tolerance (default: numpy's, by dtype)")
+        atol: float | SkipJsonSchema[None] = Field(None, ge=0, description="absolute tolerance (default: numpy's, by dtype)")
+        exact: bool = Field(False, description="compare floats exactly too (integers always are)")
+        all_or_nothing: bool = Field(False, description="no partial credit: any failing case scores 0")
+        show_expected: bool | SkipJsonSchema[None] = Field(
+            None, description="quote expected values in failing feedback (default: for toleranced values only; never for hidden items)")
 
     def run(self, ctx, item) -> CheckResult:
         if (msg := ctx.missing(item.target)):
             return CheckResult.failed(msg)
-        for case in item.params["cases"]:
-            if (err := inp.check_spec(case["args"])):
+        p = self.params(item)
+        for case in p.cases:
+            if (err := inp.check_spec(case.args)):
                 return CheckResult.error(f"rubric input spec: {err}")
-        runs = run_cases(ctx, item, dict(item.params))
-        show = False if item.visibility == "hidden" else item.params.get("show_expected")
+        runs = run_cases(ctx, item, p, p.reference)
+        show = False if item.visibility == "hidden" else p.show_expected
         per_parts, per_ev = [], []
         for r in runs:
             if isinstance(r.reference, Exception):
@@ -49,11 +47,11 @@ class AllClose(CheckKind):
                 per_parts.append([Part(r.label, 1.0, False, f"raised {r.outcome.error}")])
                 per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
                 continue
-            c = compare_values(r.outcome.value, r.reference, item.params.get("rtol"), item.params.get("atol"), item.params.get("exact", False), show)
+            c = compare_values(r.outcome.value, r.reference, p.rtol, p.atol, p.exact, show)
             per_parts.append([Part(r.label, 1.0, c.ok, c.detail)])
             per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, **c.evidence, "returned": r.outcome.meta})
         parts, cases_ev = fold_shadows(runs, per_parts, per_ev)  # fresh inputs: see grader/checks/cases.py
         res = combine(parts, {"cases": cases_ev})
-        if item.params.get("all_or_nothing") and res.status != "passed":
+        if p.all_or_nothing and res.status != "passed":
             return CheckResult.failed(res.feedback, 0.0, **res.evidence)
         return res

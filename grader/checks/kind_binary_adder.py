@@ -12,7 +12,9 @@ import itertools
 
 import numpy as np
 
-from grader.checks.base import CheckKind, CheckResult, Part, combine
+from pydantic import Field
+
+from grader.checks.base import CheckKind, CheckParams, CheckResult, Part, combine, timeout_field
 from grader.checks.compare import as_array
 from grader.checks.registry import register
 from grader.probe import Call
@@ -74,7 +76,7 @@ def _bits(values: np.ndarray, n: int) -> np.ndarray:
     return ((values[:, None] >> np.arange(n)) & 1).astype(np.int64)
 
 
-def judge(raw, n_bits: int = 8) -> CheckResult:
+def judge(raw, n_bits: int) -> CheckResult:
     if not isinstance(raw, dict):
         return CheckResult.failed(f"binary_addition_rnn() must return a dict with keys {list(KEYS)}, got {type(raw).__name__}")
     layouts, problem = _layouts(raw)
@@ -126,16 +128,16 @@ def judge(raw, n_bits: int = 8) -> CheckResult:
 @register
 class BinaryAdder(CheckKind):
     name = "binary_adder"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"n_bits": {"type": "integer", "minimum": 1, "maximum": 10}, "timeout_s": {"type": "number", "exclusiveMinimum": 0}},
-    }
+
+    class Params(CheckParams):
+        n_bits: int = Field(8, ge=1, le=10, description="check all pairs of n_bits-bit numbers (4**n_bits pairs)")
+        timeout_s: float = timeout_field(20.0)
 
     def run(self, ctx, item) -> CheckResult:
         if (msg := ctx.missing(item.target)):
             return CheckResult.failed(msg)
-        (out,) = ctx.probe([item.target], [Call(item.target, (), {}, float(item.params.get("timeout_s", 20)))])
+        p = self.params(item)
+        (out,) = ctx.probe([item.target], [Call(item.target, (), {}, p.timeout_s)])
         if not out.ok:
             return CheckResult.failed(f"{item.target}() raised {out.error}")
-        return judge(out.value, int(item.params.get("n_bits", 8)))
+        return judge(out.value, p.n_bits)

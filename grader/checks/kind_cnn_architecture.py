@@ -46,11 +46,14 @@ verified nodes in the same format.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 from grader.checks import _exports as ex
 from grader.checks import _integrity as integ
-from grader.checks.base import CheckKind, CheckResult, Part, combine
+from grader.checks.base import IDENTIFIER, CheckKind, CheckParams, CheckResult, Part, combine, timeout_field
 from grader.checks.registry import register
 from grader.probe import Call
 
@@ -239,31 +242,39 @@ def judge_output(o: dict, batch: int) -> tuple[bool, str]:
     return False, f"{where}: output shape {shape}{tup}; expected ({batch}, 2), ({batch}, 1) or ({batch},)"
 
 
-DEFAULT_WEIGHTS = {"conv": 1.0, "batch_norm": 1.0, "activation": 1.0, "pooling": 1.0, "residual": 1.0, "linear": 1.0, "output": 1.0}
+class Weights(CheckParams):
+    """The weight of each part of the architecture check (partial credit)."""
+
+    conv: float = Field(1.0, ge=0)
+    batch_norm: float = Field(1.0, ge=0)
+    activation: float = Field(1.0, ge=0)
+    pooling: float = Field(1.0, ge=0)
+    residual: float = Field(1.0, ge=0)
+    linear: float = Field(1.0, ge=0)
+    output: float = Field(1.0, ge=0)
+
+
+Size = Annotated[int, Field(ge=8, le=1024)]
 
 
 @register
 class CnnArchitecture(CheckKind):
     name = "cnn_architecture"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "input_sizes": {"type": "array", "minItems": 1, "maxItems": 4,
-                            "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 8, "maximum": 1024}}},
-            "batch": {"type": "integer", "minimum": 1, "maximum": 16},
-            "min_conv": {"type": "integer", "minimum": 1},
-            "weights": {"type": "object", "additionalProperties": False,
-                        "properties": {k: {"type": "number", "minimum": 0} for k in DEFAULT_WEIGHTS}},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
-            "alternative_targets": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}},
-            "max_params": {"type": "integer", "minimum": 1, "maximum": 100_000_000},
-            "max_calls": {"type": "integer", "minimum": 10, "maximum": 20000},
-        },
-    }
+
+    class Params(CheckParams):
+        input_sizes: tuple[tuple[Size, Size], ...] = Field(
+            ((32, 32),), min_length=1, max_length=4, description="(height, width) of the images of each traced forward pass")
+        batch: int = Field(2, ge=1, le=16, description="images per forward pass")
+        min_conv: int = Field(2, ge=1, description="distinct convolutions the forward pass must apply")
+        weights: Weights = Field(default_factory=Weights, description="weight of each part: " + ", ".join(Weights.model_fields))
+        timeout_s: float = timeout_field(120.0, "the build and traced forward passes")
+        alternative_targets: tuple[Annotated[str, Field(pattern=IDENTIFIER)], ...] = Field(
+            (), description="other class names graded when the target is missing")
+        max_params: int = Field(20_000_000, ge=1, le=100_000_000, description="larger models are not replayed: needs a TA")
+        max_calls: int = Field(5000, ge=10, le=20000, description="traced calls per forward pass at most")
 
     def run(self, ctx, item) -> CheckResult:
-        alts = list(item.params.get("alternative_targets", []))
+        alts = list(self.params(item).alternative_targets)
         cls, note = ex.resolve_target(ctx, item, alts)
         if (msg := ctx.missing(cls)) and alts:
             return CheckResult.failed(msg + f" (nor {', '.join(f'`{a}`' for a in alts)})")
@@ -275,18 +286,18 @@ class CnnArchitecture(CheckKind):
     def _run(self, ctx, item, cls) -> CheckResult:
         import torch
 
-        p = dict(item.params)
-        sizes = p.get("input_sizes", [[32, 32]])
-        batch = int(p.get("batch", 2))
-        w = {**DEFAULT_WEIGHTS, **p.get("weights", {})}
-        max_params = int(p.get("max_params", 20_000_000))
+        p = self.params(item)
+        sizes = [list(s) for s in p.input_sizes]
+        batch = p.batch
+        w = p.weights.model_dump()
+        max_params = p.max_params
         if (msg := ctx.missing(cls)):
             return CheckResult.failed(msg)
         rng = np.random.default_rng(ctx.seed_for(item, "images"))
         xs = [rng.random((batch, 3, h, ww), dtype=np.float32) for h, ww in sizes]
         vseed = ctx.seed_for(item, "weights") % (2**31)
-        call = Call("__grader_cnn_verify", (cls, [torch.from_numpy(x) for x in xs], vseed, max_params, int(p.get("max_calls", 5000))),
-                    {}, float(p.get("timeout_s", 120)))
+        call = Call("__grader_cnn_verify", (cls, [torch.from_numpy(x) for x in xs], vseed, max_params, p.max_calls),
+                    {}, p.timeout_s)
         (out,) = ex.probe_module(ctx, [cls], [call], {"model", "optimizer", "criterion", "history"} - {cls}, integ.CNN_VERIFY_SOURCE)
         if not out.ok:
             return CheckResult.failed(f"could not build and run {cls}(): {out.error}", traceback=out.traceback[-1500:])
@@ -325,7 +336,7 @@ class CnnArchitecture(CheckKind):
             return f"no {what} found"
 
         parts = []
-        min_conv = int(p.get("min_conv", 2))
+        min_conv = p.min_conv
         ok = facts["n_conv_weights"] >= min_conv
         parts.append(Part(f"at least {min_conv} convolution layers", w["conv"], ok,
                           f"{facts['n_conv_weights']} distinct convolution(s) applied in forward ({d['conv']} Conv module(s) defined)"

@@ -34,12 +34,16 @@ expected values.
 """
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import numpy as np
+from pydantic import Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from grader.checks import _integrity as integ
 from grader.checks import inputs as inp
-from grader.checks.base import CheckKind, CheckResult, Part, combine
-from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
+from grader.checks.base import IDENTIFIER, CheckKind, CheckResult, Part, combine
+from grader.checks.cases import REFERENCE_PATTERN, CaseParams, fold_shadows, run_cases
 from grader.checks.compare import as_array, compare_values, load_reference
 from grader.checks.registry import register
 from grader.probe import Call, Outcome
@@ -100,49 +104,48 @@ def diagnose(got: np.ndarray, want: np.ndarray) -> str:
 @register
 class Gradient(CheckKind):
     name = "gradient"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["forward", "mode", "wrt", "cases"],
-        "properties": {
-            **{k: v for k, v in COMMON_PROPS.items() if k != "reference"},
-            "forward": COMMON_PROPS["reference"],
-            "mode": {"enum": ["jacobian", "vjp"]},
-            "wrt": {"type": "integer", "minimum": 0},
-            "upstream": {"type": "integer", "minimum": 0},
-            "shape_weight": {"type": "number", "minimum": 0, "maximum": 1},
-            "rtol": {"type": "number", "minimum": 0},
-            "atol": {"type": "number", "minimum": 0},
-            "hand_derived": {"type": "boolean"},
-            "fd_rel_error": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-            "forward_functions": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}},
-            "max_forward_calls": {"type": "integer", "minimum": 0},
-            "show_expected": {"type": "boolean"},
-        },
-    }
+    class Params(CaseParams):
+        forward: str = Field(pattern=REFERENCE_PATTERN,
+                             description="the reference forward function (`module:function`) autograd differentiates")
+        mode: Literal["jacobian", "vjp"] = Field(description="full Jacobian, or vector-Jacobian product with an upstream gradient")
+        wrt: int = Field(ge=0, description="index of the argument differentiated against")
+        upstream: int | SkipJsonSchema[None] = Field(None, ge=0, description="vjp: index of the dl/d(output) argument")
+        shape_weight: float = Field(0.25, ge=0, le=1, description="share of each case's credit for the right shape")
+        rtol: float = Field(1e-6, ge=0, description="relative tolerance")
+        atol: float = Field(1e-8, ge=0, description="absolute tolerance")
+        hand_derived: bool = Field(False, description="autograd, repeated forward calls or finite-difference accuracy: needs a TA")
+        fd_rel_error: float = Field(1e-11, gt=0, le=1, description="hand_derived: an error this large suggests finite differences")
+        forward_functions: tuple[Annotated[str, Field(pattern=IDENTIFIER)], ...] = Field(
+            (), description="hand_derived: the forward functions whose calls are counted (default: `forward`'s name)")
+        max_forward_calls: int = Field(2, ge=0, description="hand_derived: more forward calls in one case suggest finite differences")
+        show_expected: bool = Field(True, description="quote expected values in failing feedback (never for hidden items)")
+
+        @model_validator(mode="after")
+        def _vjp_needs_upstream(self):
+            if self.mode == "vjp" and self.upstream is None:
+                raise ValueError("mode vjp needs `upstream` (the index of the dl/d(output) argument)")
+            return self
 
     def run(self, ctx, item) -> CheckResult:
-        p = dict(item.params)
+        p = self.params(item)
         if (msg := ctx.missing(item.target)):
             return CheckResult.failed(msg)
-        if p["mode"] == "vjp" and "upstream" not in p:
-            return CheckResult.error("rubric: mode vjp needs `upstream` (the index of the dl/d(output) argument)")
-        for case in p["cases"]:
-            if (err := inp.check_spec(case["args"])):
+        for case in p.cases:
+            if (err := inp.check_spec(case.args)):
                 return CheckResult.error(f"rubric input spec: {err}")
-        forward = load_reference(p["forward"])
-        hand = bool(p.get("hand_derived", False))
-        fwd_names = list(p.get("forward_functions") or [p["forward"].rpartition(":")[2]])
+        forward = load_reference(p.forward)
+        hand = p.hand_derived
+        fwd_names = list(p.forward_functions or [p.forward.rpartition(":")[2]])
         gctx = _GuardedContext(ctx, fwd_names) if hand else ctx
-        runs = run_cases(gctx, item, {**p, "reference": None})
-        show = False if item.visibility == "hidden" else p.get("show_expected", True)
+        runs = run_cases(gctx, item, p, None)
+        show = False if item.visibility == "hidden" else p.show_expected
         fd_signals: list[str] = []
-        sw = float(p.get("shape_weight", 0.25))
-        rtol, atol = p.get("rtol", 1e-6), p.get("atol", 1e-8)
+        sw = p.shape_weight
+        rtol, atol = p.rtol, p.atol
         per_parts, per_ev = [], []
         for i, r in enumerate(runs):
-            key = f"grad:{p['forward']}:{p['mode']}:{p['wrt']}:{item.id}:{r.shadow_of if r.shadow_of is not None else i}:{r.seed}"
-            want = ctx.reference(key, lambda r=r: autograd_expected(forward, list(r.args), p["mode"], p["wrt"], p.get("upstream")))
+            key = f"grad:{p.forward}:{p.mode}:{p.wrt}:{item.id}:{r.shadow_of if r.shadow_of is not None else i}:{r.seed}"
+            want = ctx.reference(key, lambda r=r: autograd_expected(forward, list(r.args), p.mode, p.wrt, p.upstream))
             if not r.outcome.ok:
                 per_parts.append([Part(f"{r.label}: shape", sw, False, f"raised {r.outcome.error}"), Part(f"{r.label}: values", 1 - sw, False)])
                 per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "error": r.outcome.error})
@@ -151,7 +154,7 @@ class Gradient(CheckKind):
             if isinstance(want, dict):
                 shape_ok = isinstance(got, dict) and set(want) <= set(got)
                 c = compare_values(got, want, rtol, atol, False, show)
-                if hand and c.ok and (why := integ.fd_signal(got, want, float(p.get("fd_rel_error", 1e-11)))):
+                if hand and c.ok and (why := integ.fd_signal(got, want, p.fd_rel_error)):
                     fd_signals.append(f"{r.label}: {why}")
                 hint = ""
                 if shape_ok and not c.ok:
@@ -164,7 +167,7 @@ class Gradient(CheckKind):
             g = as_array(got)
             shape_ok = g is not None and g.shape == want.shape
             c = compare_values(got, want, rtol, atol, False, show)
-            if hand and c.ok and (why := integ.fd_signal(got, want, float(p.get("fd_rel_error", 1e-11)))):
+            if hand and c.ok and (why := integ.fd_signal(got, want, p.fd_rel_error)):
                 fd_signals.append(f"{r.label}: {why}")
             hint = diagnose(g.astype(float), want) if g is not None and not c.ok and g.dtype.kind in "biuf" else ""
             detail = c.detail + (f" — it looks like {hint}" if hint else "")
@@ -183,7 +186,7 @@ class Gradient(CheckKind):
         for counts in gctx.forward_calls.values():
             for n, k in counts.items():
                 most[n] = max(most.get(n, 0), k)
-        limit = int(p.get("max_forward_calls", 2))
+        limit = p.max_forward_calls
         numeric = [f"{item.target} calls {n} {k} times in one case: finite differences (a numerical Jacobian), not a derivation"
                    for n, k in sorted(most.items()) if k > limit]
         signals = ([f"your code calls {c} (the grader disables it here)" for c in dynamic] + numeric

@@ -85,10 +85,13 @@ import io
 import math
 from pathlib import Path
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 from grader.checks import _exports as ex
-from grader.checks.base import CheckKind, CheckResult, Instrumentation, Part, combine
+from grader.checks.base import IDENTIFIER, CheckKind, CheckParams, CheckResult, Instrumentation, Part, combine
 from grader.checks.registry import register
 
 MAX_RUNS = 50  # runs of the model class followed in the kernel (the lab has two)
@@ -273,57 +276,37 @@ def _var(key: str) -> str:
 class LossCurve(CheckKind):
     name = "loss_curve"
     needs_target = False
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "model_class": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-            "sizes": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 3, "maxItems": 3},
-            "seed": {"type": ["integer", "null"], "minimum": 0},
-            "steps_per_snapshot": {"type": "integer", "minimum": 1},
-            "max_snapshots": {"type": "integer", "minimum": 2, "maximum": 5000},
-            "min_epochs": {"type": "integer", "minimum": 0},
-            "max_step_change": {"type": ["number", "null"], "exclusiveMinimum": 0},
-            "max_rise": {"type": "number", "minimum": 0},
-            "ignore_epochs": {"type": "integer", "minimum": 0},
-            "learned_margin": {"type": "number", "minimum": 0},
-            "min_accuracy": {"type": "number", "minimum": 0, "maximum": 1},
-            "partial_credit": {"type": "number", "minimum": 0, "maximum": 1},
-            "plot": {"type": "boolean"},
-        },
-    }
 
-    def _p(self, item) -> dict:
-        p = dict(item.params)
-        p.setdefault("model_class", "SimpleLSTM")
-        p.setdefault("sizes", [8, 12, 4])
-        p.setdefault("seed", 1)
-        p.setdefault("steps_per_snapshot", 31)
-        p.setdefault("max_snapshots", 1000)
+    class Params(CheckParams):
+        model_class: str = Field("SimpleLSTM", pattern=IDENTIFIER, description="the class whose training runs are recorded")
+        sizes: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = Field(
+            (8, 12, 4), description="(input, hidden, output) sizes of the reference model that evaluates the snapshots")
+        seed: int | None = Field(1, ge=0, description="the initial weights must be those of torch.manual_seed(seed) (null: not checked)")
+        steps_per_snapshot: int = Field(31, ge=1, description="optimizer steps per snapshot (the lab's batches per epoch)")
+        max_snapshots: int = Field(1000, ge=2, le=5000, description="snapshots recorded per run at most")
         # the lab's Section 8 trains for max_epochs = 100 (see the rubrics' comments)
-        p.setdefault("min_epochs", 100)
-        p.setdefault("max_step_change", 1.0)
-        p.setdefault("max_rise", 0.2)
-        p.setdefault("ignore_epochs", 1)
-        p.setdefault("learned_margin", 0.1)
-        p.setdefault("min_accuracy", 0.6)
-        p.setdefault("partial_credit", 0.0)
-        p.setdefault("plot", True)
-        return p
+        min_epochs: int = Field(100, ge=0, description="the graded run has at least min_epochs x steps_per_snapshot weight-changing steps")
+        max_step_change: float | None = Field(1.0, gt=0, description="a larger change of the weights in one step (or edited weights): needs a TA; null: unchecked")
+        max_rise: float = Field(0.2, ge=0, description="largest allowed rise of the loss over its running minimum")
+        ignore_epochs: int = Field(1, ge=0, description="epochs at the start not judged for spikes")
+        learned_margin: float = Field(0.1, ge=0, description="the loss must fall this far below the initial loss")
+        min_accuracy: float = Field(0.6, ge=0, le=1, description="final accuracy needed")
+        partial_credit: float = Field(0.0, ge=0, le=1, description="fraction of the points when the curve fails but the run is genuine")
+        plot: bool = Field(True, description="attach a PNG of the curve to the report")
 
     def instrument(self, item) -> Instrumentation:
-        p = self._p(item)
+        p = self.params(item)
         key = ex.export_key(item.id)
         var = _var(key)
-        pro = (_PROLOGUE + f"\n{var} = __grader_lc_install({p['model_class']!r}, {int(p['steps_per_snapshot'])}, "
-               f"{int(p['max_snapshots'])}, {MAX_RUNS})\ndel __grader_lc_install\n")
+        pro = (_PROLOGUE + f"\n{var} = __grader_lc_install({p.model_class!r}, {p.steps_per_snapshot}, "
+               f"{p.max_snapshots}, {MAX_RUNS})\ndel __grader_lc_install\n")
         epi = (_EPILOGUE + f"\ntry:\n    {var}\nexcept NameError:\n    pass\nelse:\n"
                f"    __grader_lc_write({key!r}, {var}, {MAX_EXPORTED_RUNS}, get_ipython().user_ns.get('model'))\n"
                "del __grader_lc_write\n")
         return Instrumentation(pro, epi)
 
     def run(self, ctx, item) -> CheckResult:
-        p = self._p(item)
+        p = self.params(item)
         why = ex.instrumentation_ok(ctx.run, item.id)
         if why:
             return CheckResult.failed(f"the training curve could not be recorded: {why}")
@@ -336,7 +319,7 @@ class LossCurve(CheckKind):
             return CheckResult.failed("the training curve could not be recorded: the export is not in the grader's format")
         if not meta.get("found"):
             err = str(meta.get("error") or "")
-            return CheckResult.failed(f"no optimizer step on a {p['model_class']} was observed during the notebook's run: "
+            return CheckResult.failed(f"no optimizer step on a {p.model_class} was observed during the notebook's run: "
                                       "train the model with a torch.optim optimizer" + (f" (grader hook error: {err[:200]})" if err else ""))
         arrays = ex.read_npz(d / f"{key}.npz", 512 << 20)
         if isinstance(arrays, str):
@@ -384,15 +367,16 @@ def evaluate_snapshots(snaps: list[dict], sizes, eval_set=None) -> dict:
     return {"loss": losses, "accuracy": accs}
 
 
-def judge_curve(losses: list[float], accs: list[float], p: dict) -> tuple[list[Part], dict]:
+def judge_curve(losses: list[float], accs: list[float], p: "LossCurve.Params | dict") -> tuple[list[Part], dict]:
     """Parts and evidence for one curve (index 0 = initial weights, i = after snapshot i)."""
+    p = LossCurve.Params.of(p)
     ev: dict = {}
     finite = all(math.isfinite(v) for v in losses)
     parts = [Part("finite loss at every snapshot", 1.0, finite, "" if finite else
                   f"NaN/inf at snapshot {next(i for i, v in enumerate(losses) if not math.isfinite(v))}")]
     if not finite:
         return parts, ev
-    start = max(1, int(p["ignore_epochs"]) + 1)
+    start = max(1, int(p.ignore_epochs) + 1)
     worst, at, run_min, min_at = 0.0, None, min(losses[:start]), None
     run_min_idx = int(np.argmin(losses[:start]))
     for i in range(start, len(losses)):
@@ -402,12 +386,12 @@ def judge_curve(losses: list[float], accs: list[float], p: dict) -> tuple[list[P
         if losses[i] < run_min:
             run_min, run_min_idx = losses[i], i
     ev["max_rise"] = round(worst, 4)
-    ok = worst <= p["max_rise"]
-    parts.append(Part(f"no spike: rise over the running minimum <= {p['max_rise']}", 1.0, ok,
+    ok = worst <= p.max_rise
+    parts.append(Part(f"no spike: rise over the running minimum <= {p.max_rise}", 1.0, ok,
                       f"max rise {worst:.3f}" + (f" at epoch {at} (loss {losses[at]:.3f} after a minimum of {losses[min_at]:.3f} at epoch {min_at})"
                                                  if not ok and at is not None else "")))
     init = losses[0]
-    learned_at = next((i for i, v in enumerate(losses) if v < init - p["learned_margin"]), None)
+    learned_at = next((i for i, v in enumerate(losses) if v < init - p.learned_margin), None)
     back = None
     if learned_at is not None:
         back = next((i for i in range(learned_at, len(losses)) if losses[i] > init), None)
@@ -415,9 +399,9 @@ def judge_curve(losses: list[float], accs: list[float], p: dict) -> tuple[list[P
                       f"initial loss {init:.3f}" + (f"; back to {losses[back]:.3f} at epoch {back} (learned by epoch {learned_at})" if back is not None else "")))
     final = accs[-1]
     ev["final_accuracy"] = round(final, 4)
-    parts.append(Part(f"still learns: final accuracy >= {p['min_accuracy']}", 1.0, final >= p["min_accuracy"],
+    parts.append(Part(f"still learns: final accuracy >= {p.min_accuracy}", 1.0, final >= p.min_accuracy,
                       f"final accuracy {final:.3f}, final loss {losses[-1]:.3f}" + (
-                          " (near chance: a learning rate of 0 or a too small one does not fix the spikes)" if final < p["min_accuracy"] else "")))
+                          " (near chance: a learning rate of 0 or a too small one does not fix the spikes)" if final < p.min_accuracy else "")))
     return parts, ev
 
 
@@ -595,10 +579,11 @@ def _runs_text(seen: list[dict], infos_by_index: dict) -> str:
     return "\n".join(lines)
 
 
-def judge_run(r: dict, loaded: dict, p: dict, meta: dict, ctx=None, item=None) -> CheckResult:
+def judge_run(r: dict, loaded: dict, p: "LossCurve.Params | dict", meta: dict, ctx=None, item=None) -> CheckResult:
     """The verdict on one graded run (its snapshots end in the live weights)."""
-    sizes = list(p["sizes"])
-    cls = p["model_class"]
+    p = LossCurve.Params.of(p)
+    sizes = list(p.sizes)
+    cls = p.model_class
     names, stacked = loaded["names"], loaded["stacked"]
     want = _cached(ctx, f"lc-shapes:{sizes}", lambda: reference_shapes(sizes))
     steps, effective = _int(r.get("steps"), 0), _int(r.get("effective"), 0)
@@ -620,15 +605,15 @@ def judge_run(r: dict, loaded: dict, p: dict, meta: dict, ctx=None, item=None) -
         return CheckResult.failed("fewer than two weight snapshots were recorded (did the model train at all?)", **ev)
     snaps = [{k: v[j] for k, v in stacked.items()} for j in range(n)]
     gate: list[Part] = []
-    if p.get("seed") is not None:
-        init = _cached(ctx, f"lc-init:{p['seed']}:{sizes}", lambda: reference_init(int(p["seed"]), sizes))
+    if p.seed is not None:
+        init = _cached(ctx, f"lc-init:{p.seed}:{sizes}", lambda: reference_init(int(p.seed), sizes))
         same = all(np.array_equal(snaps[0][k].astype(np.float32), init[k].astype(np.float32)) for k in init)
-        gate.append(Part(f"initial weights are those of torch.manual_seed({p['seed']}) + {cls}{tuple(sizes)}", 1.0, same,
+        gate.append(Part(f"initial weights are those of torch.manual_seed({p.seed}) + {cls}{tuple(sizes)}", 1.0, same,
                          "" if same else "the seed or the model's initialisation was changed (change only the training procedure)"))
     gate.append(Part("the last snapshot is the trained `model`", 1.0, True,
                      f"run #{r['index']}'s last optimizer step (step {steps}) produced the live weights, bit for bit"))
-    spe = int(p["steps_per_snapshot"])
-    min_epochs = int(p.get("min_epochs") or 0)
+    spe = int(p.steps_per_snapshot)
+    min_epochs = p.min_epochs
     if min_epochs > 0:
         need = min_epochs * spe
         ok = effective >= need
@@ -656,22 +641,22 @@ def judge_run(r: dict, loaded: dict, p: dict, meta: dict, ctx=None, item=None) -
                      f"{first_edit} (load_state_dict, copy_ or in-place edits between steps: a rollback to earlier "
                      "weights between the per-epoch snapshots makes a curve the optimizer did not produce; a weight "
                      "constraint looks the same to the grader)")
-    limit = p.get("max_step_change")
+    limit = p.max_step_change
     if limit is not None and change is not None and not change <= float(limit):
         flags.append(f"one optimizer step moved a weight by {change:.3g}, more than {float(limit):g} (a jump onto "
                      "weights trained elsewhere looks like this; the lab's procedures move a weight by ~0.01 per step)")
-    if p.get("plot", True):
+    if p.plot:
         try:
             ev["artifacts"] = {f"{item.id if item else 'loss_curve'}.loss_curve.png": base64.b64encode(plot_png(losses, accs, p)).decode()}
         except Exception as exc:  # a plot is a nicety, never a verdict
             ev["plot_error"] = f"{type(exc).__name__}: {exc}"
     res = combine(gate + parts, ev)
-    every = meta.get("every") if type(meta.get("every")) is int else p["steps_per_snapshot"]
+    every = meta.get("every") if type(meta.get("every")) is int else p.steps_per_snapshot
     header = (f"{cls} curve of run #{r['index']} over {n} snapshots (initial + every {every} optimizer steps), "
               "evaluated by the grader on a fixed set of sequences")
     fb = header + "\n" + res.feedback
     if res.status != "passed":
-        frac = p["partial_credit"] if all(g.ok for g in gate) else 0.0
+        frac = p.partial_credit if all(g.ok for g in gate) else 0.0
         if flags:
             fb += "\nalso: " + "; ".join(flags)
         return CheckResult.failed(fb, frac, **res.evidence)
@@ -681,7 +666,8 @@ def judge_run(r: dict, loaded: dict, p: dict, meta: dict, ctx=None, item=None) -
     return CheckResult(1.0, "passed", fb, res.evidence)
 
 
-def judge_export(meta: dict, arrays: dict, p: dict, ctx=None, item=None) -> CheckResult:
+def judge_export(meta: dict, arrays: dict, p: "LossCurve.Params | dict", ctx=None, item=None) -> CheckResult:
+    p = LossCurve.Params.of(p)
     if meta.get("format", 1) == 1:
         meta, arrays = _from_format1(meta, arrays)
     graded, seen, why = select_runs(meta, arrays)
@@ -690,7 +676,7 @@ def judge_export(meta: dict, arrays: dict, p: dict, ctx=None, item=None) -> Chec
                                       if isinstance(x, dict))}
     ev_runs = {"runs_seen": seen[:10], "graded_runs": [r["index"] for r, _ in graded]}
     dropped = _int(meta.get("dropped_runs"), 0)
-    listing = f"Runs of {p['model_class']} seen, in the order they started:\n" + _runs_text(seen, infos)
+    listing = f"Runs of {p.model_class} seen, in the order they started:\n" + _runs_text(seen, infos)
     if dropped:
         listing += f"\n  ({dropped} more models were not followed: too many runs)"
     err = str(meta.get("error") or "")[:300]
@@ -715,7 +701,7 @@ def judge_export(meta: dict, arrays: dict, p: dict, ctx=None, item=None) -> Chec
         ev["other_graded_runs"] = [{"run": r["index"], "status": res.status, "parts": res.evidence.get("parts", [])}
                                    for r, res in results[1:]]
     if "shapes" in ev:  # the global `model` may be another model than Section 8's (e.g. the EASY demo's)
-        fits = [x for x in seen if not x["graded"] and x["hidden_size"] == list(p["sizes"])[1]]
+        fits = [x for x in seen if not x["graded"] and x["hidden_size"] == list(p.sizes)[1]]
         if fits:
             ev["hint"] = (f"run #{fits[-1]['run']} has the required sizes but is not the global `model`: keep "
                           "Section 8's trained model in `model`")
@@ -754,12 +740,12 @@ def plot_png(losses, accs, p) -> bytes:
     a1, a2 = fig.subplots(1, 2)
     a1.plot(losses, lw=1.2)
     run_min = np.minimum.accumulate(losses)
-    a1.plot(run_min + p["max_rise"], ls="--", lw=0.8, label=f"running min + {p['max_rise']}")
+    a1.plot(run_min + p.max_rise, ls="--", lw=0.8, label=f"running min + {p.max_rise}")
     a1.set_xlabel("epoch (snapshot)")
     a1.set_ylabel("loss (grader's evaluation)")
     a1.legend(fontsize=7)
     a2.plot(accs, lw=1.2)
-    a2.axhline(p["min_accuracy"], ls="--", lw=0.8)
+    a2.axhline(p.min_accuracy, ls="--", lw=0.8)
     a2.set_xlabel("epoch (snapshot)")
     a2.set_ylabel("accuracy")
     fig.tight_layout()

@@ -1,7 +1,12 @@
 """`manual`: graded by a TA (theory PDF, free-text answers). Pending until a score is entered."""
 from __future__ import annotations
 
-from grader.checks.base import CheckKind, CheckResult
+from typing import Literal
+
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from grader.checks.base import CheckKind, CheckParams, CheckResult
 from grader.checks.registry import register
 
 
@@ -9,8 +14,10 @@ from grader.checks.registry import register
 class Manual(CheckKind):
     name = "manual"
     needs_target = False
-    params_schema = {"type": "object", "additionalProperties": False,
-                     "properties": {"source": {"enum": ["pdf", "notebook"]}}}
+
+    class Params(CheckParams):
+        source: Literal["pdf", "notebook"] | SkipJsonSchema[None] = Field(
+            None, description="where the TA finds the answer (the theory PDF or the notebook)")
 
     def run(self, ctx, item) -> CheckResult:
         return CheckResult(0.0, "pending", "graded by a TA; pending")

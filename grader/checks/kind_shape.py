@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, CheckResult, Part, combine
-from grader.checks.cases import COMMON_PROPS, fold_shadows, run_cases
+from grader.checks.cases import ReferenceCaseParams, fold_shadows, run_cases
 from grader.checks.compare import as_array
 from grader.checks.registry import register
 
@@ -13,20 +14,17 @@ from grader.checks.registry import register
 @register
 class Shape(CheckKind):
     name = "shape"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["reference", "cases"],
-        "properties": {**COMMON_PROPS, "require_float": {"type": "boolean"}},
-    }
+    class Params(ReferenceCaseParams):
+        require_float: bool = Field(True, description="the outputs must also have a floating-point dtype")
 
     def run(self, ctx, item) -> CheckResult:
         if (msg := ctx.missing(item.target)):
             return CheckResult.failed(msg)
-        for case in item.params["cases"]:
-            if (err := inp.check_spec(case["args"])):
+        p = self.params(item)
+        for case in p.cases:
+            if (err := inp.check_spec(case.args)):
                 return CheckResult.error(f"rubric input spec: {err}")
-        runs = run_cases(ctx, item, dict(item.params))
+        runs = run_cases(ctx, item, p, p.reference)
         per_parts, per_ev = [], []
         for r in runs:
             if isinstance(r.reference, Exception):
@@ -43,7 +41,7 @@ class Shape(CheckKind):
                 continue
             ok = list(got.shape) == want
             detail = f"expected shape {want}, got {list(got.shape)}"
-            if ok and item.params.get("require_float", True) and got.dtype.kind != "f":
+            if ok and p.require_float and got.dtype.kind != "f":
                 ok, detail = False, f"shape {want} is right but dtype is {got.dtype}; expected floating point"
             per_parts.append([Part(r.label, 1.0, ok, detail)])
             per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "expected_shape": want, "got_shape": list(got.shape),

@@ -22,10 +22,13 @@ contract `step` (item hw2_cnn.step): step(loss, optimizer) must zero the old gra
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 
 from grader.checks import _exports as ex
-from grader.checks.base import CheckKind, CheckResult, Part, combine
+from grader.checks.base import CheckKind, CheckParams, CheckResult, Part, combine, timeout_field
 from grader.checks.registry import register
 from grader.probe import Call
 
@@ -141,30 +144,26 @@ def reference_step_outcomes(W, b, x, y, sW, sb, lr) -> dict[str, tuple[np.ndarra
 @register
 class TrainStep(CheckKind):
     name = "train_step"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["contract"],
-        "properties": {
-            "contract": {"enum": ["get_loss_and_correct", "step"]},
-            "lr": {"type": "number", "exclusiveMinimum": 0},
-            "rtol": {"type": "number", "minimum": 0},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
-        },
-    }
+
+    class Params(CheckParams):
+        contract: Literal["get_loss_and_correct", "step"] = Field(
+            description="which lab function the target implements: the loss/correct count, or one optimisation step")
+        lr: float = Field(0.5, gt=0, description="step: the learning rate of the grader's SGD optimizer")
+        rtol: float = Field(1e-6, ge=0, description="relative tolerance on the loss and the updated weights")
+        timeout_s: float = timeout_field(30.0)
 
     def run(self, ctx, item) -> CheckResult:
         if (msg := ctx.missing(item.target)):
             return CheckResult.failed(msg)
-        p = dict(item.params)
+        p = self.params(item)
         W, b, x, y = _inputs(ctx.seed_for(item, "inputs"))
-        rtol = float(p.get("rtol", 1e-6))
-        timeout = float(p.get("timeout_s", 30))
+        rtol = p.rtol
+        timeout = p.timeout_s
         exclude = {"model", "optimizer", "criterion", "history", "device", "train_dataloader", "validation_dataloader", "test_dataloader"}
         import torch
 
         T = torch.from_numpy
-        if p["contract"] == "get_loss_and_correct":
+        if p.contract == "get_loss_and_correct":
             if item.target != "get_loss_and_correct":
                 src = _SOURCE.replace("get_loss_and_correct(model,", f"{item.target}(model,")
             else:
@@ -173,7 +172,7 @@ class TrainStep(CheckKind):
             calls = [Call("__grader_glc", (T(W), T(b), T(x), T(y), red), {}, timeout) for red in ("mean", "sum")]
             outs = ex.probe_module(ctx, [item.target], calls, exclude, src)
             return self._judge_glc(outs, W, b, x, y, rtol)
-        lr = float(p.get("lr", 0.5))
+        lr = p.lr
         rng = np.random.default_rng(ctx.seed_for(item, "stale"))
         sW, sb = rng.standard_normal(W.shape), rng.standard_normal(b.shape)
         src = _SOURCE.replace("ret = step(loss, opt)", f"ret = {item.target}(loss, opt)")

@@ -73,11 +73,15 @@ from __future__ import annotations
 import random
 import string
 
+from typing import Annotated, ClassVar, Literal
+
 import numpy as np
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from grader.checks import _exports as ex
 from grader.checks import _integrity as integ
-from grader.checks.base import CheckKind, CheckResult, Instrumentation
+from grader.checks.base import IDENTIFIER, CheckKind, CheckParams, CheckResult, Instrumentation, timeout_field
 from grader.checks.registry import register
 from grader.probe import Call
 
@@ -313,94 +317,83 @@ def echo_accuracy(strings: list[str], delays: list[int], results: list) -> tuple
     return (correct / total if total else 0.0), ev
 
 
+class Template(CheckParams):
+    """A version of the notebook's template: recognised by regex signals, with its own thresholds."""
+
+    name: str = Field(min_length=1)
+    signals: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1, description="regexes over the notebook's code")
+    min_signals: int | SkipJsonSchema[None] = Field(None, ge=1, description="signals that must match (default: all)")
+    threshold: float | SkipJsonSchema[None] = Field(None, ge=0, le=1)
+    max_delay: int | SkipJsonSchema[None] = Field(None, ge=0, le=100)
+
+
 @register
 class TrainedModel(CheckKind):
     name = "trained_model"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "mode": {"enum": ["fixed_delay", "variable_delay"]},
-            "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-            "threshold": {"type": "number", "minimum": 0, "maximum": 1},
-            "n_strings": {"type": "integer", "minimum": 1, "maximum": 5000},
-            "length": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 200}, "minItems": 2, "maxItems": 2},
-            "delay": {"type": "integer", "minimum": 1, "maximum": 100},
-            "max_delay": {"type": "integer", "minimum": 0, "maximum": 100},
-            "partial_credit": {"type": "number", "minimum": 0, "maximum": 1},
-            "partial_min_accuracy": {"type": "number", "minimum": 0, "maximum": 1},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
-            "max_params": {"type": "integer", "minimum": 1},
-            "missing_max_delay_penalty": {"type": "number", "minimum": 0, "maximum": 1},
-            "weights_control": {"type": "boolean"},
-            "control_strings": {"type": "integer", "minimum": 10, "maximum": 5000},
-            "default_template": {"type": "string"},
-            "templates": {"type": "array", "items": {
-                "type": "object", "additionalProperties": False, "required": ["name", "signals"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "signals": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-                    "min_signals": {"type": "integer", "minimum": 1},
-                    "threshold": {"type": "number", "minimum": 0, "maximum": 1},
-                    "max_delay": {"type": "integer", "minimum": 0, "maximum": 100},
-                }}},
-        },
-    }
 
-    def _p(self, item) -> dict:
-        p = dict(item.params)
-        variable = p.get("mode", "fixed_delay") == "variable_delay"
-        p.setdefault("mode", "fixed_delay")
-        p.setdefault("threshold", 0.99)
-        p.setdefault("n_strings", 500)
-        p.setdefault("length", [20, 20] if variable else [15, 25])
-        p.setdefault("delay", 4)
-        p.setdefault("partial_credit", 0.3)
-        p.setdefault("partial_min_accuracy", 0.5)
-        p.setdefault("timeout_s", 120)
-        p.setdefault("max_params", 20_000_000)
-        p.setdefault("missing_max_delay_penalty", 0.2)
-        p.setdefault("weights_control", False)
-        p.setdefault("control_strings", 100)
-        return p
+    class Params(CheckParams):
+        # the strings' lengths when the rubric gives none, by mode
+        LENGTHS: ClassVar[dict] = {"fixed_delay": (15, 25), "variable_delay": (20, 20)}
 
-    def _template(self, ctx, p: dict) -> dict:
-        """Detect the notebook's template version; returns evidence and updates p."""
+        mode: Literal["fixed_delay", "variable_delay"] = Field("fixed_delay", description="the echo task: a fixed delay, or a delay given per string")
+        variable: str | SkipJsonSchema[None] = Field(
+            None, pattern=IDENTIFIER, description="the notebook variable holding the trained model (default: the last instance seen)")
+        threshold: float = Field(0.99, ge=0, le=1, description="accuracy for full credit")
+        n_strings: int = Field(500, ge=1, le=5000, description="random strings the grader evaluates")
+        length: tuple[Annotated[int, Field(ge=1, le=200)], Annotated[int, Field(ge=1, le=200)]] | SkipJsonSchema[None] = Field(
+            None, description="(min, max) string length (default: " + ", ".join(f"{v} for {k}" for k, v in LENGTHS.items()) + ")")
+        delay: int = Field(4, ge=1, le=100, description="fixed_delay: the delay")
+        max_delay: int | SkipJsonSchema[None] = Field(
+            None, ge=0, le=100, description="variable_delay: delays drawn in 0..max_delay (default: the model's `max_delay`)")
+        partial_credit: float = Field(0.3, ge=0, le=1, description="fraction of the points below the threshold")
+        partial_min_accuracy: float = Field(0.5, ge=0, le=1, description="accuracy needed for partial credit")
+        timeout_s: float = timeout_field(120.0)
+        max_params: int = Field(20_000_000, ge=1, description="larger models are not exported")
+        missing_max_delay_penalty: float = Field(0.2, ge=0, le=1, description="variable_delay: deduction when the model has no `max_delay`")
+        weights_control: bool = Field(False, description="also run the model with shuffled weights: still echoing needs a TA")
+        control_strings: int = Field(100, ge=10, le=5000, description="weights_control: characters of strings in the control run, at least")
+        default_template: str | SkipJsonSchema[None] = Field(None, description="the template's name when no `templates` entry matches")
+        templates: tuple[Template, ...] = Field((), description="notebook template versions, recognised by regex signals, with their own thresholds")
+
+        @property
+        def lengths(self) -> tuple[int, int]:
+            return tuple(self.length) if self.length is not None else self.LENGTHS[self.mode]
+
+    def _template(self, ctx, p: "TrainedModel.Params") -> tuple[dict, "TrainedModel.Params"]:
+        """Detect the notebook's template version: its evidence, and p with its thresholds."""
         import re
 
-        templates = p.get("templates") or []
+        templates = p.templates
         if not templates or ctx.extraction is None:
-            return {"name": p.get("default_template")} if p.get("default_template") else {}
+            return ({"name": p.default_template} if p.default_template else {}), p
         code = "\n".join(st.source for st in ctx.extraction.stmts)
         inconsistent = []
         for t in templates:
-            hits = [sig for sig in t["signals"] if re.search(sig, code, re.M)]
-            need = int(t.get("min_signals", len(t["signals"])))
+            hits = [sig for sig in t.signals if re.search(sig, code, re.M)]
+            need = t.min_signals if t.min_signals is not None else len(t.signals)
             if len(hits) >= need:
-                for k in ("threshold", "max_delay"):
-                    if k in t:
-                        p[k] = t[k]
-                return {"name": t["name"], "signals_matched": hits}
+                update = {k: getattr(t, k) for k in ("threshold", "max_delay") if getattr(t, k) is not None}
+                return {"name": t.name, "signals_matched": hits}, p.model_copy(update=update)
             if hits:
-                inconsistent.append({"name": t["name"], "signals_matched": hits, "needed": need})
-        out = {"name": p.get("default_template", "the rubric's thresholds")}
+                inconsistent.append({"name": t.name, "signals_matched": hits, "needed": need})
+        out = {"name": p.default_template or "the rubric's thresholds"}
         if inconsistent:
             out["inconsistent"] = inconsistent
-        return out
+        return out, p
 
     def instrument(self, item) -> Instrumentation:
-        p = self._p(item)
-        return ex.model_instrumentation(item, p.get("variable"), p["max_params"])
+        p = self.params(item)
+        return ex.model_instrumentation(item, p.variable, p.max_params)
 
     def run(self, ctx, item) -> CheckResult:
-        p = self._p(item)
+        p = self.params(item)
         cls = item.target
-        exp = ex.load_trained(ctx, item, p.get("variable"))
+        exp = ex.load_trained(ctx, item, p.variable)
         if isinstance(exp, CheckResult):
             return exp
         meta = exp.meta
-        template = self._template(ctx, p)
-        variable = p["mode"] == "variable_delay"
+        template, p = self._template(ctx, p)
+        variable = p.mode == "variable_delay"
         kw = ex.init_kwargs(meta)
         if isinstance(kw, str):
             return CheckResult.failed(kw, exported=_meta_ev(meta))
@@ -408,7 +401,7 @@ class TrainedModel(CheckKind):
         attrs = meta.get("attrs") or {}
         missing_md = False
         if variable:
-            md = p.get("max_delay")
+            md = p.max_delay
             model_md = attrs.get("max_delay")
             missing_md = type(model_md) is not int
             if md is None:
@@ -418,36 +411,36 @@ class TrainedModel(CheckKind):
                 md = model_md
             elif model_md != md and not missing_md:
                 notes.append(f"the model's max_delay is {model_md!r}; tested with the rubric's max_delay={md}")
-            strings, delays = make_strings(ctx.seed_for(item, "strings"), p["n_strings"], tuple(p["length"]), (0, md))
+            strings, delays = make_strings(ctx.seed_for(item, "strings"), p.n_strings, p.lengths, (0, md))
         else:
-            strings, ds = make_strings(ctx.seed_for(item, "strings"), p["n_strings"], tuple(p["length"]), None)
-            delays = [p["delay"]] * len(strings)
+            strings, ds = make_strings(ctx.seed_for(item, "strings"), p.n_strings, p.lengths, None)
+            delays = [p.delay] * len(strings)
         names = exp.names
         seed = ctx.seed_for(item, "init") % (2**31)
         run_delays = delays if variable else [None] * len(strings)
         groups, members = make_groups(strings, run_delays)
         files = {"weights.npz": exp.npz}
         n_control = 0
-        if p["weights_control"]:
+        if p.weights_control:
             control = exp.npz.with_name(exp.npz.stem + "-control.npz")
             shuffled_weights(exp.arrays, names, ctx.seed_for(item, "control"), control)
             files["control.npz"] = control
-            while n_control < len(members) and sum(len(m) for m in members[:n_control]) < p["control_strings"]:
+            while n_control < len(members) and sum(len(m) for m in members[:n_control]) < p.control_strings:
                 n_control += 1
         calls = [
-            Call("__grader_echo", (cls, kwargs, names, strings, run_delays, seed), {}, float(p["timeout_s"])),
+            Call("__grader_echo", (cls, kwargs, names, strings, run_delays, seed), {}, float(p.timeout_s)),
             Call("__grader_echo_diag", (cls, kwargs, names, variable, seed), {}, 30.0),
-            Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "weights.npz", len(groups)), {}, float(p["timeout_s"])),
+            Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "weights.npz", len(groups)), {}, float(p.timeout_s)),
         ]
         if n_control:
-            calls.append(Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "control.npz", n_control), {}, float(p["timeout_s"])))
+            calls.append(Call("__grader_echo_forward", (cls, kwargs, names, groups, variable, seed, "control.npz", n_control), {}, float(p.timeout_s)))
         outs = ex.probe_module(ctx, [cls], calls, EXCLUDE - {cls}, _ECHO_SOURCE, files=files)
         out, diag, fwd = outs[0], outs[1], outs[2]
         deviations = _deviations(meta, diag, variable)
         if missing_md:
             deviations.append("no integer attribute `max_delay` (test_variable_delay_model reads model.max_delay)")
         ev = {"template": template, "exported": _meta_ev(meta), "rebuild": notes, "deviations": deviations, "n_strings": len(strings),
-              "lengths": p["length"], "delays": sorted(set(delays)), "threshold": p["threshold"]}
+              "lengths": list(p.lengths), "delays": sorted(set(delays)), "threshold": p.threshold}
 
         # the student's test_run: a claim, shown, never scored
         t_acc, t_errors = None, []
@@ -471,7 +464,7 @@ class TrainedModel(CheckKind):
         lines = []
         if template.get("name"):
             lines.append(f"template: {template['name']}" + (f" (detected from {len(template['signals_matched'])} signal(s) in the given code)" if template.get("signals_matched") else ""))
-        delay_txt = f" with delays 0..{max(delays)}" if variable else f" with delay {p['delay']}"
+        delay_txt = f" with delays 0..{max(delays)}" if variable else f" with delay {p.delay}"
 
         def tail(lines):
             for bad in template.get("inconsistent", []):
@@ -487,7 +480,7 @@ class TrainedModel(CheckKind):
         if layout is None:
             ev["forward_unreadable"] = why
             lines.insert(0 if not lines else 1, head + "the grader could not read predictions from forward on its own inputs: " + "; ".join(why))
-            if t_acc is not None and t_acc >= p["partial_min_accuracy"]:
+            if t_acc is not None and t_acc >= p.partial_min_accuracy:
                 lines.append(f"needs a TA: your test_run reports accuracy {t_acc:.4f}{delay_txt}, but its strings are not evidence "
                              "the grader can verify (it scores the model's own outputs); no points until a TA has looked")
                 return CheckResult(0.0, "pending", tail(lines), ev)
@@ -498,7 +491,7 @@ class TrainedModel(CheckKind):
         ids = list(range(len(strings)))
         fwd_acc = acc
         ver = None
-        if p["weights_control"]:
+        if p.weights_control:
             # forward is student code and can tell the grader's runs apart: the grader recomputes
             # the model from its weights and scores its own computation, if forward agrees with it
             model_md = attrs.get("max_delay") if type(attrs.get("max_delay")) is int else (md if variable else None)
@@ -513,16 +506,16 @@ class TrainedModel(CheckKind):
         if ver is not None:
             ev["forward_accuracy"] = round(fwd_acc, 5)
         if ver is not None and ver.ok:
-            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
+            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p.threshold} "
                          f"(computed by the grader from your weights as {ver.layout}; your forward, on the grader's "
                          f"{LAYOUTS[layout]} inputs, agrees on {ver.agreement:.1%} of the characters)")
             if ver.unused:
                 lines.append("note: state entries the recomputation does not read: " + ", ".join(ver.unused[:8]))
         else:
-            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p['threshold']} "
+            lines.append(head + f"accuracy {acc:.4f} on {len(strings)} random strings{delay_txt}; needed >= {p.threshold} "
                          f"(the grader's argmax of forward's logits on its own {LAYOUTS[layout]} inputs)")
         pending = False
-        if ver is not None and not ver.ok and acc >= p["partial_min_accuracy"]:
+        if ver is not None and not ver.ok and acc >= p.partial_min_accuracy:
             pending = True
             lines.append("needs a TA: the grader could not verify that this behaviour comes from the trained weights "
                          f"(it recomputes standard GRU/LSTM + Linear models from their weights): {ver.reason}; "
@@ -532,10 +525,10 @@ class TrainedModel(CheckKind):
         if t_acc is not None and abs(t_acc - acc) > 0.02:
             lines.append(f"note: your test_run's strings echo with accuracy {t_acc:.4f}, which is not what your model predicts; "
                          "the grade uses the model's own outputs")
-        if worst.get("worst_got") is not None and acc < p["threshold"]:
+        if worst.get("worst_got") is not None and acc < p.threshold:
             lines.append(f"example: input {worst['worst_input']!r}, delay {worst['worst_delay']}: expected {worst['worst_expected']!r}, got {worst['worst_got']!r}")
 
-        if acc >= p["partial_min_accuracy"] and n_control:
+        if acc >= p.partial_min_accuracy and n_control:
             # forward's word as well: it can only withhold points (a fingerprint of the weights defeats it)
             ctl = outs[3]
             c_acc = None
@@ -545,7 +538,7 @@ class TrainedModel(CheckKind):
                     cid = sorted(c_preds)
                     c_acc, _ = echo_accuracy([strings[i] for i in cid], [delays[i] for i in cid], [c_preds[i] for i in cid])
             ev["control_accuracy"] = None if c_acc is None else round(c_acc, 5)
-            if c_acc is None or c_acc >= p["partial_min_accuracy"]:
+            if c_acc is None or c_acc >= p.partial_min_accuracy:
                 pending = True
                 lines.append("needs a TA: " + ("with its trained weights shuffled by the grader, the model still echoes "
                                                f"(accuracy {c_acc:.4f}): its behaviour does not come from its weights (an echo hand-coded in forward?)"
@@ -553,15 +546,15 @@ class TrainedModel(CheckKind):
                              + "; no points until a TA has looked")
         if pending:
             return CheckResult(0.0, "pending", tail(lines), ev)
-        if acc >= p["threshold"]:
+        if acc >= p.threshold:
             if missing_md:
                 lines.append(f"the model echoes well but has no `max_delay` attribute, which the notebook's test needs "
-                             f"(-{p['missing_max_delay_penalty']:.0%} of the points)")
-                return CheckResult.failed(tail(lines), 1.0 - p["missing_max_delay_penalty"], **ev)
+                             f"(-{p.missing_max_delay_penalty:.0%} of the points)")
+                return CheckResult.failed(tail(lines), 1.0 - p.missing_max_delay_penalty, **ev)
             return CheckResult(1.0, "passed", tail(lines), ev)
-        if acc >= p["partial_min_accuracy"]:
-            lines.append(f"partial credit: the model loads and runs but is below the threshold ({p['partial_credit']:.0%} of the points)")
-            return CheckResult.failed(tail(lines), p["partial_credit"], **ev)
+        if acc >= p.partial_min_accuracy:
+            lines.append(f"partial credit: the model loads and runs but is below the threshold ({p.partial_credit:.0%} of the points)")
+            return CheckResult.failed(tail(lines), p.partial_credit, **ev)
         return CheckResult.failed(tail(lines), 0.0, **ev)
 
 

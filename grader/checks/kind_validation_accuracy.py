@@ -27,10 +27,14 @@ Item: `hw2_cnn.validation_accuracy` (target: the model class, `CNN`).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from grader.checks import _exports as ex
-from grader.checks.base import CheckKind, CheckResult, Instrumentation
+from grader.checks.base import IDENTIFIER, CheckKind, CheckParams, CheckResult, Instrumentation, timeout_field
 from grader.checks.registry import register
 from grader.probe import Call
 
@@ -86,80 +90,61 @@ def dataset(seed: int, split: str, size: int):
 @register
 class ValidationAccuracy(CheckKind):
     name = "validation_accuracy"
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "variable": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-            "threshold": {"type": "number", "minimum": 0, "maximum": 1},
-            "data_seed": {"type": "integer", "minimum": 0},
-            "split": {"enum": sorted(SPLITS)},
-            "image_size": {"type": "integer", "minimum": 8, "maximum": 512},
-            "partial_credit": {"type": "number", "minimum": 0, "maximum": 1},
-            "partial_min_accuracy": {"type": "number", "minimum": 0, "maximum": 1},
-            "timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 600},
-            "max_params": {"type": "integer", "minimum": 1},
-            "private_split": {"type": "boolean"},
-            "n_images": {"type": "integer", "minimum": 10, "maximum": 5000},
-            "max_buffer_numel": {"type": "integer", "minimum": 0},
-            "memorisation_gap": {"type": "number", "minimum": 0, "maximum": 1},
-        },
-    }
 
-    def _p(self, item) -> dict:
-        p = dict(item.params)
-        p.setdefault("threshold", 0.75)
-        p.setdefault("data_seed", 0)
-        p.setdefault("split", "validation")
-        p.setdefault("image_size", 32)
-        p.setdefault("partial_credit", 0.3)
-        p.setdefault("partial_min_accuracy", 0.6)
-        p.setdefault("timeout_s", 120)
-        p.setdefault("max_params", 50_000_000)
-        p.setdefault("private_split", True)
-        p.setdefault("n_images", 500)
-        p.setdefault("max_buffer_numel", 100_000)
-        p.setdefault("memorisation_gap", 0.2)
-        return p
+    class Params(CheckParams):
+        variable: str | SkipJsonSchema[None] = Field(
+            None, pattern=IDENTIFIER, description="the notebook variable holding the trained model (default: the last instance seen)")
+        threshold: float = Field(0.75, ge=0, le=1, description="accuracy for full credit")
+        data_seed: int = Field(0, ge=0, description="seed of the course's dataset split")
+        split: Literal[tuple(sorted(SPLITS))] = Field("validation", description="the split the notebook can load (compared with the private one)")
+        image_size: int = Field(32, ge=8, le=512, description="images are resized to image_size x image_size")
+        partial_credit: float = Field(0.3, ge=0, le=1, description="fraction of the points below the threshold")
+        partial_min_accuracy: float = Field(0.6, ge=0, le=1, description="accuracy needed for partial credit")
+        timeout_s: float = timeout_field(120.0, "the evaluation")
+        max_params: int = Field(50_000_000, ge=1, description="larger models are not exported")
+        private_split: bool = Field(True, description="score on images drawn with a grader-private seed")
+        n_images: int = Field(500, ge=10, le=5000, description="private_split: how many images")
+        max_buffer_numel: int = Field(100_000, ge=0, description="larger non-parameter buffers (a stored dataset?): needs a TA")
+        memorisation_gap: float = Field(0.2, ge=0, le=1, description="known-split accuracy this much above the private one is reported")
 
     def instrument(self, item) -> Instrumentation:
-        p = self._p(item)
-        return ex.model_instrumentation(item, p.get("variable"), p["max_params"])
+        p = self.params(item)
+        return ex.model_instrumentation(item, p.variable, p.max_params)
 
     def run(self, ctx, item) -> CheckResult:
-        p = self._p(item)
+        p = self.params(item)
         cls = item.target
-        exp = ex.load_trained(ctx, item, p.get("variable"))
+        exp = ex.load_trained(ctx, item, p.variable)
         if isinstance(exp, CheckResult):
             return exp
         kw = ex.init_kwargs(exp.meta)
         if isinstance(kw, str):
             return CheckResult.failed(kw)
         kwargs, notes = kw
-        known_x, known_y = ctx.reference(f"images:{p['data_seed']}:{p['split']}:{p['image_size']}",
-                                         lambda: dataset(p["data_seed"], p["split"], p["image_size"]))
-        if p["private_split"]:
+        known_x, known_y = ctx.reference(f"images:{p.data_seed}:{p.split}:{p.image_size}",
+                                         lambda: dataset(p.data_seed, p.split, p.image_size))
+        if p.private_split:
             from grader.checks._integrity import private_seed
 
             pseed = private_seed("validation_accuracy", ctx.notebook.seed, item.id)
-            x, y = ctx.reference(f"private-images:{pseed}:{p['n_images']}:{p['image_size']}",
-                                 lambda: private_images(pseed, p["n_images"], p["image_size"]))
+            x, y = ctx.reference(f"private-images:{pseed}:{p.n_images}:{p.image_size}",
+                                 lambda: private_images(pseed, p.n_images, p.image_size))
             sets = [x, known_x]
             where = (f"{len(y)} images the grader drew itself (a private split of the same generator, "
                      f"not loadable from the notebook)")
         else:
             x, y = known_x, known_y
             sets = [x]
-            where = f"the {p['split']} split ({len(y)} images)"
+            where = f"the {p.split} split ({len(y)} images)"
         import torch
 
         call = Call("__grader_cnn_eval", (cls, kwargs, exp.names, [torch.from_numpy(a) for a in sets], 100, ctx.seed_for(item) % (2**31)),
-                    {}, float(p["timeout_s"]))
+                    {}, float(p.timeout_s))
         (out,) = ex.probe_module(ctx, [cls], [call], {"model", "device", "optimizer", "criterion", "history"} - {cls}, _SOURCE,
                                  files={"weights.npz": exp.npz})
         ev = {"exported": {k: exp.meta.get(k) for k in ("variable", "candidates", "numel", "init_args", "execution_count")},
-              "rebuild": notes, "split": "private" if p["private_split"] else p["split"], "n_images": int(len(y)),
-              "threshold": p["threshold"]}
+              "rebuild": notes, "split": "private" if p.private_split else p.split, "n_images": int(len(y)),
+              "threshold": p.threshold}
         if not out.ok:
             return CheckResult.failed(f"could not evaluate your trained {cls}: {out.error}", traceback=out.traceback[-1500:], **ev)
         val = out.value if isinstance(out.value, dict) else {}
@@ -177,32 +162,32 @@ class ValidationAccuracy(CheckKind):
         ev["accuracy"] = round(acc, 4)
         ev["confusion"] = {f"true {t} -> predicted {q}": int(((y == t) & (pred == q)).sum()) for t in (0, 1) for q in (0, 1)}
         fb = (f"{cls} (`{exp.meta.get('variable')}`, the weights trained in your notebook, rebuilt by the grader): "
-              f"accuracy {acc:.3f} on {where} ({how}); needed >= {p['threshold']}")
+              f"accuracy {acc:.3f} on {where} ({how}); needed >= {p.threshold}")
         fb += "".join(f"\nnote: {n}" for n in notes)
-        if p["private_split"] and len(outs) > 1 and isinstance(outs[1], np.ndarray):
+        if p.private_split and len(outs) > 1 and isinstance(outs[1], np.ndarray):
             kpred, _ = predictions(outs[1], len(known_y))
             if kpred is not None:
                 kacc = float((kpred == known_y).mean())
                 ev["known_split_accuracy"] = round(kacc, 4)
-                if kacc - acc > p["memorisation_gap"]:
-                    fb += (f"\nnote: on the {p['split']} split your notebook can load, the model scores {kacc:.3f}, "
+                if kacc - acc > p.memorisation_gap:
+                    fb += (f"\nnote: on the {p.split} split your notebook can load, the model scores {kacc:.3f}, "
                            f"far above {acc:.3f} on fresh images: it answers images it has seen, not the task")
         params = set(str(n) for n in val.get("params") or [] if isinstance(n, str))
         buffers = {n: int(a.size) for n, a in exp.arrays.items() if n not in params}
         big = sum(buffers.values())
         ev["buffer_numel"] = big
-        flagged = big > p["max_buffer_numel"]
+        flagged = big > p.max_buffer_numel
         if flagged:
             top = sorted(buffers.items(), key=lambda kv: -kv[1])[:4]
             ev["large_buffers"] = dict(top)
             fb += (f"\nnote: the model carries {big} numbers in buffers that are not trained parameters "
                    f"({', '.join(f'{n} ({k})' for n, k in top)}): such state can hold a dataset")
-        fraction = 1.0 if acc >= p["threshold"] else p["partial_credit"] if acc >= p["partial_min_accuracy"] else 0.0
+        fraction = 1.0 if acc >= p.threshold else p.partial_credit if acc >= p.partial_min_accuracy else 0.0
         if flagged and fraction > 0:
             return CheckResult(0.0, "pending", fb + "\nneeds a TA: a model with large non-parameter buffers is not scored "
                                                      "automatically; no points until a TA has looked", ev)
         if fraction == 1.0:
             return CheckResult(1.0, "passed", fb, ev)
         if fraction > 0:
-            return CheckResult.failed(fb + f"\npartial credit: trained but below the goal ({p['partial_credit']:.0%} of the points)", fraction, **ev)
+            return CheckResult.failed(fb + f"\npartial credit: trained but below the goal ({p.partial_credit:.0%} of the points)", fraction, **ev)
         return CheckResult.failed(fb, 0.0, **ev)

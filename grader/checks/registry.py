@@ -1,10 +1,11 @@
-"""Name -> check kind. Registration is checked: a kind must declare a name and a params schema."""
+"""Name -> check kind. Registration is checked: a kind must declare a name and a typed
+parameter model (`Params`, a CheckParams); its JSON schema is generated here, once."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-from grader.checks.base import CheckKind
+from grader.checks.base import CheckKind, CheckParams, json_schema
 
 _KINDS: dict[str, CheckKind] = {}
 _LOADED = False
@@ -14,10 +15,15 @@ def register(cls: type[CheckKind]) -> type[CheckKind]:
     name = getattr(cls, "name", None)
     if not name or not isinstance(name, str):
         raise TypeError(f"{cls.__name__} must set a string `name`")
-    if not isinstance(getattr(cls, "params_schema", None), dict):
-        raise TypeError(f"check kind {name!r} must declare a dict `params_schema`")
+    model = getattr(cls, "Params", None)
+    if not (isinstance(model, type) and issubclass(model, CheckParams)):
+        raise TypeError(f"check kind {name!r} must declare `Params`, a subclass of grader.checks.base.CheckParams")
+    if "params_schema" in vars(cls) and not vars(cls).get("_schema_generated"):
+        raise TypeError(f"check kind {name!r} declares `params_schema` by hand; it is generated from `Params`")
     if name in _KINDS and type(_KINDS[name]) is not cls:
         raise ValueError(f"check kind {name!r} registered twice ({type(_KINDS[name]).__name__} and {cls.__name__})")
+    cls.params_schema = json_schema(model)
+    cls._schema_generated = True
     _KINDS[name] = cls()
     return cls
 
@@ -42,3 +48,8 @@ def get(name: str) -> CheckKind:
 def names() -> list[str]:
     _load_all()
     return sorted(_KINDS)
+
+
+def kinds() -> list[CheckKind]:
+    """Every registered kind, by name."""
+    return [get(n) for n in names()]

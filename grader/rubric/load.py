@@ -178,8 +178,10 @@ def _item(file: Path, raw: dict, path: str, default_part: str) -> ItemSpec:
         raise RubricError(
             file, f"{path}.kind", f"unknown check kind {kind!r}; known kinds: {', '.join(registry.names())}"
         ) from None
-    params = raw.get("params", {})
-    validate(file, params, check.params_schema, prefix=tuple(_split_path(path)) + ("params",))
+    raw_params = raw.get("params", {})
+    where = tuple(_split_path(path)) + ("params",)
+    validate(file, raw_params, check.params_schema, prefix=where)
+    params = _typed_params(file, check.Params, raw_params, where)
     if check.needs_target and "target" not in raw:
         raise RubricError(file, path, f"check kind {kind!r} needs a 'target' (the function or class it grades)")
     return ItemSpec(
@@ -194,6 +196,23 @@ def _item(file: Path, raw: dict, path: str, default_part: str) -> ItemSpec:
         part=raw.get("part", default_part),
         guide=raw.get("guide", ""),
     )
+
+
+def _typed_params(file: Path, model, raw: dict, where: tuple):
+    """The kind's frozen parameter model. The JSON schema (generated from the same model)
+    has already checked types and bounds; what is left are the model's cross-field rules
+    (e.g. gradient's mode vjp needs `upstream`), reported at their rubric path."""
+    import pydantic
+
+    try:
+        return model.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(x for x in first.get("loc", ()) if x != "__root__")
+        msg = str(first.get("msg", exc)).removeprefix("Value error, ")
+        value = first.get("input")
+        text = f"bad value {_describe(value)}: {msg}" if loc else msg
+        raise RubricError(file, _yaml_path(where + loc), text) from None
 
 
 def _split_path(path: str):

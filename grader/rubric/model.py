@@ -95,7 +95,9 @@ class ItemSpec:
     points: float
     kind: str
     target: str | None
-    params: Mapping[str, Any]
+    # the kind's frozen parameter model (grader.checks.base.CheckParams; Kind.Params),
+    # validated with its defaults filled in at load time
+    params: Any
     visibility: str  # "visible" | "hidden"
     feedback: str
     part: str  # which part of the course split the points count towards
