@@ -34,7 +34,7 @@ def cmd_batch(args) -> int:
     res = run_batch(args.inputs, args.out, args.rubric, workers=args.workers, scheduler=args.scheduler,
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
                     similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports,
-                    job_timeout_s=args.job_timeout)
+                    job_timeout_s=args.job_timeout, cache=not args.no_cache, clear_cache=args.clear_cache)
     print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
           f"(grader failures) in {res.seconds:.1f} s")
     print(f"gradebook: {Path(res.out_dir) / 'gradebook.csv'}")
@@ -91,6 +91,11 @@ def add_batch_parser(subparsers) -> None:
                    help="TA scores for manual items: netid,<item id>...,<item id>:comment (validated first)")
     b.add_argument("--similarity-threshold", type=float, default=0.8,
                    help="report pairs of submissions whose normalized code overlaps at least this much (default: %(default)s)")
+    b.add_argument("--clear-cache", action="store_true",
+                   help="empty the batch's caches of executions and probe results (OUT/.batch/exec-cache, "
+                        "probe-cache) first: every graded submission is executed and probed again")
+    b.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write those caches in this run")
     b.add_argument("--no-class-reports", action="store_true", help="skip the gradebook/JUnit/HTML/cohort step")
     b.set_defaults(func=cmd_batch)
 

@@ -40,6 +40,11 @@ class Progress:
     def status(self) -> str:
         return f"{self.done}/{self.total} done, {self.failed} failed, ETA {self.eta()}"
 
+    def note(self, text: str) -> None:
+        """A line before the batch starts (what the plan will do, and why)."""
+        if text:
+            self._line(text)
+
     def start(self) -> None:
         if self.skipped:
             self._line(f"{self.skipped} of {self.total} already graded (unchanged); grading {self.total - self.skipped}")

@@ -1,10 +1,22 @@
-"""`grader batch`: the coordinator. Decides what to grade, runs it, records and publishes.
+"""`grader batch`: the coordinator. THE place that lists a batch's stages and their order.
 
-The order of one batch, in one place:
+    discover -> plan -> grade -> publish -> class
 
-    discover -> key (content hashes) -> validate TA sheet -> lock OUT -> skip done jobs
-      -> grade the rest on Dask (as each finishes: cache + manifest line + publish)
-      -> publish everything (TA scores merged) -> class reports
+Like grader.pipeline.grade, a batch is an ordered list of stages, each a function
+(ClassState, Batch) -> ClassState over frozen data:
+
+  discover  the submissions from their source (folders of <netid>.zip files, or zips),
+            one Job per NetID with its content-hash key (NetID clashes resolved here)
+  plan      against the manifest in OUT/.batch: for each job, reuse its recorded report
+            (unchanged), hold it for a TA (clash), or grade it, and why (new, retried,
+            re-judged with its executions reused, re-executed because execution changed)
+  grade     the jobs to grade on the engine (Dask), each result cached + recorded in the
+            manifest as it finishes
+  publish   OUT/<netid>/ for every student (TA manual scores merged)
+  class     the class outputs (gradebook.csv, junit.xml, cohort, class.md/html)
+
+A source other than zips on disk (an LMS export) is another `discover`; a class format is
+one more entry of grader.report.formats, written by `class`.
 """
 from __future__ import annotations
 
@@ -14,9 +26,9 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Mapping, TextIO
 
 from grader.batch.crash import crash_report
 from grader.batch.engine import dask_client, run_jobs
@@ -56,6 +68,50 @@ class BatchResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What the plan does with one job, and why."""
+
+    job: Job
+    action: str  # reuse (same key recorded: publish the recorded report) | hold | grade
+    reason: str  # unchanged | held | new | retry | rejudge | reexecute
+    why: str = ""
+    result: dict | None = None  # the recorded (reuse) or built (hold) result
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything a stage may read that is not the class's data."""
+
+    inputs: tuple
+    out_dir: Path
+    rubric: object
+    rubric_digest: str
+    version: str
+    isolation: str = "auto"
+    workers: int = 2
+    scheduler: str | None = None
+    jobs: int = 1
+    manual: ManualScores | None = None
+    similarity_threshold: float = 0.8
+    class_reports: bool = True
+    job_fn: Callable[[dict], dict] | None = None
+    job_timeout_s: float | None = None
+    cache: bool = True  # executions and probe results under OUT/.batch (grader.batch.caches)
+    progress: Progress | None = field(default=None, compare=False)
+    manifest: Manifest | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ClassState:
+    jobs: tuple[Job, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    results: Mapping[str, dict] = field(default_factory=dict)  # job key -> result (report, code, files)
+    graded: int = 0
+    failed: int = 0
+    summary: str = ""  # what the plan said it would do
+
+
 def discover(inputs: list[str | Path]) -> list[Path]:
     """Zips named on the command line, and the *.zip files directly inside named folders."""
     found: list[Path] = []
@@ -74,6 +130,7 @@ def discover(inputs: list[str | Path]) -> list[Path]:
 
 
 def plan(zips: list[Path], rubric, isolation: str) -> list[Job]:
+    """One Job per NetID, keyed by content (see job_key), clashes resolved."""
     from grader.intake import netid_from_zip_name
 
     rdigest, version = rubric_hash(rubric), grader_version()
@@ -212,80 +269,154 @@ def default_job_timeout(rubric) -> float:
     return sum(notebook_allowance(nb) for nb in rubric.notebooks) + CHECKS_ALLOWANCE_S
 
 
+# -- the stages -------------------------------------------------------------------------------
+
+def stage_discover(state: ClassState, batch: Batch) -> ClassState:
+    return dataclasses.replace(state, jobs=tuple(plan(discover(list(batch.inputs)), batch.rubric, batch.isolation)))
+
+
+def stage_plan(state: ClassState, batch: Batch) -> ClassState:
+    from grader.batch import caches
+
+    manifest = batch.manifest
+    assert manifest is not None
+    latest = manifest.latest()
+    facts = caches.rubric_facts(batch.rubric, batch.isolation, batch.version)
+    caches.save_facts(manifest.dir, batch.rubric_digest, facts)
+    previous = caches.previous_gradings(manifest)
+    decisions = []
+    for j in state.jobs:
+        done = manifest.load_done(latest.get(j.key))
+        if done is not None:
+            decisions.append(Decision(j, "reuse", "unchanged", "graded before with this rubric", done))
+        elif j.held:
+            decisions.append(Decision(j, "hold", "held", clash_note(j),
+                                      {"report": held_report(batch.rubric, j, batch.isolation), "code": {}, "files": {}}))
+        else:
+            reason, why = caches.why_grade(j, latest.get(j.key), previous, facts, manifest.dir, batch.cache)
+            decisions.append(Decision(j, "grade", reason, why))
+    summary = caches.describe_plan(decisions, batch.cache)
+    return dataclasses.replace(state, decisions=tuple(decisions), summary=summary,
+                               results={d.job.key: d.result for d in decisions if d.result is not None})
+
+
+def _payload(job: Job, batch: Batch) -> dict:
+    from grader.batch import caches
+
+    payload = {"path": str(job.source), "name": job.name, "rubric_dir": str(Path(batch.rubric.directory).resolve()),
+               "rubric_hash": batch.rubric_digest, "isolation": batch.isolation, "jobs": batch.jobs}
+    if batch.scheduler:  # remote workers need not share our filesystem (nor our caches)
+        payload["data"] = job.source.read_bytes()
+    elif batch.cache:
+        payload["exec_cache"] = str(caches.exec_dir(batch.out_dir))
+        payload["probe_cache"] = str(caches.probe_dir(batch.out_dir))
+    return payload
+
+
+def stage_grade(state: ClassState, batch: Batch) -> ClassState:
+    from grader.batch.worker import grade_job
+
+    todo = [d.job for d in state.decisions if d.action == "grade"]
+    manifest, progress = batch.manifest, batch.progress
+    results = dict(state.results)
+    failed = 0
+    if not todo:
+        return state
+    by_netid = {j.netid: j for j in todo}
+
+    def on_done(netid: str, outcome: dict) -> None:
+        nonlocal failed
+        job = by_netid[netid]
+        if outcome.get("ok"):
+            result, status = {"report": outcome["report"], "code": outcome.get("code", {}),
+                              "files": outcome.get("files", {})}, "graded"
+        else:
+            failed += 1
+            result, status = {"report": crash_report(batch.rubric, job.source, job.netid, job.sha256,
+                                                     outcome.get("error", "unknown failure"), outcome.get("traceback", ""),
+                                                     batch.isolation, outcome.get("seconds", 0.0)),
+                              "code": {}, "files": {}}, "crashed"
+        try:
+            manifest.record(job.key, status, job.netid, job.name, result, source=str(job.source),
+                            zip_sha256=job.sha256, rubric_hash=batch.rubric_digest, grader_version=batch.version,
+                            isolation=batch.isolation, worker=outcome.get("worker", ""), seconds=outcome.get("seconds"),
+                            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        except Exception:  # not cached: graded again by the next run; published all the same
+            pass
+        results[job.key] = result
+        if progress is not None:
+            progress.job_done(job.netid, _summary(result["report"]), status != "graded")
+
+    payloads = [(j.netid, _payload(j, batch)) for j in todo]
+    default_limit = default_job_timeout(batch.rubric)  # before the workers start: measures the benchmark once
+    with dask_client(batch.workers, batch.scheduler) as client:
+        limit = default_limit if batch.job_timeout_s is None else batch.job_timeout_s
+        run_jobs(client, batch.job_fn or grade_job, payloads, on_done, time_limit_s=limit or None)
+    return dataclasses.replace(state, results=results, graded=len(todo), failed=failed)
+
+
+def stage_publish(state: ClassState, batch: Batch) -> ClassState:
+    for d in state.decisions:
+        publish_or_note(batch.out_dir, d.job, state.results[d.job.key], batch.manual, batch.rubric, batch.isolation)
+    return state
+
+
+def stage_class(state: ClassState, batch: Batch) -> ClassState:
+    if batch.class_reports:
+        from grader.batch.publish import write_class_reports
+
+        write_class_reports(batch.out_dir, rubric=batch.rubric, similarity_threshold=batch.similarity_threshold)
+    return state
+
+
+STAGES: tuple[tuple[str, Callable[[ClassState, Batch], ClassState]], ...] = (
+    ("discover", stage_discover),
+    ("plan", stage_plan),
+    ("grade", stage_grade),
+    ("publish", stage_publish),
+    ("class", stage_class),
+)
+
+
 def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = 2,
               scheduler: str | None = None, isolation: str = "auto", jobs: int = 1,
               manual_scores: str | Path | None = None, similarity_threshold: float = 0.8,
               class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
-              job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None) -> BatchResult:
-    """Grade every zip in `inputs` into `out_dir`; resumable; see grader.batch for the design.
+              job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None,
+              cache: bool = True, clear_cache: bool = False) -> BatchResult:
+    """Grade every zip in `inputs` into `out_dir` through STAGES; resumable; see grader.batch.
 
-    `job_timeout_s`: wall-clock limit per submission; None: default_job_timeout(rubric), 0: none."""
-    from grader.batch.worker import grade_job
+    `job_timeout_s`: wall-clock limit per submission; None: default_job_timeout(rubric), 0: none.
+    `cache`: keep executions and probe results under OUT/.batch (a regrade after a rubric
+    change re-executes only what the change affects); `clear_cache`: empty them first."""
+    from grader.batch import caches
     from grader.rubric import load_rubric
 
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
     rubric = load_rubric(rubric_dir)
-    rdigest = rubric_hash(rubric)
-    all_jobs = plan(discover(inputs), rubric, isolation)
-    manual = load_manual_scores(manual_scores, rubric, {j.netid for j in all_jobs}) if manual_scores else None
+    batch = Batch(tuple(inputs), out_dir, rubric, rubric_hash(rubric), grader_version(), isolation, workers, scheduler,
+                  jobs, None, similarity_threshold, class_reports, job_fn, job_timeout_s, cache)
+    state = stage_discover(ClassState(), batch)  # before OUT is touched: bad inputs change nothing
+    if manual_scores:
+        batch = dataclasses.replace(batch, manual=load_manual_scores(manual_scores, rubric, {j.netid for j in state.jobs}))
     manifest = Manifest(out_dir)
     manifest.lock()
     try:
-        latest = manifest.latest()
-        done = {j.key: manifest.load_done(latest.get(j.key)) for j in all_jobs}
-        for j in all_jobs:  # a NetID several zips claim, none clearly: a row for a TA, nothing to run
-            if j.held and done[j.key] is None:
-                done[j.key] = {"report": held_report(rubric, j, isolation), "code": {}, "files": {}}
-        todo = [j for j in all_jobs if done[j.key] is None]
-        progress = Progress(len(all_jobs), len(all_jobs) - len(todo), stream=stream, tty=tty)
+        if clear_cache:
+            caches.clear(out_dir)
+        batch = dataclasses.replace(batch, manifest=manifest)
+        state = stage_plan(state, batch)
+        n_graded = sum(d.action == "grade" for d in state.decisions)
+        progress = Progress(len(state.jobs), len(state.jobs) - n_graded, stream=stream, tty=tty)
+        progress.note(state.summary)
         progress.start()
-        by_netid = {j.netid: j for j in todo}
-        failed = 0
-
-        def on_done(netid: str, outcome: dict) -> None:
-            nonlocal failed
-            job = by_netid[netid]
-            if outcome.get("ok"):
-                result, status = {"report": outcome["report"], "code": outcome.get("code", {}),
-                                  "files": outcome.get("files", {})}, "graded"
-            else:
-                failed += 1
-                result, status = {"report": crash_report(rubric, job.source, job.netid, job.sha256, outcome.get("error", "unknown failure"),
-                                                         outcome.get("traceback", ""), isolation, outcome.get("seconds", 0.0)),
-                                  "code": {}, "files": {}}, "crashed"
-            try:
-                manifest.record(job.key, status, job.netid, job.name, result, source=str(job.source),
-                                zip_sha256=job.sha256, rubric_hash=rdigest, grader_version=grader_version(),
-                                worker=outcome.get("worker", ""), seconds=outcome.get("seconds"),
-                                finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-            except Exception:  # not cached: graded again by the next run; published now all the same
-                pass
-            done[job.key] = result
-            report = publish_or_note(out_dir, job, result, manual, rubric, isolation)
-            progress.job_done(job.netid, _summary(report), status != "graded")
-
-        if todo:
-            payloads = []
-            for j in todo:
-                payload = {"path": str(j.source), "name": j.name, "rubric_dir": str(Path(rubric.directory).resolve()),
-                           "rubric_hash": rdigest, "isolation": isolation, "jobs": jobs}
-                if scheduler:  # remote workers need not share our filesystem
-                    payload["data"] = j.source.read_bytes()
-                payloads.append((j.netid, payload))
-            default_limit = default_job_timeout(rubric)  # before the workers start: measures the benchmark once
-            with dask_client(workers, scheduler) as client:
-                limit = default_limit if job_timeout_s is None else job_timeout_s
-                run_jobs(client, job_fn or grade_job, payloads, on_done, time_limit_s=limit or None)
-        for j in all_jobs:
-            if j not in todo:
-                publish_or_note(out_dir, j, done[j.key], manual, rubric, isolation)
-        progress.finish()
+        batch = dataclasses.replace(batch, progress=progress)
+        for name, stage in STAGES[2:]:
+            state = stage(state, batch)
+            if name == "publish":
+                progress.finish()
     finally:
         manifest.unlock()
-    if class_reports:
-        from grader.batch.publish import write_class_reports
-
-        write_class_reports(out_dir, rubric=rubric, similarity_threshold=similarity_threshold)
-    return BatchResult(out_dir, len(all_jobs), len(todo), len(all_jobs) - len(todo), failed,
-                       tuple(j.netid for j in all_jobs), round(time.monotonic() - t0, 3))
+    return BatchResult(out_dir, len(state.jobs), state.graded, len(state.jobs) - state.graded, state.failed,
+                       tuple(j.netid for j in state.jobs), round(time.monotonic() - t0, 3))
