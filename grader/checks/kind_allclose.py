@@ -9,6 +9,8 @@ it away); never for hidden items.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -23,8 +25,8 @@ from grader.checks.registry import register
 class AllClose(CheckKind):
     name = "allclose"
     class Params(ReferenceCaseParams):
-        rtol: float | SkipJsonSchema[None] = Field(None, ge=0, description="relative tolerance (default: numpy's, by dtype)")
-        atol: float | SkipJsonSchema[None] = Field(None, ge=0, description="absolute tolerance (default: numpy's, by dtype)")
+        rtol: Annotated[float, Field(ge=0)] | SkipJsonSchema[None] = Field(None, description="relative tolerance (default: numpy's, by dtype)")
+        atol: Annotated[float, Field(ge=0)] | SkipJsonSchema[None] = Field(None, description="absolute tolerance (default: numpy's, by dtype)")
         exact: bool = Field(False, description="compare floats exactly too (integers always are)")
         all_or_nothing: bool = Field(False, description="no partial credit: any failing case scores 0")
         show_expected: bool | SkipJsonSchema[None] = Field(

@@ -266,7 +266,7 @@ class CnnArchitecture(CheckKind):
             ((32, 32),), min_length=1, max_length=4, description="(height, width) of the images of each traced forward pass")
         batch: int = Field(2, ge=1, le=16, description="images per forward pass")
         min_conv: int = Field(2, ge=1, description="distinct convolutions the forward pass must apply")
-        weights: Weights = Field(default_factory=Weights, description="weight of each part: " + ", ".join(Weights.model_fields))
+        weights: Weights = Field(Weights(), description="weight of each part: " + ", ".join(Weights.model_fields))
         timeout_s: float = timeout_field(120.0, "the build and traced forward passes")
         alternative_targets: tuple[Annotated[str, Field(pattern=IDENTIFIER)], ...] = Field(
             (), description="other class names graded when the target is missing")

@@ -109,7 +109,7 @@ class Gradient(CheckKind):
                              description="the reference forward function (`module:function`) autograd differentiates")
         mode: Literal["jacobian", "vjp"] = Field(description="full Jacobian, or vector-Jacobian product with an upstream gradient")
         wrt: int = Field(ge=0, description="index of the argument differentiated against")
-        upstream: int | SkipJsonSchema[None] = Field(None, ge=0, description="vjp: index of the dl/d(output) argument")
+        upstream: Annotated[int, Field(ge=0)] | SkipJsonSchema[None] = Field(None, description="vjp: index of the dl/d(output) argument")
         shape_weight: float = Field(0.25, ge=0, le=1, description="share of each case's credit for the right shape")
         rtol: float = Field(1e-6, ge=0, description="relative tolerance")
         atol: float = Field(1e-8, ge=0, description="absolute tolerance")

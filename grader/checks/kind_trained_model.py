@@ -322,9 +322,9 @@ class Template(CheckParams):
 
     name: str = Field(min_length=1)
     signals: tuple[Annotated[str, Field(min_length=1)], ...] = Field(min_length=1, description="regexes over the notebook's code")
-    min_signals: int | SkipJsonSchema[None] = Field(None, ge=1, description="signals that must match (default: all)")
-    threshold: float | SkipJsonSchema[None] = Field(None, ge=0, le=1)
-    max_delay: int | SkipJsonSchema[None] = Field(None, ge=0, le=100)
+    min_signals: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = Field(None, description="signals that must match (default: all)")
+    threshold: Annotated[float, Field(ge=0, le=1)] | SkipJsonSchema[None] = None
+    max_delay: Annotated[int, Field(ge=0, le=100)] | SkipJsonSchema[None] = None
 
 
 @register
@@ -336,15 +336,13 @@ class TrainedModel(CheckKind):
         LENGTHS: ClassVar[dict] = {"fixed_delay": (15, 25), "variable_delay": (20, 20)}
 
         mode: Literal["fixed_delay", "variable_delay"] = Field("fixed_delay", description="the echo task: a fixed delay, or a delay given per string")
-        variable: str | SkipJsonSchema[None] = Field(
-            None, pattern=IDENTIFIER, description="the notebook variable holding the trained model (default: the last instance seen)")
+        variable: Annotated[str, Field(pattern=IDENTIFIER)] | SkipJsonSchema[None] = Field(None, description="the notebook variable holding the trained model (default: the last instance seen)")
         threshold: float = Field(0.99, ge=0, le=1, description="accuracy for full credit")
         n_strings: int = Field(500, ge=1, le=5000, description="random strings the grader evaluates")
         length: tuple[Annotated[int, Field(ge=1, le=200)], Annotated[int, Field(ge=1, le=200)]] | SkipJsonSchema[None] = Field(
             None, description="(min, max) string length (default: " + ", ".join(f"{v} for {k}" for k, v in LENGTHS.items()) + ")")
         delay: int = Field(4, ge=1, le=100, description="fixed_delay: the delay")
-        max_delay: int | SkipJsonSchema[None] = Field(
-            None, ge=0, le=100, description="variable_delay: delays drawn in 0..max_delay (default: the model's `max_delay`)")
+        max_delay: Annotated[int, Field(ge=0, le=100)] | SkipJsonSchema[None] = Field(None, description="variable_delay: delays drawn in 0..max_delay (default: the model's `max_delay`)")
         partial_credit: float = Field(0.3, ge=0, le=1, description="fraction of the points below the threshold")
         partial_min_accuracy: float = Field(0.5, ge=0, le=1, description="accuracy needed for partial credit")
         timeout_s: float = timeout_field(120.0)

@@ -27,7 +27,7 @@ Item: `hw2_cnn.validation_accuracy` (target: the model class, `CNN`).
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -92,8 +92,7 @@ class ValidationAccuracy(CheckKind):
     name = "validation_accuracy"
 
     class Params(CheckParams):
-        variable: str | SkipJsonSchema[None] = Field(
-            None, pattern=IDENTIFIER, description="the notebook variable holding the trained model (default: the last instance seen)")
+        variable: Annotated[str, Field(pattern=IDENTIFIER)] | SkipJsonSchema[None] = Field(None, description="the notebook variable holding the trained model (default: the last instance seen)")
         threshold: float = Field(0.75, ge=0, le=1, description="accuracy for full credit")
         data_seed: int = Field(0, ge=0, description="seed of the course's dataset split")
         split: Literal[tuple(sorted(SPLITS))] = Field("validation", description="the split the notebook can load (compared with the private one)")

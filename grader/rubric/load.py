@@ -77,8 +77,18 @@ def load_yaml_validated(file: Path, json_schema: dict) -> dict:
     return data
 
 
+# The formats the rubric schemas declare, checked (jsonschema ignores a format it has no
+# checker for): `deadline` is an ISO date and time, an offset optional (else `timezone`).
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time-local", raises=ValueError)
+def _date_time_local(value: object) -> bool:
+    return not isinstance(value, str) or bool(dt.datetime.fromisoformat(value))
+
+
 def validate(file: Path, data: Any, json_schema: dict, prefix: tuple = ()) -> None:
-    validator = jsonschema.Draft202012Validator(json_schema)
+    validator = jsonschema.Draft202012Validator(json_schema, format_checker=FORMATS)
     errors = sorted(validator.iter_errors(data), key=lambda e: (-len(e.absolute_path), str(e.absolute_path)))
     if not errors:
         return
