@@ -61,10 +61,30 @@ def _extra_files(report_dir: Path) -> dict[str, str]:
     return out
 
 
+def reuse_block(report: dict) -> dict:
+    """What this grading took from the batch's caches, and from when: the executions (per
+    notebook: reused or executed now) and the probes. Everything was judged now."""
+    from grader.execute import cache as exec_cache
+    from grader.probe import cache as probe_cache
+
+    runs = [nb for nb in report.get("notebooks", []) if isinstance(nb, dict)]
+    reused = [nb.get("notebook") for nb in runs if nb.get("cached")]
+    executed = [nb.get("notebook") for nb in runs if not nb.get("cached") and nb.get("status") not in ("missing", "not_run", "invalid")]
+    times = sorted(h["created_at"] for h in exec_cache.HITS if h.get("created_at"))
+    stats = probe_cache.STATS
+    return {
+        "judged_at": report.get("graded_at"),
+        "executions": {"reused": reused, "executed": executed, "from": times[0] if times else None},
+        "probes": {"reused": stats["hits"], "run": stats["misses"], "from": stats["oldest"]},
+    }
+
+
 def grade_job(job: dict) -> dict:
     """Grade job["path"] (or job["data"], the zip's bytes, written under job["name"])."""
     from grader.batch.similarity import submission_code
+    from grader.execute import cache as exec_cache
     from grader.pipeline import Env, grade
+    from grader.probe import cache as probe_cache
 
     single_threaded()
     t0 = time.monotonic()
@@ -81,8 +101,13 @@ def grade_job(job: dict) -> dict:
             submitted_at = dt.datetime.fromisoformat(job["submitted_at"]) if job.get("submitted_at") else None
             env = Env(rubric=rubric, out_dir=tmp_path / "out", submitted_at=submitted_at,
                       isolation=job.get("isolation", "auto"), jobs=int(job.get("jobs", 1)),
-                      reference_cache=ref_cache)
-            report = grade(src, env).to_dict()
+                      reference_cache=ref_cache, exec_cache=Path(job["exec_cache"]) if job.get("exec_cache") else None)
+            exec_cache.HITS.clear()
+            probe_cache.reset_stats()
+            with probe_cache.use(job.get("probe_cache")):
+                report = grade(src, env).to_dict()
+            if job.get("exec_cache") or job.get("probe_cache"):
+                report["environment"] = {**report.get("environment", {}), "reuse": reuse_block(report)}
             files = _extra_files(tmp_path / "out" / report["netid"])
             try:
                 (tmp_path / "code").mkdir()

@@ -19,7 +19,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-CACHEABLE = frozenset({"completed", "cell_errors", "dead_kernel"})
+# Only outcomes of the notebook itself: a timeout, a cut, a dead kernel or a crashed
+# executor may come from a loaded machine and is never cached.
+CACHEABLE = frozenset({"completed", "cell_errors"})
 MAX_CACHED_BYTES = 256 << 20
 
 
@@ -82,18 +84,68 @@ def copy_regular_files(src: Path, dst: Path, max_bytes: int = MAX_CACHED_BYTES) 
     return total
 
 
+ENTRY_FILE = "entry.json"  # {"key", "created_at", "files": {relative path: sha256}}
+
+# Hits in this process, for the report's `reuse` block (the batch worker reads and clears it).
+HITS: list[dict] = []
+
+
+def cacheable(run_json: dict) -> bool:
+    if not isinstance(run_json, dict) or run_json.get("status") not in CACHEABLE or run_json.get("cut"):
+        return False
+    cells = run_json.get("cells") or []
+    return not any(isinstance(c, dict) and c.get("status") in ("timeout", "dead") for c in cells)
+
+
+def _files(d: Path) -> dict[str, str] | None:
+    """relative path -> sha256 of every file under d; None when anything is not a regular file."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(d, followlinks=False):
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                return None
+        for name in filenames:
+            path = Path(dirpath) / name
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            rel = path.relative_to(d).as_posix()
+            if rel != ENTRY_FILE:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
 class ExecCache:
+    """Entries are directories named by their key, written whole (temp dir + rename) and
+    verified on every read: entry.json names the key and the sha256 of every file (run.json,
+    executed.ipynb, exports); an entry that is corrupted, incomplete, foreign (another key's)
+    or from an older layout is deleted and the notebook executed again."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def get(self, k: str) -> Path | None:
         d = self.root / k
-        return d if (d / "run.json").exists() else None
+        if not d.is_dir() or d.is_symlink():
+            return None
+        try:
+            entry = json.loads((d / ENTRY_FILE).read_text())
+            ok = (isinstance(entry, dict) and entry.get("key") == k and isinstance(entry.get("files"), dict)
+                  and "run.json" in entry["files"] and _files(d) == entry["files"])
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            shutil.rmtree(d, ignore_errors=True)
+            return None
+        HITS.append({"key": k, "created_at": str(entry.get("created_at", ""))})
+        return d
 
     def put(self, k: str, run_json: dict, executed_nb: Path | None, exports: Path | None) -> None:
-        if self.get(k) is not None:
+        if not cacheable(run_json) or self.get(k) is not None:
             return
+        import datetime as dt
+
         tmp = Path(tempfile.mkdtemp(prefix=f".{k[:12]}-", dir=self.root))
         try:
             if executed_nb is not None and executed_nb.exists():
@@ -101,6 +153,9 @@ class ExecCache:
             if exports is not None:
                 copy_regular_files(exports, tmp / "exports")
             (tmp / "run.json").write_text(json.dumps(run_json))
+            entry = {"key": k, "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     "files": _files(tmp)}
+            (tmp / ENTRY_FILE).write_text(json.dumps(entry))
             os.rename(tmp, self.root / k)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)

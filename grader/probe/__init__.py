@@ -92,8 +92,14 @@ class Prober:
 
     def __init__(self, scratch: Path, isolation: str = "none", memory_bytes: int = 3 << 30,
                  max_wall_s: float = 120.0, use_server: bool = True, hide: tuple[str, ...] = (),
-                 python: str | None = None, binds: tuple = ()):
+                 python: str | None = None, binds: tuple = (), cache_dir: Path | None = None):
+        from grader.probe import cache as probe_cache
+
         self.scratch = Path(scratch)
+        # results of earlier probes with the same inputs (grader/probe/cache.py): a batch's
+        # OUT/.batch/probe-cache, given here or by probe_cache.use() around the grading
+        cache_dir = cache_dir or probe_cache.default_dir()
+        self.cache = probe_cache.ProbeCache(cache_dir) if cache_dir else None
         # The students' environment (grader/studentenv.py) runs the probes, as it runs the
         # kernels: extracted code imports what the notebook imported.
         self.python = str(python) if python else sys.executable
@@ -118,6 +124,11 @@ class Prober:
         readable by the probe as plain relative paths.
         """
         wall = min(self.max_wall_s, load_timeout_s + sum(c.timeout_s for c in calls) + 10)
+        cache_key = self._cache_key(module_source, calls, load_timeout_s, files)
+        if cache_key is not None and (hit := self.cache.get(cache_key)) is not None:
+            # what the student's process wrote then, read through the same door as now
+            self.stats["cached_probes"] = self.stats.get("cached_probes", 0) + 1
+            return [self._read(hit, i, "", 0.0) for i in range(len(calls))]
         server = self._ensure_server() if self.use_server else None
         if server is not None:
             sb, proc, root = server
@@ -130,14 +141,50 @@ class Prober:
                 self.stats["server_probes"] += 1
                 killed = "" if status == "exit:0" else self._explain(status, wall, sb)
                 outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
+                self._store(cache_key, work, len(calls), killed)
                 shutil.rmtree(work, ignore_errors=True)
                 return outcomes
             shutil.rmtree(work, ignore_errors=True)
             self._stop_server("the probe server stopped answering")
-        return self._run_in_process(module_source, calls, load_timeout_s, files, wall)
+        return self._run_in_process(module_source, calls, load_timeout_s, files, wall, cache_key)
 
     def close(self) -> None:
         self._stop_server("")
+
+    # -- the cache (grader/probe/cache.py) ------------------------------------------------
+    def _cache_key(self, module_source, calls, load_timeout_s, files) -> str | None:
+        if self.cache is None:
+            return None
+        from grader.probe import cache as probe_cache
+
+        try:
+            spec, inputs = _call_spec(calls, load_timeout_s)
+            return probe_cache.key(module_source, spec, inputs.arrays, files, self.isolation, self.python,
+                                   self.memory_bytes)
+        except Exception:  # inputs the key cannot describe: probe without the cache
+            return None
+
+    def _store(self, cache_key: str | None, work: Path, n: int, killed: str) -> None:
+        """Keep what the probe wrote (raw, size-capped) unless it was killed or timed out."""
+        if cache_key is None or killed:
+            return
+        from grader.probe import cache as probe_cache
+        from grader.sandbox import read_bytes
+
+        outputs, raws = {}, []
+        for i in range(n):
+            try:
+                raw = read_bytes(work, f"out-{i}.json", MAX_JSON_BYTES)
+                outputs[f"out-{i}.json"] = raw
+            except OSError:
+                raw = None
+            raws.append(raw)
+            try:
+                outputs[f"out-{i}.npz"] = read_bytes(work, f"out-{i}.npz", MAX_NPZ_BYTES)
+            except OSError:
+                pass
+        if probe_cache.cacheable(raws):
+            self.cache.put(cache_key, outputs)
 
     # -- the fork server ------------------------------------------------------------------
     def _ensure_server(self):
@@ -204,7 +251,7 @@ class Prober:
         return f"the probe process ended abnormally ({status})"
 
     # -- one process per probe (fallback) ---------------------------------------------------
-    def _run_in_process(self, module_source, calls, load_timeout_s, files, wall) -> list[Outcome]:
+    def _run_in_process(self, module_source, calls, load_timeout_s, files, wall, cache_key=None) -> list[Outcome]:
         d = self.scratch / f"probe-{next(_counter)}-{os.getpid()}"
         work = d / "work"
         self._prepare(work, module_source, calls, load_timeout_s, files, uid=None)
@@ -214,6 +261,7 @@ class Prober:
         elapsed = time.monotonic() - t0
         self.stats["process_probes"] += 1
         outcomes = [self._read(work, i, killed, elapsed) for i in range(len(calls))]
+        self._store(cache_key, work, len(calls), killed)
         shutil.rmtree(d, ignore_errors=True)
         return outcomes
 
@@ -227,11 +275,7 @@ class Prober:
                 shutil.copyfile(content, work / name, follow_symlinks=False)
             else:
                 (work / name).write_bytes(content)
-        inputs = _Inputs()
-        spec = {"load_timeout_s": load_timeout_s,
-                "calls": [{"fn": c.fn, "args": [inputs.encode(a) for a in c.args],
-                           "kwargs": {k: inputs.encode(v) for k, v in c.kwargs.items()}, "timeout_s": c.timeout_s}
-                          for c in calls]}
+        spec, inputs = _call_spec(calls, load_timeout_s)
         np.savez(work / "inputs.npz", **inputs.arrays)
         (work / "calls.json").write_text(json.dumps(spec))
         if uid is not None and uid != os.geteuid():
@@ -310,6 +354,15 @@ class Prober:
                            seconds=seconds)
         self.budget.charge(min(budget.used, self.budget.left))
         return Outcome(True, value=value, seconds=seconds, meta=untrusted.result_meta(raw.get("value")))
+
+
+def _call_spec(calls: list[Call], load_timeout_s: float) -> tuple[dict, _Inputs]:
+    inputs = _Inputs()
+    spec = {"load_timeout_s": load_timeout_s,
+            "calls": [{"fn": c.fn, "args": [inputs.encode(a) for a in c.args],
+                       "kwargs": {k: inputs.encode(v) for k, v in c.kwargs.items()}, "timeout_s": c.timeout_s}
+                      for c in calls]}
+    return spec, inputs
 
 
 def _readline(stream, timeout: float) -> bytes | None:

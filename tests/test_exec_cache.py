@@ -1,0 +1,147 @@
+"""The content-hash caches a batch keeps (grader/execute/cache.py, grader/probe/cache.py):
+keys change with what determines a result, entries are verified on read, corrupted or
+foreign entries are deleted and recomputed, timeouts and crashes are never cached, and a
+cached probe result is decoded through the same boundary as a fresh one."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from grader.execute import cache as ec
+from grader.probe import Call, Prober
+from grader.probe import cache as pc
+
+SETTINGS = {"cell_timeout_s": 300, "deadline_s": 600, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
+            "disk_bytes": 1 << 29, "isolation": "none", "prologue": [], "epilogue": [], "student_env": None, "datasets": ""}
+RUN = {"status": "completed", "n_cells": 1, "cells": [{"index": 0, "status": "ok", "seconds": 0.1}]}
+
+
+def _nb(src="x = 1"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src)]
+    return nb
+
+
+def test_the_execution_key_changes_with_what_determines_an_execution(tmp_path):
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "helpers.py").write_text("A = 1\n")
+    base = ec.key(_nb(), SETTINGS, ec.tree_digest(tmp_path / "res"))
+    assert base == ec.key(_nb(), dict(SETTINGS), ec.tree_digest(tmp_path / "res"))
+    assert base != ec.key(_nb("x = 2"), SETTINGS, ec.tree_digest(tmp_path / "res"))
+    for k, v in [("deadline_s", 660), ("cell_timeout_s", 10), ("memory_bytes", 1 << 31),
+                 ("epilogue", [["item", "export()"]]), ("prologue", [["item", "import x"]]), ("student_env", "py3.10"),
+                 ("isolation", "bwrap")]:
+        assert ec.key(_nb(), {**SETTINGS, k: v}, ec.tree_digest(tmp_path / "res")) != base, k
+    (tmp_path / "res" / "helpers.py").write_text("A = 2\n")
+    assert ec.key(_nb(), SETTINGS, ec.tree_digest(tmp_path / "res")) != base
+
+
+def _entry(tmp_path, run=RUN):
+    (tmp_path / "exports").mkdir(exist_ok=True)
+    (tmp_path / "exports" / "w.npz").write_bytes(b"weights")
+    (tmp_path / "executed.ipynb").write_text("{}")
+    cache = ec.ExecCache(tmp_path / "cache")
+    cache.put("k1", run, tmp_path / "executed.ipynb", tmp_path / "exports")
+    return cache
+
+
+def test_an_entry_is_verified_on_read_and_a_corrupted_one_is_deleted(tmp_path):
+    cache = _entry(tmp_path)
+    hit = cache.get("k1")
+    assert hit is not None and (hit / "exports" / "w.npz").read_bytes() == b"weights"
+    (hit / "exports" / "w.npz").write_bytes(b"tampered")
+    assert cache.get("k1") is None and not (tmp_path / "cache" / "k1").exists()
+    cache.put("k1", RUN, tmp_path / "executed.ipynb", tmp_path / "exports")  # recomputed, stored again
+    assert cache.get("k1") is not None
+
+
+@pytest.mark.parametrize("damage", ["run.json", "extra file", "missing entry", "foreign"])
+def test_damaged_or_foreign_entries_are_ignored(tmp_path, damage):
+    cache = _entry(tmp_path)
+    d = tmp_path / "cache" / "k1"
+    if damage == "run.json":
+        (d / "run.json").write_text(json.dumps({**RUN, "status": "cell_errors"}))
+    elif damage == "extra file":
+        (d / "exports" / "planted.py").write_text("print('hi')")
+    elif damage == "missing entry":
+        (d / ec.ENTRY_FILE).unlink()
+    else:  # another key's entry copied under this key
+        shutil.copytree(d, tmp_path / "cache" / "k2")
+        assert cache.get("k2") is None and not (tmp_path / "cache" / "k2").exists()
+        return
+    assert cache.get("k1") is None and not d.exists()
+
+
+@pytest.mark.parametrize("run", [
+    {**RUN, "status": "timeout"}, {**RUN, "status": "dead_kernel"}, {**RUN, "status": "executor_error"},
+    {**RUN, "cut": {"cell": 0, "limit_s": 1.0}},
+    {**RUN, "status": "cell_errors", "cells": [{"index": 0, "status": "timeout", "seconds": 300}]},
+])
+def test_timeouts_cuts_and_crashes_are_never_cached(tmp_path, run):
+    cache = _entry(tmp_path, run)
+    assert cache.get("k1") is None
+
+
+SRC = "import numpy as np\ndef f(x):\n    return np.asarray(x) * 2\ndef slow(x):\n    import time\n    time.sleep(30)\n"
+
+
+def _prober(tmp_path, name, cache_dir):
+    return Prober(tmp_path / name, isolation="none", use_server=False, cache_dir=cache_dir)
+
+
+def test_probe_results_are_cached_by_their_inputs_and_verified(tmp_path):
+    cache_dir = tmp_path / "pc"
+    p = _prober(tmp_path, "a", cache_dir)
+    (fresh,) = p.run(SRC, [Call("f", (np.arange(3.0),))])
+    assert fresh.ok and p.stats["process_probes"] == 1
+    q = _prober(tmp_path, "b", cache_dir)
+    (again,) = q.run(SRC, [Call("f", (np.arange(3.0),))])
+    assert q.stats["process_probes"] == 0 and q.stats["cached_probes"] == 1
+    np.testing.assert_array_equal(again.value, fresh.value)
+    # other inputs, other source: probed
+    q.run(SRC, [Call("f", (np.arange(4.0),))])
+    q.run(SRC + "\n", [Call("f", (np.arange(3.0),))])
+    assert q.stats["process_probes"] == 2
+    # a corrupted entry is deleted and the probe runs again
+    (entry,) = [d for d in cache_dir.glob("*/*") if d.is_dir() and (d / "out-0.npz").exists()
+                and pc.key(SRC, *_spec([Call("f", (np.arange(3.0),))]), None, "none", q.python, q.memory_bytes) == d.name]
+    (entry / "out-0.npz").write_bytes(b"PK garbage")
+    r = _prober(tmp_path, "c", cache_dir)
+    (third,) = r.run(SRC, [Call("f", (np.arange(3.0),))])
+    assert third.ok and r.stats["process_probes"] == 1
+    np.testing.assert_array_equal(third.value, fresh.value)
+
+
+def _spec(calls):
+    from grader.probe import _call_spec
+
+    spec, inputs = _call_spec(calls, 60.0)
+    return spec, inputs.arrays
+
+
+def test_a_cached_result_goes_through_the_untrusted_decoder(tmp_path):
+    """A forged entry with valid digests (e.g. written by someone with access to OUT) is
+    still student data: an array reference that does not exist is decoded as the decoder
+    decodes it from a fresh probe (an Opaque), never trusted as a value."""
+    cache_dir = tmp_path / "pc"
+    p = _prober(tmp_path, "a", cache_dir)
+    calls = [Call("f", (np.arange(3.0),))]
+    k = pc.key(SRC, *_spec(calls), None, "none", p.python, p.memory_bytes)
+    pc.ProbeCache(cache_dir).put(k, {"out-0.json": json.dumps({"ok": True, "value": {"t": "ndarray", "key": "nope"}}).encode()})
+    (out,) = p.run(SRC, calls)
+    from grader.probe import Opaque
+
+    assert p.stats["cached_probes"] == 1 and isinstance(out.value, Opaque) and out.value.type == "missing-array"
+
+
+def test_a_timed_out_call_is_not_cached(tmp_path):
+    cache_dir = tmp_path / "pc"
+    p = _prober(tmp_path, "a", cache_dir)
+    (out,) = p.run(SRC, [Call("slow", (1,), timeout_s=1.0)])
+    assert not out.ok
+    assert not [d for d in cache_dir.glob("*/*") if d.is_dir()]
