@@ -1,7 +1,7 @@
 """Benchmarks of the grader, printed as ratios measured in one run on one machine.
 
     .venv/bin/python bench/bench.py            # all four figures (about 15 minutes on 2 cores)
-    .venv/bin/python bench/bench.py --only c   # one figure: a, b, c or d
+    .venv/bin/python bench/bench.py --only c   # one figure: a, b, c, d or e
 
 (a) `grader run` on the full-marks sample vs plain nbclient executing the same three
     notebooks one after another in reference/solution (target: ratio <= 1.0)
@@ -10,6 +10,9 @@
     sandboxed Python (target: < 100 ms)
 (d) the grader's own peak memory per worker while grading (target: < 1.5 GB), and the
     kernels' peak inside the sandbox, from the report
+(e) `grader batch` of the samples (full marks, partial, blank starter), then the same
+    batch again after a threshold change in the rubric: the regrade re-judges every
+    submission from the batch's caches (target: regrade < 5 % of the first grading)
 These machines are noisy: compare the ratios, not the seconds, and only within one run.
 """
 from __future__ import annotations
@@ -158,9 +161,39 @@ def figure_d(a: dict | None, tmp: Path) -> dict:
     return {"grader_peak_mb": peak / 1024, "kernels_mb": kernels}
 
 
+SAMPLES = ["full_marks/ab1234.zip", "partial/pa3002.zip", "blank_starter/bs2001.zip"]
+
+
+def figure_e(tmp: Path) -> dict:
+    rubric = tmp / "rubric-e"
+    shutil.copytree(ROOT / "rubrics" / "hw2", rubric)
+    a = rubric / "assignment.yaml"
+    a.write_text(a.read_text().replace("support_dir: ../../reference/res", f"support_dir: {ROOT / 'reference' / 'res'}"))
+    inp = tmp / "e-in"
+    inp.mkdir()
+    for s in SAMPLES:
+        shutil.copy(ROOT / "submissions" / s, inp)
+    out = tmp / "e-out"
+    cmd = [PY, "-m", "grader", "batch", str(inp), "--out", str(out), "--rubric", str(rubric), "--workers", "2"]
+    first, _ = timed(cmd)
+    cnn = rubric / "hw2_cnn.yaml"
+    cnn.write_text(cnn.read_text().replace("params: {threshold: 0.75,", "params: {threshold: 0.7,"))
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    regrade = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"regrade failed: {proc.stderr[-2000:]}")
+    plan = next((l for l in proc.stderr.splitlines() if "to re-judge" in l), "")
+    print(f"(e) grader batch of {len(SAMPLES)} samples, 2 workers: first grading {first:.1f} s; "
+          f"after a threshold change {regrade:.1f} s")
+    print(f"    plan: {plan}")
+    print(f"    ratio regrade/first = {regrade / first * 100:.1f} %   (target < 5 %)")
+    return {"first_s": first, "regrade_s": regrade, "ratio": regrade / first}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["a", "b", "c", "d"])
+    ap.add_argument("--only", choices=["a", "b", "c", "d", "e"])
     ap.add_argument("--batch-size", type=int, default=20, help="submissions in (b) (default 20)")
     args = ap.parse_args()
     header()
@@ -175,6 +208,8 @@ def main() -> None:
             figure_c(tmp)
         if args.only in (None, "d"):
             figure_d(a, tmp)
+        if args.only in (None, "e"):
+            figure_e(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
