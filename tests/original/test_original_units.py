@@ -166,8 +166,7 @@ def test_template_versions_set_the_thresholds(rubric, code, name, threshold, max
 
     item = next(i for i in rubric.items if i.id == "hw2_rnn.VariableDelayGRUMemory")
     kind = registry.get("trained_model")
-    p = kind._p(item)
-    t = kind._template(SimpleNamespace(extraction=extract([code])), p)
+    t, p = kind._template(SimpleNamespace(extraction=extract([code])), kind.params(item))
     assert t["name"].startswith(name) and p["threshold"] == threshold and p["max_delay"] == max_delay
     assert bool(t.get("inconsistent")) is inconsistent
 

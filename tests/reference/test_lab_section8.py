@@ -40,9 +40,7 @@ def _rubric_params():
     """The section8 item's parameters in rubrics/hw2-original, with the kind's defaults."""
     raw = yaml.safe_load((ROOT / "rubrics" / "hw2-original" / "08-seq_classification.yaml").read_text())
     item = next(i for i in raw["items"] if i["kind"] == "loss_curve")
-    params = LossCurve()._p(SimpleNamespace(id=item["id"], params=item.get("params") or {}))
-    params["plot"] = False
-    return params
+    return LossCurve.Params.of(item.get("params") or {}).model_copy(update={"plot": False})
 
 
 PARAMS = _rubric_params()
