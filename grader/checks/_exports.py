@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import untrusted
+from grader import inkernel, untrusted
 
 MAX_JSON_BYTES = 2 << 20
 MAX_ARRAYS = 2000
@@ -48,104 +48,10 @@ def export_key(item_id: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# kernel side: code text
+# kernel side: code text (real modules in grader/inkernel, sent as source)
 
 
-_CAPTURE = r'''
-def __grader_capture_install(key, class_name, prefer, max_numel):
-    import sys, inspect, functools
-    store = {"snap": None, "error": "", "patched": []}
-
-    def simple(v):
-        return v is None or type(v) in (bool, int, float, str) and (type(v) is not str or len(v) < 200)
-
-    def sig(fn):
-        try:
-            out = []
-            for p in inspect.signature(fn).parameters.values():
-                out.append([p.name, str(p.kind).split(".")[-1], p.default is not inspect.Parameter.empty])
-            return out
-        except Exception:
-            return None
-
-    def patch(cls):
-        if getattr(cls, "__grader_patched__", False) or "__init__" not in cls.__dict__:
-            return
-        orig = cls.__dict__["__init__"]
-        try:
-            s = inspect.signature(orig)
-        except Exception:
-            return
-
-        @functools.wraps(orig)
-        def __init__(self, *a, **k):
-            orig(self, *a, **k)
-            try:
-                b = s.bind(self, *a, **k)
-                rec = {}
-                for n, v in list(b.arguments.items())[1:]:
-                    p = s.parameters[n]
-                    if p.kind == p.VAR_KEYWORD and type(v) is dict:
-                        rec.update({kk: vv for kk, vv in v.items() if simple(vv)})
-                    elif p.kind == p.VAR_POSITIONAL:
-                        rec["*" + n] = [vv for vv in v] if all(simple(vv) for vv in v) else None
-                    else:
-                        rec[n] = v if simple(v) else {"unsupported": type(v).__name__}
-                object.__setattr__(self, "__grader_init_args__", rec)
-            except Exception:
-                pass
-        cls.__init__ = __init__
-        cls.__grader_patched__ = True
-
-    def snapshot(*_a, **_k):
-        try:
-            torch = sys.modules.get("torch")
-            ip = get_ipython()
-            ns = ip.user_ns
-            cls = ns.get(class_name)
-            if isinstance(cls, type):
-                patch(cls)
-            if torch is None:
-                return
-            cands = sorted(n for n, o in list(ns.items())
-                           if not n.startswith("_") and isinstance(o, torch.nn.Module) and type(o).__name__ == class_name)
-            if not cands:
-                return
-            name = next((p for p in prefer if p in cands), cands[0])
-            obj = ns[name]
-            sd = obj.state_dict()
-            numel = sum(int(v.numel()) for v in sd.values() if hasattr(v, "numel"))
-            arrays, names = [], []
-            if numel <= max_numel:
-                for k, v in sd.items():
-                    if not hasattr(v, "detach"):
-                        continue
-                    t = v.detach().cpu()
-                    if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
-                        t = t.float()
-                    names.append(str(k))
-                    arrays.append(t.clone().numpy())
-            attrs = {}
-            for k, v in list(vars(obj).items()):
-                if not k.startswith("_") and k != "training" and simple(v):
-                    attrs[k] = v
-            t = type(obj)
-            store["snap"] = {
-                "format": 1, "class": class_name, "variable": name, "candidates": cands,
-                "names": names, "numel": numel, "too_large": numel > max_numel,
-                "init_args": getattr(obj, "__grader_init_args__", None),
-                "attrs": attrs, "training": bool(obj.training),
-                "execution_count": getattr(ip, "execution_count", None),
-                "signatures": {m: sig(getattr(t, m)) for m in ("__init__", "forward", "test_run") if hasattr(t, m)},
-                "_arrays": arrays,
-            }
-        except Exception as exc:
-            store["error"] = (type(exc).__name__ + ": " + str(exc))[:300]
-
-    store["snapshot"] = snapshot
-    get_ipython().events.register("post_run_cell", snapshot)
-    return store
-'''
+_CAPTURE = inkernel.source("model_capture")
 
 
 def capture_prologue(key: str, class_name: str, prefer: list[str], max_numel: int) -> str:
@@ -154,28 +60,7 @@ def capture_prologue(key: str, class_name: str, prefer: list[str], max_numel: in
             "del __grader_capture_install\n")
 
 
-_WRITE = r'''
-def __grader_write_export(key, store):
-    import os, json
-    import numpy as np
-    d = "__grader_exports__"
-    os.makedirs(d, exist_ok=True)
-    for ext in (".json", ".npz"):
-        p = os.path.join(d, key + ext)
-        if os.path.lexists(p):
-            os.remove(p)
-    try:
-        store["snapshot"]()
-    except Exception:
-        pass
-    snap = store.get("snap")
-    meta = {"format": 1, "found": snap is not None, "error": store.get("error", "")}
-    if snap is not None:
-        meta.update({k: v for k, v in snap.items() if not k.startswith("_")})
-        np.savez(os.path.join(d, key + ".npz"), **{"p%d" % i: a for i, a in enumerate(snap["_arrays"])})
-    with open(os.path.join(d, key + ".json"), "w") as fh:
-        json.dump(meta, fh, default=str)
-'''
+_WRITE = inkernel.source("model_export")
 
 
 def capture_epilogue(key: str) -> str:
@@ -378,25 +263,7 @@ def resolve_target(ctx, item, alternatives=()) -> tuple[str, str]:
     return name, note
 
 
-REBUILD_SOURCE = r'''
-def __grader_rebuild(class_name, kwargs, names, seed=0):
-    import numpy as _np
-    import torch as _torch
-    cls = globals()[class_name]
-    _torch.manual_seed(seed)
-    m = cls(**kwargs)
-    with _np.load("weights.npz", allow_pickle=False) as z:
-        sd = {n: _torch.from_numpy(_np.array(z["p%d" % i])) for i, n in enumerate(names)}
-    res = m.load_state_dict(sd, strict=False)
-    if res.missing_keys or res.unexpected_keys:
-        raise RuntimeError("the exported weights do not fit your class as rebuilt: missing %s, unexpected %s"
-                           % (list(res.missing_keys)[:8], list(res.unexpected_keys)[:8]))
-    m.eval()
-    g = globals()
-    g["model"] = m
-    g["device"] = _torch.device("cpu")
-    return m
-'''
+REBUILD_SOURCE = inkernel.source("rebuild")
 
 
 # --- shared by the kinds that grade an exported trained model --------------------------

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from grader import inkernel
+
 # --------------------------------------------------------------------------------------
 # the grader's secret
 
@@ -196,91 +198,10 @@ def autograd_signals(source: str, target: str | None = None) -> list[str]:
 
 # Prepended to the probe's module, before the first student line: the autograd entry
 # points raise (and the attempt is recorded) while the grader's wrapper runs the target.
-AUTOGRAD_GUARD = r'''
-def __grader_install_autograd_guard():
-    import importlib
-    import torch as _torch
-    state = {"on": False, "calls": []}
+AUTOGRAD_GUARD = (inkernel.source("autograd_guard")
+                  + "\n\n__grader_autograd_state = __grader_install_autograd_guard()\ndel __grader_install_autograd_guard\n")
 
-    class AutogradDisabled(RuntimeError):
-        pass
-
-    def wrap(owner, name, label):
-        orig = getattr(owner, name, None)
-        if orig is None or getattr(orig, "__grader_guard__", False):
-            return
-        def guarded(*a, **k):
-            if state["on"]:
-                state["calls"].append(label)
-                raise AutogradDisabled("%s is disabled while the grader checks a hand-derived answer" % label)
-            return orig(*a, **k)
-        guarded.__grader_guard__ = True
-        try:
-            guarded.__name__ = getattr(orig, "__name__", name)
-            guarded.__doc__ = getattr(orig, "__doc__", None)
-        except Exception:
-            pass
-        try:
-            setattr(owner, name, guarded)
-        except Exception:
-            pass
-
-    import torch.autograd as _ag
-    import torch.autograd.graph as _agg
-    import torch.autograd.functional as _agf
-    wrap(_ag, "grad", "torch.autograd.grad")
-    wrap(_ag, "backward", "torch.autograd.backward")
-    wrap(_ag, "_engine_run_backward", "the autograd engine")
-    wrap(_agg, "_engine_run_backward", "the autograd engine")
-    wrap(_torch.Tensor, "backward", "Tensor.backward")
-    for n in ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp"):
-        wrap(_agf, n, "torch.autograd.functional." + n)
-    try:
-        import torch.autograd.forward_ad as _fad
-        for n in ("make_dual", "unpack_dual", "dual_level"):
-            wrap(_fad, n, "torch.autograd.forward_ad." + n)
-    except Exception:
-        pass
-    for modname in ("torch.func", "functorch"):
-        try:
-            mod = importlib.import_module(modname)
-        except Exception:
-            continue
-        for n in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"):
-            wrap(mod, n, modname + "." + n)
-    return state
-
-
-__grader_autograd_state = __grader_install_autograd_guard()
-del __grader_install_autograd_guard
-'''
-
-HAND_DERIVED_CALL = r'''
-def __grader_hand_derived_call(fn_name, args, kwargs, count_names=()):
-    st = __grader_autograd_state
-    g = globals()
-    counts, saved = {}, {}
-    for n in count_names:
-        f = g.get(n)
-        if callable(f) and n != fn_name:
-            def counted(*a, __f=f, __n=n, **k):
-                counts[__n] = counts.get(__n, 0) + 1
-                return __f(*a, **k)
-            saved[n] = f
-            g[n] = counted
-    st["calls"] = []
-    st["on"] = True
-    try:
-        value = g[fn_name](*args, **kwargs)
-        err = None
-    except Exception as e:
-        value, err = None, ("%s: %s" % (type(e).__name__, e))[:500]
-    finally:
-        st["on"] = False
-        g.update(saved)
-    return {"value": value, "error": err, "autograd": sorted(set(str(c) for c in st["calls"]))[:10],
-            "forward_calls": {str(k): int(v) for k, v in counts.items()}}
-'''
+HAND_DERIVED_CALL = inkernel.source("hand_derived")
 
 
 # Central differences in float64 land around 1e-11..1e-6 relative; beyond 1e-3 the
@@ -333,160 +254,16 @@ def fd_signal(got: Any, want: Any, min_rel_error: float) -> str | None:
 # architectures: a forward pass the grader can replay
 
 
-PARAM_VALUES_SOURCE = r'''
-def __grader_param_values(seed, name, shape):
-    import zlib as _zlib
-    import numpy as _np
-    rs = _np.random.RandomState((int(seed) + _zlib.crc32(name.encode())) % (2 ** 31))
-    shape = tuple(int(s) for s in shape)
-    n = 1
-    for s in shape:
-        n *= s
-    if len(shape) >= 2:
-        fan_in = max(1, n // max(1, shape[0]))
-        v = rs.standard_normal(n) / (fan_in ** 0.5)
-    else:
-        v = 0.1 * rs.standard_normal(n) + (1.0 if name.endswith("weight") else 0.0)
-    return v.reshape(shape).astype(_np.float32)
-'''
+PARAM_VALUES_SOURCE = inkernel.source("param_values")
 
-CNN_VERIFY_SOURCE = PARAM_VALUES_SOURCE + r'''
-def __grader_cnn_verify(class_name, inputs, seed, max_numel, max_nodes):
-    import numpy as _np
-    import torch as _torch
-    from torch.overrides import TorchFunctionMode as _Mode
-    import torch.nn.functional as _F
-    _torch.manual_seed(seed)
-    m = globals()[class_name]()
-    modules = [[n, type(mm).__name__] for n, mm in m.named_modules()][:500]
-    params = list(m.named_parameters())
-    buffers = list(m.named_buffers())
-    info = {"modules": modules,
-            "params": [[n, list(p.shape), str(p.dtype).replace("torch.", "")] for n, p in params][:2000],
-            "buffers": [[n, list(b.shape), str(b.dtype).replace("torch.", "")] for n, b in buffers][:2000],
-            "n_params": int(sum(p.numel() for _, p in params))}
-    if info["n_params"] > max_numel:
-        info["too_large"] = True
-        return info
-    with _torch.no_grad():
-        for n, p in params:
-            if p.is_floating_point():
-                p.copy_(_torch.from_numpy(__grader_param_values(seed, n, tuple(p.shape))).to(p.dtype))
-    info["buffer_values"] = {n: b.detach().cpu().numpy().copy() for n, b in buffers if b.numel() <= 100000}
-    m.eval()
-    pid = {id(p): n for n, p in params}
-    bid = {id(b): n for n, b in buffers}
-
-    def flat(obj, out, depth=0):
-        if depth > 4:
-            return out
-        if isinstance(obj, _torch.Tensor):
-            out.append(obj)
-        elif isinstance(obj, (list, tuple)):
-            for o in obj:
-                flat(o, out, depth + 1)
-        return out
-
-    def trace_one(x):
-        nodes = [{"op": "<input>"}]
-        keep = [x]
-        where = {id(x): (0, 0)}
-
-        def enc(a, depth=0):
-            if depth > 6:
-                return {"x": "too deep"}
-            if isinstance(a, _torch.Tensor):
-                i = id(a)
-                if i in pid:
-                    return {"p": pid[i]}
-                if i in bid:
-                    return {"b": bid[i]}
-                if i in where:
-                    return {"n": list(where[i])}
-                if a.numel() <= 4096:
-                    return {"c": a.detach().cpu().clone().numpy()}
-                return {"x": "a constant tensor of shape %s" % list(a.shape)}
-            if a is None or type(a) in (bool, int, float, str):
-                return {"v": a}
-            if isinstance(a, _torch.Size):
-                return {"t": [int(s) for s in a]}
-            if type(a) in (list, tuple):
-                return {("l" if type(a) is list else "t"): [enc(v, depth + 1) for v in a][:10000]}
-            if isinstance(a, slice):
-                return {"s": [enc(a.start, depth + 1), enc(a.stop, depth + 1), enc(a.step, depth + 1)]}
-            if a is Ellipsis:
-                return {"e": 1}
-            if isinstance(a, _torch.dtype):
-                return {"dt": str(a).replace("torch.", "")}
-            if isinstance(a, _torch.device):
-                return {"dev": str(a)}
-            if isinstance(a, _torch.memory_format):
-                return {"mf": str(a).replace("torch.", "")}
-            return {"x": type(a).__name__}
-
-        class Trace(_Mode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                kwargs = kwargs or {}
-                out = func(*args, **kwargs)
-                try:
-                    name = getattr(func, "__name__", None) or ""
-                    outs = flat(out, [])
-                    setitem = name == "__setitem__" and args and isinstance(args[0], _torch.Tensor)
-                    if (outs or setitem) and len(nodes) < max_nodes:
-                        if getattr(_F, name, None) is func:
-                            ns = "F"
-                        elif getattr(_torch, name, None) is func:
-                            ns = "torch"
-                        elif getattr(_torch.Tensor, name, None) is func:
-                            ns = "Tensor"
-                        elif name == "__get__":
-                            ns = "prop"
-                            name = str(getattr(getattr(func, "__self__", None), "__name__", "?"))
-                        else:
-                            ns = "?"
-                        idx = len(nodes)
-                        nodes.append({"op": name, "ns": ns, "args": [enc(a) for a in args],
-                                      "kw": {str(k): enc(v) for k, v in kwargs.items()},
-                                      "nout": 1 if setitem else len(outs)})
-                        if setitem:
-                            outs = [args[0]]
-                        for k, t in enumerate(outs):
-                            keep.append(t)
-                            where[id(t)] = (idx, k)
-                    elif outs or setitem:
-                        nodes.append(None)
-                except Exception:
-                    nodes.append(None)
-                return out
-
-        res = {"size": list(x.shape[2:])}
-        try:
-            with _torch.no_grad(), Trace():
-                y = m(x)
-            if isinstance(y, (tuple, list)) and y and isinstance(y[0], _torch.Tensor):
-                res["tuple"] = True
-                y = y[0]
-            if not isinstance(y, _torch.Tensor):
-                res["error"] = "forward returned %s" % type(y).__name__
-            else:
-                res["out_ref"] = list(where[id(y)]) if id(y) in where else None
-                res["out"] = y.detach().cpu().clone().numpy()
-        except Exception as e:
-            res["error"] = ("%s: %s" % (type(e).__name__, e))[:300]
-        res["truncated"] = len(nodes) >= max_nodes or any(n is None for n in nodes)
-        res["nodes"] = [n for n in nodes if n is not None]
-        return res
-
-    info["traces"] = [trace_one(x.float()) for x in inputs]
-    return info
-'''
+CNN_VERIFY_SOURCE = inkernel.source("param_values", "cnn_verify")
 
 
 def param_values(seed: int, name: str, shape) -> np.ndarray:
     """The grader's copy of the values the probe loads into each parameter."""
-    ns: dict = {}
-    exec(PARAM_VALUES_SOURCE, ns)  # our own code, not the student's
-    return ns["__grader_param_values"](seed, name, shape)
+    from grader.inkernel.param_values import __grader_param_values
+
+    return __grader_param_values(seed, name, shape)
 
 
 # Functions the replay may call, by the namespace the probe named. Everything else

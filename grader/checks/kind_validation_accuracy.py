@@ -33,29 +33,13 @@ import numpy as np
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
+from grader import inkernel
 from grader.checks import _exports as ex
 from grader.checks.base import IDENTIFIER, CheckKind, CheckParams, CheckResult, Instrumentation, timeout_field
 from grader.checks.registry import register
 from grader.probe import Call
 
-_SOURCE = ex.REBUILD_SOURCE + r'''
-def __grader_cnn_eval(class_name, kwargs, names, image_sets, batch, seed):
-    """Outputs on each image set, and the names of the rebuilt model's parameters."""
-    import torch as _torch
-    m = __grader_rebuild(class_name, kwargs, names, seed)
-    params = [n for n, _ in _torch.nn.Module.named_parameters(m)]
-    outs = []
-    for images in image_sets:
-        res = []
-        with _torch.no_grad():
-            for i in range(0, images.shape[0], batch):
-                y = m(images[i:i + batch].float())
-                if isinstance(y, (tuple, list)):
-                    y = y[0]
-                res.append(y.detach().double().cpu())
-        outs.append(_torch.cat(res))
-    return {"outputs": outs, "params": params}
-'''
+_SOURCE = inkernel.source("rebuild", "cnn_eval")
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 
