@@ -1,6 +1,11 @@
 """The grading pipeline. THE place that lists the stages and their order.
 
-    intake -> execute -> extract -> check -> score -> report
+    intake -> prepare -> execute -> extract -> check -> score -> report
+
+`prepare` makes, once, the source that both the kernel runs and the extraction (so every
+probe) reads: the notebook normalised to plain code cells, environment-only lines skipped
+or rewritten (grader/execute/prepare.py). From there on `State.notebooks` holds these
+prepared notebooks (the submitted ones stay in `State.submitted_notebooks`).
 
 Each stage is a function (State, Env) -> State over frozen data. A stage that raises does
 not stop grading: the error becomes a finding, the remaining stages still run, and every
@@ -60,7 +65,9 @@ class State:
     isolation: dict
     started: float
     submission: Submission | None = None
-    notebooks: dict = field(default_factory=dict)  # expected name -> NotebookNode | None
+    notebooks: dict = field(default_factory=dict)  # expected name -> NotebookNode | None (prepared, after `prepare`)
+    submitted_notebooks: dict = field(default_factory=dict)  # expected name -> the notebook as submitted
+    prepared: dict = field(default_factory=dict)  # expected name -> grader.execute.prepare.Prepared
     notebook_labels: dict = field(default_factory=dict)  # expected name -> name in the zip
     runs: tuple[NotebookRun, ...] = ()
     extractions: dict = field(default_factory=dict)  # expected name -> Extraction
@@ -111,6 +118,58 @@ def hidden_dirs(state: State, env: Env) -> tuple[str, ...]:
     return tuple(sorted(str(d) for d in dirs if d is not None))
 
 
+def stage_prepare(state: State, env: Env) -> State:
+    """The one prepared source per notebook (grader/execute/prepare.py), for the kernel AND
+    the extraction. Content that cannot be prepared is the notebook's: it is `invalid`
+    (the executor gets nothing to run, the not-executable penalty applies, the message
+    says what to fix), never a grader error.
+
+    The items of an `invalid` notebook still run, on its prepared code cells (those that
+    are text): an item grades a definition in a fresh probe process, which never depended
+    on the kernel having run; the course charges a notebook that cannot be executed with
+    the 20 % penalty, not with every item, as for a timeout or a dead kernel, whose
+    definitions are graded too. What only the kernel can produce (trained models, the
+    Section-8 curve) is simply not there: those items get nothing."""
+    from grader import offline
+    from grader.execute.prepare import Prepared, prepare_notebook
+
+    mode = state.isolation.get("mode", "none")
+    prepared, notebooks = {}, {}
+    for spec in env.rubric.notebooks:
+        nb = state.notebooks.get(spec.notebook)
+        if nb is None:
+            continue
+        rules = offline.skip_rules(env.rubric.datasets, mode) + tuple(spec.execution.skip_cells)
+        try:
+            p = prepare_notebook(nb, rules)
+        except Exception as exc:  # the notebook's content, whatever it is, could not be prepared
+            import nbformat
+
+            p = Prepared(nbformat.v4.new_notebook(), (), f"the grader could not read this notebook's cells "
+                         f"({type(exc).__name__}: {str(exc)[:200]}); open it in Jupyter or Colab, run it top to "
+                         "bottom and save it again")
+        prepared[spec.notebook] = p
+        notebooks[spec.notebook] = p.nb
+    merged = {**state.notebooks, **notebooks}
+    return dataclasses.replace(state, prepared=prepared, notebooks=merged,
+                               submitted_notebooks=state.submitted_notebooks or dict(state.notebooks))
+
+
+def _witness_findings(run: NotebookRun) -> list[Finding]:
+    """What the executor's witness (grader/execute/executor.py, WITNESS_DOC) concluded."""
+    out = []
+    for h in run.instrumentation or ():
+        if not isinstance(h, dict) or h.get("kind") != "witness" or "verdict" not in h:
+            continue
+        evidence = [str(e)[:300] for e in (h.get("evidence") or [])][:10]
+        if h.get("verdict") == "tampered":
+            out.extend(Finding("kernel_tampering", f"{run.notebook}: the grader's witness: {e}", "error") for e in evidence)
+        elif h.get("verdict") == "unavailable":
+            out.append(Finding("witness_unavailable", f"{run.notebook}: {'; '.join(evidence) or 'no witness'}; "
+                               "the cells' outcomes rest on the kernel's replies alone", "warning"))
+    return out
+
+
 def stage_execute(state: State, env: Env) -> State:
     sub = state.submission
     mode = state.isolation.get("mode", "none")
@@ -125,11 +184,16 @@ def stage_execute(state: State, env: Env) -> State:
             return NotebookRun(spec.notebook, "invalid", False, 0.0, 0, (), message=f"{spec.notebook} could not be read as a notebook")
         if not env.execute or (env.only_notebooks is not None and spec.notebook not in env.only_notebooks):
             return NotebookRun(spec.notebook, "not_run", False, 0.0, len(nb.cells), (), message="execution skipped (rubric validation)")
+        prepared = state.prepared.get(spec.notebook)
+        if prepared is not None and not prepared.valid:  # the student's content: not run, penalised
+            return NotebookRun(spec.notebook, "invalid", False, 0.0, len(prepared.nb.cells), prepared.notes,
+                               message=f"{spec.notebook}: {prepared.problem}")
         pro, epi = _instrumentation(spec)
         try:
             return run_notebook(nb, spec, state.job_dir, env.rubric.support_dir, mode, env.progress, pro, epi, cache,
-                                hide=hidden_dirs(state, env), student_env=state.student_env, datasets=env.rubric.datasets)
-        except Exception as exc:  # the grader's own failure: still a result
+                                hide=hidden_dirs(state, env), student_env=state.student_env, datasets=env.rubric.datasets,
+                                prepared=prepared)
+        except Exception as exc:  # the grader's own failure (the content was prepared and checked before): still a result
             return NotebookRun(spec.notebook, "executor_error", False, 0.0, len(nb.cells), (),
                                message=f"grader error while executing: {type(exc).__name__}: {exc}")
 
@@ -137,16 +201,20 @@ def stage_execute(state: State, env: Env) -> State:
     specs = list(env.rubric.notebooks)
     with ThreadPoolExecutor(max_workers=max(1, min(env.jobs, len(specs)))) as pool:
         runs = tuple(pool.map(one, specs))
-    return dataclasses.replace(state, runs=runs)
+    findings = tuple(f for run in runs for f in _witness_findings(run))
+    return dataclasses.replace(state, runs=runs, findings=state.findings + findings)
 
 
 def stage_extract(state: State, env: Env) -> State:
+    """Definitions by AST from the PREPARED cells (what the kernel ran: the same skipped and
+    rewritten lines), and the tampering scan over the same cells."""
     out, findings = {}, []
     for spec in env.rubric.notebooks:
+        prepared = state.prepared.get(spec.notebook)
         nb = state.notebooks.get(spec.notebook)
-        if nb is None:
+        if prepared is None and nb is None:
             continue
-        cells = notebook_code_cells(nb)
+        cells = prepared.code_cells() if prepared is not None else notebook_code_cells(nb)
         ex = extract(cells)
         out[spec.notebook] = ex
         findings.extend(Finding("extract_problem", f"{spec.notebook}: {p}", "warning") for p in ex.problems)
@@ -256,6 +324,7 @@ MAX_SCRATCH_CHARS = 40
 
 STAGES: tuple[tuple[str, Callable[[State, Env], State]], ...] = (
     ("intake", stage_intake),
+    ("prepare", stage_prepare),
     ("execute", stage_execute),
     ("extract", stage_extract),
     ("check", stage_check),

@@ -56,8 +56,8 @@ def bound_names(source: str) -> set[str]:
 
 
 def _cascade(failing, i: int, sources: dict) -> list:
-    """The later failing cells that are consequences of failing[i]: NameErrors on a name a
-    waived cell (or a consequence of it) would have bound. Everything else stays judged."""
+    """The later failing cells that are consequences of failing[i]: NameErrors on a name an
+    excused cell (or a consequence of it) would have bound. Everything else stays judged."""
     unbound = bound_names(sources.get(failing[i].index, ""))
     if failing[i].ename == "ModuleNotFoundError":
         m = _MODULE.search(failing[i].evalue or "")
@@ -73,10 +73,19 @@ def _cascade(failing, i: int, sources: dict) -> list:
 
 
 def _cell_sources(nb) -> dict:
+    """Code cell index -> source text (cells whose source is not text count as empty: the
+    prepare stage reports them)."""
     if nb is None:
         return {}
-    return {i: (c.source if isinstance(c.source, str) else "".join(c.source))
-            for i, c in enumerate(nb.cells) if c.get("cell_type") == "code"}
+    out = {}
+    for i, c in enumerate(nb.get("cells") or () if isinstance(nb, dict) else getattr(nb, "cells", ()) or ()):
+        if not isinstance(c, dict) or c.get("cell_type") != "code":
+            continue
+        src = c.get("source", "")
+        if isinstance(src, list) and all(isinstance(x, str) for x in src):
+            src = "".join(src)
+        out[i] = src if isinstance(src, str) else ""
+    return out
 
 
 def _ta_cuts(rubric: Rubric | None) -> frozenset:
@@ -89,12 +98,28 @@ def _ta_cuts(rubric: Rubric | None) -> frozenset:
 
 def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None,
               ta_cuts: frozenset = frozenset()) -> tuple[list[str], list[str]]:
-    """(reasons for the not-executable penalty, environment errors waived, with reasons)."""
+    """(reasons for the not-executable penalty, environment errors waived, with reasons).
+
+    Every failing cell is judged on its own, in order:
+      - an answer error (ANSWER_ERRORS: an unfinished TODO's NotImplementedError, a failing
+        assert) costs the items, not the penalty; the later cells that fail only because
+        it did not bind its names (NameError on a name it binds, transitively: _cascade)
+        are its consequences and are not judged either;
+      - an error a rule of the rubric (or the built-in missing-module rule) attributes to
+        the grading environment is waived with the rule's reason, its consequences as the
+        rule says (cascade, or every later cell: `excused`);
+      - anything else is the student's: the penalty.
+    An answer error never excuses an unrelated later failure (a shield cell raising
+    NotImplementedError early no longer hides a genuine failure after it). `notebooks`
+    (expected name -> the notebook as it ran) gives the cells' sources; without them a
+    NotImplementedError's consequences are taken to be the later NameErrors (all callers
+    in the pipeline pass the sources)."""
     reasons, waived = [], []
     rules = (*rules, MISSING_MODULE)
     for run in runs:
-        sources = _cell_sources((notebooks or {}).get(run.notebook))
-        consequences: set[int] = set()
+        nb = (notebooks or {}).get(run.notebook)
+        sources = _cell_sources(nb)
+        consequences: dict[int, int] = {}  # cell -> the excused cell it follows from
         if run.status == "timeout" and run.cut is not None and run.notebook in ta_cuts:
             from grader.execute.budget import cut_reason
 
@@ -112,13 +137,19 @@ def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None,
             reasons.append(f"{run.notebook}: {why or run.message or run.status}")
             continue
         failing = list(run.failing_cells)
-        if failing and failing[0].ename == "NotImplementedError":
-            # An unfinished TODO came first: later NameErrors etc. are its consequences.
-            # (Not after a failing assert: that would let `assert False` shield a broken cell.)
-            continue
         bad = []
         for i, cell in enumerate(failing):
-            if cell.ename in ANSWER_ERRORS or cell.index in consequences:
+            if cell.index in consequences:
+                continue
+            if cell.ename in ANSWER_ERRORS:
+                if nb is not None:
+                    follow = _cascade(failing, i, sources)
+                elif cell.ename == "NotImplementedError":  # no sources: the legacy reading, NameErrors only
+                    follow = [c for c in failing[i + 1:] if c.ename == "NameError"]
+                else:
+                    follow = []
+                for c in follow:
+                    consequences.setdefault(c.index, cell.index)
                 continue
             rule = environment_rule(cell, rules)
             if rule is None:
@@ -133,7 +164,8 @@ def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None,
                 text += f"; the {len(later)} later failing cell(s) depend on it and were not judged"
             if rule.later_cells == "cascade":
                 follow = _cascade(failing, i, sources)
-                consequences |= {c.index for c in follow}
+                for c in follow:
+                    consequences.setdefault(c.index, cell.index)
                 if follow:
                     text += (f"; cell(s) {', '.join(str(c.index) for c in follow)} failed only because of it "
                              "(a name it would have defined) and were not judged")
@@ -145,7 +177,8 @@ def _classify(runs: list[NotebookRun], rules, notebooks: dict | None = None,
             reasons.append(f"{run.notebook}: cell {first.index} raised {first.ename}: {first.evalue[:120]}"
                            + (f" (and {len(bad) - 1} more failing cell(s))" if len(bad) > 1 else "")
                            + " -- the student's: no rule of the rubric attributes it to the grading environment "
-                             "(packages, data, network, the template)")
+                             "(packages, data, network, the template), and it is not an unfinished TODO or a failing "
+                             "assert (nor a consequence of one)")
     return reasons, waived
 
 

@@ -232,14 +232,18 @@ def probe_module(ctx, targets: list[str], calls, exclude: set[str], extra_source
                  load_timeout_s: float = 60.0):
     """Run `calls` against the targets' module (minus `exclude`) plus grader helper code.
 
-    The rubric's line rewrites (execution.rewrite_lines, e.g. forced CUDA -> CPU) are
-    applied to the student's extracted code, exactly as they were in the kernel."""
-    student = cpu_rewrite(ctx, module_excluding(ctx.extraction, targets, exclude))
+    The extraction reads the pipeline's prepared cells (grader/execute/prepare.py): the
+    rubric's skipped lines and rewrites (execution.rewrite_lines, e.g. forced CUDA -> CPU)
+    are already in the student's code exactly as the kernel ran it, and are not applied
+    a second time here."""
+    student = module_excluding(ctx.extraction, targets, exclude)
     source = student + "\n\n# --- grader helpers ---\n" + extra_source
     return ctx.prober.run(source, calls, load_timeout_s=load_timeout_s, files=files)
 
 
 def cpu_rewrite(ctx, source: str) -> str:
+    """The rubric's rewrite rules applied to one source. Probes no longer call this: they get
+    the prepared cells, rewritten once for the kernel and the probes alike."""
     from grader.execute.prepare import rewrite_source
 
     rules = getattr(getattr(getattr(ctx, "notebook", None), "execution", None), "skip_cells", ())

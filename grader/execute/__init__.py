@@ -19,7 +19,7 @@ from grader.execute import budget as budget_mod
 from grader import offline
 from grader.execute import cache as cache_mod
 from grader.execute.cache import ExecCache
-from grader.execute.prepare import prepare
+from grader.execute.prepare import Prepared, prepare_notebook
 from grader.model import CellCut, CellOutcome, NotebookRun
 from grader.rubric.model import NotebookRubric
 from grader.sandbox import release_quota
@@ -58,10 +58,25 @@ def run_notebook(
     hide: tuple[str, ...] = (),
     student_env=None,
     datasets: tuple = (),
+    prepared: Prepared | None = None,
 ) -> NotebookRun:
-    """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults."""
+    """Run one (already parsed) notebook; always returns a NotebookRun, never raises for student faults.
+
+    `prepared` is the pipeline's one prepared source (grader/execute/prepare.py: the same
+    cells the extraction reads); without it (grader calibrate) the notebook is prepared
+    here with the same rules. A notebook whose content the executor cannot run is not
+    started: status `invalid`, with the message saying what to fix. Everything else this
+    function does (scratch dirs, support files, mounts, the executor process) is the
+    grader's: an exception from it is the grader's failure (the pipeline records
+    `executor_error`, unpenalised)."""
     stem = spec.stem
     ex = spec.execution
+    if prepared is None:
+        prepared = prepare_notebook(nb, offline.skip_rules(datasets, isolation) + tuple(ex.skip_cells))
+    skip_notes = list(prepared.notes)
+    if not prepared.valid:
+        return NotebookRun(spec.notebook, "invalid", False, 0.0, len(prepared.nb.cells), tuple(skip_notes),
+                           message=f"{spec.notebook}: {prepared.problem}")
     # Short names: the kernel's ipc sockets live in the work dir and a socket path has a
     # 107-byte limit, so every byte of the scratch path counts.
     base = job_dir / f"x-{stem[:10]}"
@@ -82,11 +97,11 @@ def run_notebook(
     (workdir / EXPORTS).mkdir()
     # the rubric's datasets: read-only binds (bwrap) or copies; their download lines skipped
     mounts = offline.mount(datasets, workdir, isolation)
-    prepared, skip_notes = prepare(nb, offline.skip_rules(datasets, isolation) + tuple(ex.skip_cells))
+    prepared_nb = prepared.nb
     # fixed limits from the rubric, or budgets calibrated on this machine (budget.py)
     budget = budget_mod.budget_for(spec)
     nb_in = private / "prepared.ipynb"
-    nbformat.write(prepared, nb_in)
+    nbformat.write(prepared_nb, nb_in)
     job = {
         "name": f"{job_dir.name}-{stem}"[:60],
         "notebook_in": str(nb_in),
@@ -119,7 +134,7 @@ def run_notebook(
         settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "disk_bytes", "isolation", "prologue", "epilogue")}
         settings["student_env"] = student_env.spec.key if student_env is not None else None
         settings["datasets"] = mounts.digest
-        cache_key = cache_mod.key(prepared, settings, cache_mod.tree_digest(support_dir))
+        cache_key = cache_mod.key(prepared_nb, settings, cache_mod.tree_digest(support_dir))
         hit = cache.get(cache_key)
         if hit is not None:
             return _restore(hit, spec, job, workdir, skip_notes, budget)
@@ -155,7 +170,7 @@ def run_notebook(
         status = "timeout" if watchdog else "executor_crashed"
         why = (f"the watchdog stopped execution after {seconds:.0f} s" if watchdog
                else f"execution stopped abnormally (exit code {proc.returncode}); most likely the notebook flooded its output or memory")
-        return NotebookRun(spec.notebook, status, False, round(seconds, 3), len(nb.cells), tuple(skip_notes),
+        return NotebookRun(spec.notebook, status, False, round(seconds, 3), len(prepared_nb.cells), tuple(skip_notes),
                            message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""), budget=budget)
     res = json.loads(result_file.read_text())
     if cache is not None and cache_key and res["status"] in cache_mod.CACHEABLE:

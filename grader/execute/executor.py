@@ -6,6 +6,21 @@ one, caps what it stores, and writes:
   - progress lines (JSON) on stdout, for the live progress display;
   - the executed notebook (outputs capped) and result.json, in a directory the sandbox
     cannot see, so student code can neither read nor forge them.
+
+Whose fault a failure is. The notebook it gets is the pipeline's prepared copy (plain
+cells, grader-built: grader/execute/prepare.py), so nothing but the cells' code reaches
+nbclient. A kernel message nbclient cannot process (a display with an unhashable
+display_id, a malformed output sent through the kernel's session) is dropped and noted,
+and the run goes on, so a later genuine failure is still judged. An exception while the
+kernel starts or while the grader's own prologue runs is the grader's: `executor_error`
+(unpenalised). An exception while a student cell runs comes from what that cell contains
+or produced: the notebook is `invalid` (the course's not-executable penalty), the message
+names the cell. After the student cells, the grader's exports failing costs only the
+items that read them.
+
+The witness (an independent record of each cell's outcome, see WITNESS_DOC below) is
+installed before the grader's prologue and queried after the last student cell; its
+disagreements with the kernel's replies are reported as kernel tampering.
 Usage: python -m grader.execute.executor JOB.json
 """
 from __future__ import annotations
@@ -20,11 +35,12 @@ from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 
 TRUNC_NOTE = "\n[grader] output truncated: the notebook printed more than the stored limit\n"
 MAX_WIRE_MSG = 32 << 20  # zmq drops bigger messages before they reach our memory
+MAX_DROPPED = 20  # dropped kernel messages noted per run
 
 
 def _size(out) -> int:
@@ -55,6 +71,24 @@ class CappedClient(NotebookClient):
         self.cut_wait_s = cut_wait_s  # 0: a timeout raises CellTimeoutError at once (nbclient's way)
         self.cut_resend_s = cut_resend_s
         self.cut: dict | None = None  # set when the running cell reached its time limit
+        self.dropped: list[dict] = []  # kernel messages nbclient could not process (dropped; the first MAX_DROPPED)
+        self.dropped_count = 0
+        self.uncapped_index: int | None = None  # the grader's witness answer: never capped
+
+    def process_message(self, msg, cell, cell_index):
+        """nbclient's, except that a message it cannot process is dropped and noted rather
+        than ending the run (the kernel runs student code: its messages are untrusted)."""
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellExecutionComplete:
+            raise
+        except Exception as exc:
+            kind = msg.get("msg_type") if isinstance(msg, dict) else None
+            self.dropped_count += 1
+            if len(self.dropped) < MAX_DROPPED:
+                self.dropped.append({"cell": cell_index, "msg_type": str(kind)[:40],
+                                     "error": f"{type(exc).__name__}: {exc}"[:200]})
+            return None
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """A cell reached its time limit: interrupt the kernel (an interrupt message in the
@@ -110,7 +144,7 @@ class CappedClient(NotebookClient):
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
-        if out is None or not outs or outs[-1] is not out:
+        if out is None or not outs or outs[-1] is not out or cell_index == self.uncapped_index:
             return out
         size = _size(out)
         if self.stored_bytes + size > self.max_output_bytes:
@@ -123,6 +157,263 @@ class CappedClient(NotebookClient):
             return None
         self.stored_bytes += size
         return out
+
+
+# --------------------------------------------------------------------------------------
+# The witness: an outcome record the kernel's reporting machinery does not produce
+
+WITNESS_DOC = """
+Why. The executor learns whether a cell failed from the kernel's execute_reply (and its
+iopub messages). Student code runs in that kernel and can rewire how it reports: wrap the
+shell's run_cell_async so every result looks successful, patch do_execute or the session's
+send, register input/AST transformers, silence showtraceback. The static scan
+(grader/extract/tamper.py) sees such code when it is written in the notebook; it cannot
+see code the notebook decodes, downloads or writes to a module and imports.
+
+What. Before the grader's prologue and before any student code, a hidden grader cell
+installs a recorder INSIDE the kernel's call chain: an instance-level wrapper of the
+shell's run_cell_async around the original method captured at that moment. For every
+top-level cell it records a digest of the code it was given and whether the ORIGINAL
+method's result failed (result.success, and ipykernel's displayhook-error flag), read the
+moment the original returns: before any wrapper the student installs later sees or mutates
+the result, and before post_run_cell callbacks run (ipykernel triggers them after
+run_cell_async returns). At each cell boundary it also compares, by identity, the
+machinery that decides a cell's outcome and carries it to the executor with what it was at
+install time: the shell's run and transform methods (instance and class level, through
+inspect.getattr_static captured at install), the compile and input-transformer objects and
+the contents of their transformer lists, the AST transformers, the kernel's do_execute /
+execute_request / dispatch_shell and its execute_request handler, the session object and
+its send / serialize / sign. How errors are DISPLAYED (showtraceback and friends, custom
+exception handlers) is not in that list: it does not decide the reply's status, and
+libraries an honest notebook may use replace it (rich's traceback, sympy's auto-symbols);
+the static scan still reports notebook code that patches it. The record lives in the recorder's
+closure, reachable from the notebook's namespace only through a module registered under a
+random name. After the last student cell the executor runs a second hidden cell with a
+fresh random nonce; the recorder publishes its record through the display publisher it
+captured at install (not sys.stdout, so a redirected stdout or the output cap cannot lose
+it), and the executor, outside the kernel, compares it with its own log of what it sent
+and what each reply said:
+  - a cell whose reply said `ok` while the recorder saw it fail: kernel tampering, and
+    the cell is recorded as failing with the error the recorder saw;
+  - a cell the executor sent with an `ok` reply that the recorder never saw (the wrapper
+    was bypassed), or code the recorder saw that differs from what was sent: tampering;
+  - any change of the outcome machinery: tampering, named, with the cell after which it
+    was first seen;
+  - no answer, a malformed one, or more than one answer carrying the nonce: tampering
+    (something in the notebook changed how the kernel runs or reports code).
+A reply that says `error` where the recorder saw success is not a dodge (the cell is
+judged as failing anyway) and is not reported.
+
+Limits (stated honestly). The kernel is one process: code that TARGETS this recorder (finds
+the random module, walks its closure with gc, restores every patched attribute before the
+next cell boundary, or forges an answer after reading the nonce from the query cell's
+source) can still fool it; so can C-level tampering (ctypes). What it closes is the generic
+patching of the kernel's reporting, however the code that does it got into the kernel.
+Whatever it detects sends the notebook to the not-executable penalty, never to a clean
+record. A notebook cut at its time limit or whose kernel died is not queried (it is already
+not executable, or goes to a TA by the rubric's rule).
+"""
+
+WITNESS_MIME = "application/x-grader-witness+json"
+WITNESS_QUERY_S = 20.0  # the query's own time, even when the notebook used its whole budget (within the watchdog's grace)
+WITNESS_MAX_RECORDS = 20000
+
+WITNESS_INSTALL = r"""
+def __grader_witness_install(modname, mime, max_records):
+    import sys, types, hashlib, inspect, functools
+    ip = get_ipython()
+    static, sha = inspect.getattr_static, hashlib.sha256
+    mod = types.ModuleType(modname)
+    records, changes, seen, state = [], [], set(), {"depth": 0}
+
+    def digest(code):
+        try:
+            return sha(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        except Exception:
+            return "?"
+
+    def answer_unavailable(nonce, why):
+        ip.display_pub.publish(data={mime: {"nonce": nonce, "unavailable": why}}, metadata={})
+
+    try:
+        publish = ip.display_pub.publish
+        orig = ip.run_cell_async
+        kernel = getattr(ip, "kernel", None)
+        session = getattr(kernel, "session", None)
+        itm = ip.input_transformer_manager
+        METHODS = ("run_cell", "_run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell",
+                   "transform_ast", "should_run_async")
+        VALUES = ("compile", "input_transformer_manager", "ast_transformers", "input_transformers_post")
+        KERNEL = ("do_execute", "execute_request", "dispatch_shell", "send_response", "session")
+        SESSION = ("send", "serialize", "sign")
+        LISTS = ("cleanup_transforms", "line_transforms", "token_transformers")
+
+        def get_static(obj, name):
+            try:
+                return static(obj, name)
+            except Exception:
+                return None
+
+        def snap():
+            out = {}
+            for n in METHODS:
+                if n != "run_cell_async":
+                    out["shell." + n] = (get_static(ip, n),)
+            out["shell.run_cell_async (class)"] = (get_static(type(ip), "run_cell_async"),)
+            for n in VALUES:
+                v = getattr(ip, n, None)
+                out["shell." + n] = (v, *(tuple(v) if isinstance(v, list) else ()))
+            for n in LISTS:
+                v = getattr(itm, n, None)
+                out["input transformers: " + n] = (v, *(tuple(v) if isinstance(v, list) else ()))
+            if kernel is not None:
+                for n in KERNEL:
+                    out["kernel." + n] = (get_static(kernel, n),)
+                handlers = getattr(kernel, "shell_handlers", None)
+                h = handlers.get("execute_request") if isinstance(handlers, dict) else None
+                out["kernel.shell_handlers[execute_request]"] = (handlers, getattr(h, "__func__", h), getattr(h, "__self__", None))
+                out["kernel.session (object)"] = (getattr(kernel, "session", None),)
+            if session is not None:
+                for n in SESSION:
+                    out["session." + n] = (get_static(session, n),)
+            return out
+
+        base = snap()
+
+        def check():
+            now = snap()
+            for k, v in base.items():
+                w = now.get(k)
+                if k not in seen and (w is None or len(w) != len(v) or any(a is not b for a, b in zip(v, w))):
+                    seen.add(k)
+                    changes.append({"what": k, "after": len(records)})
+            if ip.__dict__.get("run_cell_async") is not wrapper and "shell.run_cell_async" not in seen:
+                seen.add("shell.run_cell_async")
+                changes.append({"what": "shell.run_cell_async", "after": len(records)})
+
+        @functools.wraps(orig)
+        async def wrapper(raw_cell, *args, **kwargs):
+            top = state["depth"] == 0
+            state["depth"] += 1
+            try:
+                if top:
+                    check()
+                try:
+                    result = await orig(raw_cell, *args, **kwargs)
+                except BaseException as exc:
+                    if top and len(records) < max_records:
+                        records.append({"h": digest(raw_cell), "ok": False, "ename": type(exc).__name__})
+                    raise
+                if top:
+                    err = getattr(result, "error_before_exec", None)
+                    if err is None:
+                        err = getattr(result, "error_in_exec", None)
+                    ok = bool(getattr(result, "success", False)) and not getattr(ip, "_last_traceback_during_displayhook", False)
+                    if len(records) < max_records:
+                        records.append({"h": digest(raw_cell), "ok": ok, "ename": type(err).__name__ if err is not None else ""})
+                    check()
+                return result
+            finally:
+                state["depth"] -= 1
+
+        def answer(nonce):
+            check()
+            publish(data={mime: {"nonce": nonce, "n": len(records), "records": records[-max_records:],
+                                 "changes": changes[:50]}}, metadata={})
+
+        ip.run_cell_async = wrapper
+        mod.answer = answer
+    except Exception as exc:
+        why = (type(exc).__name__ + ": " + str(exc))[:300]
+        mod.answer = lambda nonce: answer_unavailable(nonce, why)
+    sys.modules[modname] = mod
+
+__grader_witness_install({modname!r}, {mime!r}, {max_records})
+del __grader_witness_install
+"""
+
+
+def witness_install_code(modname: str) -> str:
+    return WITNESS_INSTALL.replace("{modname!r}", repr(modname)).replace("{mime!r}", repr(WITNESS_MIME)).replace(
+        "{max_records}", str(WITNESS_MAX_RECORDS))
+
+
+def witness_query_code(modname: str, nonce: str) -> str:
+    return f"__import__({modname!r}).answer({nonce!r})\n"
+
+
+def digest(code: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def witness_answer(outputs, nonce: str) -> dict | str:
+    """The witness's answer among a query cell's outputs (untrusted data), or why there is none."""
+    found = []
+    for out in outputs or ():
+        data = out.get("data") if isinstance(out, dict) else None
+        payload = data.get(WITNESS_MIME) if isinstance(data, dict) else None
+        if isinstance(payload, dict) and payload.get("nonce") == nonce:
+            found.append(payload)
+    if not found:
+        return "the grader's witness did not answer after the last cell (something in the notebook changed how the kernel runs or reports code)"
+    if len(found) > 1:
+        return f"{len(found)} answers claimed to be the grader's witness (a forged answer)"
+    a = found[0]
+    if "unavailable" in a:
+        return {"unavailable": str(a.get("unavailable"))[:300]}
+    recs, changes = a.get("records"), a.get("changes")
+    if not isinstance(recs, list) or not isinstance(changes, list) or not isinstance(a.get("n"), int):
+        return "the grader's witness answered in a malformed way (its answer was altered)"
+    ok_rec = all(isinstance(r, dict) and isinstance(r.get("h"), str) and isinstance(r.get("ok"), bool)
+                 and isinstance(r.get("ename", ""), str) for r in recs)
+    ok_chg = all(isinstance(c, dict) and isinstance(c.get("what"), str) and isinstance(c.get("after"), int) for c in changes)
+    if not (ok_rec and ok_chg):
+        return "the grader's witness answered in a malformed way (its answer was altered)"
+    return {"n": a["n"], "records": recs, "changes": changes}
+
+
+def witness_compare(sent: list[dict], answer: dict) -> tuple[list[str], list[dict]]:
+    """(tampering evidence, corrected cell outcomes) from the executor's log of what it sent
+    since the witness was installed ({kind, index, h, status}) and the witness's record.
+
+    Records are matched to sent cells in order by code digest; extra records (code the
+    kernel ran that the executor did not send at top level, e.g. from a thread) are skipped."""
+    evidence: list[str] = []
+    corrected: list[dict] = []
+    recs = answer["records"]
+    offset = answer["n"] - len(recs)  # records dropped at the front (over the cap)
+    where: dict[int, dict] = {}  # record position -> sent entry
+    j = 0
+    for e in sent:
+        k = j
+        while k < len(recs) and recs[k]["h"] != e["h"]:
+            k += 1
+        if k == len(recs):
+            if e["status"] == "ok" and offset == 0:
+                evidence.append(f"{_label(e)} ran with an `ok` reply, but the grader's witness never saw it run "
+                                "(the kernel's run_cell_async was bypassed)")
+            continue
+        r = recs[k]
+        where[offset + k] = e
+        j = k + 1
+        if e["status"] == "ok" and not r["ok"]:
+            evidence.append(f"{_label(e)} failed ({r.get('ename') or 'an error'}), but the kernel reported success")
+            if e["kind"] == "cell":
+                corrected.append({"index": e["index"], "status": "error", "seconds": 0.0,
+                                  "ename": (r.get("ename") or "Error")[:200],
+                                  "evalue": "the kernel reported success; the grader's witness saw this cell raise "
+                                            f"{r.get('ename') or 'an error'} (the kernel's machinery was altered)"})
+    for c in answer["changes"]:
+        before = [e for pos, e in where.items() if pos < c["after"]]
+        when = f"after {_label(before[-1])}" if before else "before the first cell"
+        evidence.append(f"the kernel's {c['what'][:80]} was replaced or altered ({when})")
+    return evidence, corrected
+
+
+def _label(e: dict) -> str:
+    return f"cell {e['index']}" if e.get("kind") == "cell" else f"the grader's {e.get('kind')} cell"
 
 
 def _pieces(spec) -> list:
@@ -210,7 +501,7 @@ def run(job: dict) -> dict:
         cut_wait_s=float(job.get("cut_wait_s", 0.0)),
         cut_resend_s=float(job.get("cut_resend_s", 5.0)),
         # nbclient skips cells tagged "skip-execution": a student could hide a failing cell
-        # that way. No notebook can guess this tag.
+        # that way. No notebook can guess this tag (the prepared notebook has no metadata anyway).
         skip_cells_with_tag=f"grader-never-skip-{os.urandom(8).hex()}",
     )
     replies: dict[int, dict] = {}
@@ -220,29 +511,40 @@ def run(job: dict) -> dict:
 
     client.on_cell_executed = on_executed
     hidden: list[dict] = []
+    # The executor's own log of what it sent since the witness was installed (kept here,
+    # outside the kernel): compared with the witness's record after the last cell.
+    sent: list[dict] = []
+    witness = {"module": f"_grader_w_{os.urandom(8).hex()}", "installed": False}
 
-    def run_hidden(kind: str, code: str, item: str | None = None, until: float | None = None) -> None:
+    def run_hidden(kind: str, code: str, item: str | None = None, until: float | None = None,
+                   uncapped: bool = False) -> list:
         # Grader instrumentation: executed like a cell, never stored in the notebook.
         if not code.strip():
-            return
+            return []
         cell = nbformat.v4.new_code_cell(code)
         client.nb.cells.append(cell)
         idx = len(client.nb.cells) - 1
         end = deadline if until is None else until
         client.timeout = max(1, int(min(float(job["cell_timeout_s"]), max(1.0, end - time.monotonic()))))
         client.cut_wait_s = 0.0  # a stuck grader cell is not interrupted and waited for: it fails
+        client.uncapped_index = idx if uncapped else None
         t0 = time.monotonic()
         try:
             client.execute_cell(cell, idx)
             reply = replies.get(idx, {})
             hidden.append({"kind": kind, "item": item, "status": reply.get("status", "?"), "ename": str(reply.get("ename", ""))[:200],
                            "evalue": str(reply.get("evalue", ""))[:500], "seconds": round(time.monotonic() - t0, 3)})
+            if witness["installed"]:
+                sent.append({"kind": kind, "index": idx, "h": digest(code), "status": str(reply.get("status", "?"))})
+            return list(cell.get("outputs") or [])
         except (CellTimeoutError, DeadKernelError) as exc:
             hidden.append({"kind": kind, "item": item, "status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:300]})
             raise
         finally:
             client.nb.cells.pop(idx)
             client.cut_wait_s = float(job.get("cut_wait_s", 0.0))
+            client.uncapped_index = None
+
     t_start = time.monotonic()
     cut: dict | None = None
     start_kwargs = {"cwd": str(workdir)}
@@ -250,12 +552,19 @@ def run(job: dict) -> dict:
         start_kwargs["env"] = {**_plain_env(workdir), **job.get("kernel_env", {})}
         start_kwargs["preexec_fn"] = _lift_address_space_cap
     peak = None
+    phase, current = "start", None  # whose fault an exception is: see the module docstring
+    verdict: dict = {"kind": "witness", "item": None, "status": "not_run", "verdict": "not_run", "evidence": []}
     try:
         with client.setup_kernel(**start_kwargs):
             _emit({"event": "kernel_started", "seconds": round(time.monotonic() - t_start, 3)})
+            phase = "prologue"
+            run_hidden("witness", witness_install_code(witness["module"]))
+            witness["installed"] = bool(hidden) and hidden[-1].get("status") == "ok"
             for item_id, code in _pieces(job.get("prologue")):
                 run_hidden("prologue", code, item_id)
+            phase = "cells"
             for k, idx in enumerate(code_idx):
+                current = idx
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     status, message = "timeout", f"whole-notebook deadline of {job['deadline_s']:g} s reached before cell {idx}"
@@ -280,7 +589,20 @@ def run(job: dict) -> dict:
                     outcomes.append({"index": idx, "status": "dead", "seconds": spent, "ename": "DeadKernelError", "evalue": why})
                     status, message = "dead_kernel", f"{why} in cell {idx} ({exc})"
                     break
+                except Exception as exc:  # what this cell contains or produced broke the executor
+                    spent = time.monotonic() - t0
+                    what = f"{type(exc).__name__}: {exc}"[:300]
+                    outcomes.append({"index": idx, "status": "error", "seconds": spent, "ename": type(exc).__name__[:200],
+                                     "evalue": f"the executor could not run this cell ({what})"})
+                    status = "invalid"
+                    message = (f"cell {idx}: the executor could not run this notebook past this cell ({what}); what "
+                               "the cell contains or produced cannot be processed by Jupyter's executor, so the notebook "
+                               "cannot be executed: check that cell (its outputs, displays and messages) and run the "
+                               "notebook top to bottom in a fresh Jupyter kernel before resubmitting")
+                    break
                 spent = time.monotonic() - t0
+                reply = replies.get(idx, {})
+                sent.append({"kind": "cell", "index": idx, "h": digest(cells[idx].source), "status": str(reply.get("status", "none"))})
                 if timed_out or client.cut is not None:
                     # cut at its limit; interrupted (client.cut) or still busy (timed_out)
                     info = client.cut or {}
@@ -297,16 +619,30 @@ def run(job: dict) -> dict:
                            "which": "cell" if which == "cell" else "notebook", "interrupted": stopped,
                            "note": "" if stopped else str(info.get("error", ""))}
                     break
-                reply = replies.get(idx, {})
                 if reply.get("status") == "error":
                     outcomes.append({"index": idx, "status": "error", "seconds": spent,
                                      "ename": str(reply.get("ename", ""))[:200], "evalue": str(reply.get("evalue", ""))[:500]})
                     if status == "completed":
                         status = "cell_errors"
+            phase, current = "after", None
+            if status in ("completed", "cell_errors"):
+                verdict = _query_witness(run_hidden, witness, sent)
+                if verdict.get("corrected"):
+                    have = {o["index"] for o in outcomes}
+                    outcomes.extend(o for o in verdict.pop("corrected") if o["index"] not in have)
+                    outcomes.sort(key=lambda o: o["index"])
+                    if status == "completed":
+                        status = "cell_errors"
+                verdict.pop("corrected", None)
             epilogue = _pieces(job.get("epilogue"))
             if status in ("completed", "cell_errors"):
-                for item_id, code in epilogue:
-                    run_hidden("epilogue", code, item_id)
+                try:
+                    for item_id, code in epilogue:
+                        run_hidden("epilogue", code, item_id)
+                except (CellTimeoutError, DeadKernelError) as exc:
+                    # the cells' outcomes stand; only the items that read exports lose them
+                    message = (message + "; " if message else "") + (
+                        f"the grader's exports did not finish ({type(exc).__name__}): the items graded from exports get nothing")
             elif cut is not None and not cut["interrupted"]:
                 cut["exports"] = "not_run" if epilogue else "none"
             elif cut is not None:
@@ -326,10 +662,16 @@ def run(job: dict) -> dict:
                     cut["exports"] = "ran" if ok else "failed"
             if sb is not None:
                 peak = sb.peak_memory_bytes()
-    except Exception as exc:  # kernel failed to start, sandbox broken, ...
-        status = "executor_error"
-        message = f"{type(exc).__name__}: {exc}"
-        _emit({"event": "error", "message": message, "traceback": traceback.format_exc()[-2000:]})
+    except Exception as exc:
+        what = f"{type(exc).__name__}: {exc}"
+        if phase in ("start", "prologue", "cells"):
+            # the kernel failed to start, the sandbox broke, the grader's own prologue or its
+            # bookkeeping between cells failed (a student cell's own run is handled above): not the student's
+            status = "executor_error"
+            message = what + (f" (before cell {current} ran)" if phase == "cells" and current is not None else "")
+        else:  # after the student cells: their outcomes stand
+            message = (message + "; " if message else "") + f"the grader could not finish after the last cell ({what[:300]})"
+        _emit({"event": "error", "message": what, "phase": phase, "traceback": traceback.format_exc()[-2000:]})
     finally:
         # nbclient never shuts down a kernel manager it was given: do it here, always.
         try:
@@ -341,15 +683,28 @@ def run(job: dict) -> dict:
             pass
         if sb is not None:
             sb.close()
+    hidden.append(verdict)
+    if client.dropped:
+        hidden.append({"kind": "dropped_messages", "item": None, "status": "ok", "dropped": client.dropped})
+        note = "; ".join(f"cell {d['cell']}: a {d['msg_type']} message ({d['error'][:120]})" for d in client.dropped[:3])
+        message = (message + "; " if message else "") + (
+            f"the kernel sent {client.dropped_count} message(s) Jupyter's executor cannot store; they were dropped: {note}")
     ran = {o["index"] for o in outcomes}
-    stopped_at = max(ran) if status in ("timeout", "dead_kernel") and ran else None
+    stopped_at = max(ran) if status in ("timeout", "dead_kernel", "invalid") and ran else None
     if stopped_at is not None:
         for idx in code_idx:
             if idx > stopped_at:
                 outcomes.append({"index": idx, "status": "not_run", "seconds": 0.0})
     from grader.untrusted import notebook_text
 
-    Path(job["notebook_out"]).write_text(notebook_text(client.nb), encoding="utf-8")  # outputs may hold lone surrogates
+    try:
+        text = notebook_text(client.nb)  # outputs may hold lone surrogates
+    except Exception:  # an output the kernel sent that no notebook writer accepts: keep the code
+        for c in client.nb.cells:
+            if c.get("cell_type") == "code":
+                c["outputs"] = []
+        text = notebook_text(client.nb)
+    Path(job["notebook_out"]).write_text(text, encoding="utf-8")
     return {
         "status": status,
         "message": message,
@@ -361,6 +716,33 @@ def run(job: dict) -> dict:
         "instrumentation": hidden,
         "cut": cut,
     }
+
+
+def _query_witness(run_hidden, witness: dict, sent: list[dict]) -> dict:
+    """Ask the witness for its record and compare it with `sent` (see WITNESS_DOC)."""
+    out = {"kind": "witness", "item": None, "status": "ok", "verdict": "clean", "evidence": []}
+    if not witness["installed"]:
+        out.update(verdict="unavailable", evidence=["the grader's witness could not be installed before the notebook ran"])
+        return out
+    nonce = os.urandom(12).hex()
+    try:
+        outputs = run_hidden("witness", witness_query_code(witness["module"], nonce), uncapped=True,
+                             until=time.monotonic() + WITNESS_QUERY_S)
+    except Exception as exc:  # the kernel hung, died, or answered what nbclient cannot process
+        out.update(verdict="tampered", evidence=[f"the kernel did not run the grader's witness query ({type(exc).__name__}: "
+                                                 f"{str(exc)[:160]})"])
+        return out
+    sent = sent[:-1] if sent and sent[-1].get("kind") == "witness" else sent  # the query itself
+    answer = witness_answer(outputs, nonce)
+    if isinstance(answer, str):
+        out.update(verdict="tampered", evidence=[answer])
+        return out
+    if "unavailable" in answer:
+        out.update(verdict="unavailable", evidence=[f"the grader's witness could not be installed: {answer['unavailable']}"])
+        return out
+    evidence, corrected = witness_compare(sent, answer)
+    out.update(verdict="tampered" if evidence else "clean", evidence=evidence[:20], corrected=corrected)
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -1,19 +1,36 @@
-"""Prepare a student notebook for execution: drop environment-only lines (Colab setup).
+"""Prepare a student notebook, ONCE, in the trusted pipeline: the one source that the kernel
+runs and that the extraction (and so every probe) reads.
 
-Rules with a `replace` text (the rubric's `execution.rewrite_lines`) rewrite a line
-instead, e.g. forced CUDA (`.cuda()`, `device = 'cuda'`,
-`torch.set_default_tensor_type('torch.cuda.FloatTensor')`) to the CPU the grader has; each
-rewrite is reported like a skipped line. `rewrite_source` applies the same rewrites to the
-code the probes run (see grader/checks/_exports.py), so the kernel and the probes agree.
+`prepare_notebook` (the pipeline's `prepare` stage, grader/pipeline.py) does two things:
 
-Lines are neutralized one by one (replaced by `pass` with the same indentation) rather
-than whole cells, so a cell that mixes `!pip install x` with real code still runs its
-code, and the report can say exactly which line was skipped and why.
+1. Normalise. The notebook handed to the executor is built by the grader from plain text:
+   the cells in their order (so cell indices stay the submission's), each code cell's
+   source and nothing else (no metadata, outputs, attachments, ids, kernelspec). Nothing a
+   notebook carries besides its code can reach nbclient, the kernel manager or the
+   kernel, so content such as `tags: 5` in a cell's metadata or a non-standard kernelspec
+   can no longer make the executor fail. What cannot be normalised (a code cell whose
+   source is not text, a cell that is not an object) makes the notebook `invalid`: the
+   student's notebook cannot be executed (the course's penalty), with a message saying
+   which cell and what to fix; it is not run, and its other code cells are still extracted.
+2. Neutralise environment-only lines (Colab setup, the rubric's dataset downloads), one by
+   one: a line is replaced by `pass` with the same indentation (a cell that mixes
+   `!pip install x` with real code still runs its code, and the report says exactly which
+   line was skipped and why). Rules with a `replace` text (the rubric's
+   `execution.rewrite_lines`) rewrite a line instead, e.g. forced CUDA (`.cuda()`,
+   `device = 'cuda'`, `torch.set_default_tensor_type('torch.cuda.FloatTensor')`) to the
+   CPU the grader has; each rewrite is reported like a skipped line.
+
+A rule applied to the kernel's copy and not to the probes' (or the reverse) would let a
+notebook show an honest failure in the kernel while the probe grades other code (a return
+line ending in a `drive.mount(` comment was neutralised in the kernel only). So the
+probes get these prepared cells, and nothing applies a rule a second time
+(`rewrite_source` stays as a helper for one source, no caller re-applies it).
 """
 from __future__ import annotations
 
-import copy
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from grader.model import CellOutcome
 from grader.rubric.model import SkipRule
@@ -69,18 +86,96 @@ def neutralize(source: str, rules: tuple[SkipRule, ...]) -> tuple[str, list[str]
     return "\n".join(out), notes
 
 
-def prepare(nb, rules: tuple[SkipRule, ...]):
-    """Return (a prepared copy of nb, [CellOutcome(status='skipped') notes])."""
-    nb = copy.deepcopy(nb)
-    notes: list[CellOutcome] = []
-    for idx, cell in enumerate(nb.cells):
-        if cell.get("cell_type") != "code":
+@dataclass(frozen=True)
+class Prepared:
+    """A notebook as the grader runs AND extracts it (see the module docstring)."""
+
+    nb: Any  # a NotebookNode built by the grader: cells in order, code cells' prepared source only
+    notes: tuple[CellOutcome, ...] = ()  # skipped / rewritten lines, per cell
+    problem: str = ""  # not empty: content the executor cannot run; the notebook is `invalid`
+
+    @property
+    def valid(self) -> bool:
+        return not self.problem
+
+    def code_cells(self) -> list[str]:
+        """The prepared code cells' sources, in order (what the extraction reads)."""
+        return [c.source for c in self.nb.cells if c.cell_type == "code"]
+
+
+_FIX = ("; open the notebook in Jupyter or Colab, make every code cell plain text (re-create the cell if needed) "
+        "and save it again")
+
+
+def _text(value) -> str | None:
+    """A cell source as text: a string, or a list of strings (nbformat's multi-line form)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return None
+
+
+def _kind(value) -> str:
+    """What a JSON value is, in words."""
+    if value is None:
+        return "nothing (null)"
+    for t, word in ((bool, "boolean"), ((int, float), "number"), (dict, "object"), (list, "list"), (str, "string")):
+        if isinstance(value, t):
+            return f"a JSON {word}"
+    return f"a {type(value).__name__}"
+
+
+def normalise(nb) -> tuple[Any, str]:
+    """(a grader-built copy of nb: cells in order, sources only; problem or '')."""
+    import nbformat
+
+    out = nbformat.v4.new_notebook()
+    problems = []
+    cells = nb.get("cells") if isinstance(nb, dict) else getattr(nb, "cells", None)
+    if not isinstance(cells, list):
+        return out, f"the notebook has no list of cells ({_kind(cells)})" + _FIX
+    for idx, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            problems.append(f"cell {idx} is {_kind(cell)}, not a cell")
+            out.cells.append(nbformat.v4.new_raw_cell(""))
             continue
-        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
-        new, cell_notes = neutralize(source, rules)
+        kind = cell.get("cell_type")
+        source = _text(cell.get("source", ""))
+        if kind == "code":
+            if source is None:
+                problems.append(f"code cell {idx}'s source is {_kind(cell.get('source'))}, not text")
+                source = ""
+            out.cells.append(nbformat.v4.new_code_cell(source))
+        elif kind == "markdown":
+            out.cells.append(nbformat.v4.new_markdown_cell(source or ""))
+        else:  # raw cells, and cell types Jupyter does not know: never executed
+            out.cells.append(nbformat.v4.new_raw_cell(source or ""))
+    for i, c in enumerate(out.cells):  # stable ids: the same code gives the same prepared notebook
+        c["id"] = f"cell-{i}"
+    problem = ""
+    if problems:
+        problem = ("the executor cannot run this notebook: " + "; ".join(problems[:5])
+                   + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "") + _FIX)
+    return out, problem
+
+
+def prepare_notebook(nb, rules: tuple[SkipRule, ...]) -> Prepared:
+    """Normalise `nb` and neutralise its environment-only lines: the one prepared source."""
+    out, problem = normalise(nb)
+    notes: list[CellOutcome] = []
+    for idx, cell in enumerate(out.cells):
+        if cell.cell_type != "code":
+            continue
+        new, cell_notes = neutralize(cell.source, rules)
         if cell_notes:
             cell.source = new
             notes.append(CellOutcome(idx, "skipped", note="; ".join(cell_notes)))
-        cell.outputs = []
-        cell.execution_count = None
-    return nb, notes
+    return Prepared(out, tuple(notes), problem)
+
+
+def prepare(nb, rules: tuple[SkipRule, ...]):
+    """Return (the prepared notebook, [CellOutcome(status='skipped') notes]): prepare_notebook's
+    notebook and notes (callers that need the problem use prepare_notebook)."""
+    p = prepare_notebook(nb, rules)
+    return p.nb, list(p.notes)

@@ -1,11 +1,22 @@
 """Extract stage: find the rubric's targets in a notebook's code by AST, with what they need.
 
-The notebook's code cells are turned into Python (IPython magics and `!cmd` become calls
-through IPython's own transformer; those lines are then dropped), parsed statement by
-statement, and for each target the *last* top-level definition wins, as it would in the
-kernel. The module handed to a probe holds that definition plus, by name resolution, the
-imports, helper functions, classes and constants it refers to, in notebook order.
-Nothing here executes student code.
+The cells read here are the PREPARED cells (grader/execute/prepare.py), the same source
+the kernel runs: a line a rule skipped or rewrote for the kernel is skipped or rewritten
+here too, and nothing is rewritten a second time for the probes. The cells are turned into
+Python (IPython magics and `!cmd` become calls through IPython's own transformer), parsed
+statement by statement, and for each target the *last* top-level definition wins, as it
+would in the kernel. The module handed to a probe holds that definition plus, by name
+resolution, the imports, helper functions, classes and constants it refers to, in
+notebook order. Nothing here executes student code.
+
+IPython lines and the probes (to_python): a probe has no IPython shell, so a top-level
+statement that only drives IPython (`%matplotlib inline`, `!ls`) is dropped. Inside a
+function or class body such a line is KEPT: it runs in the kernel when the function is
+called, so a probe of that function must not silently run something else (it fails on the
+missing `get_ipython` instead; e.g. a line that raises NotImplementedError through IPython
+in the kernel cannot pass in the probe). A cell whose magic runs its body as the cell's own
+code in the user namespace (%%time, %%capture, %%prun) is read as that body: the kernel
+defines what it defines, so a later definition there replaces an earlier one here too.
 """
 from __future__ import annotations
 
@@ -78,20 +89,51 @@ class Extraction:
         return "\n\n".join(body) + "\n"
 
 
-def to_python(cell_source: str) -> str:
-    """IPython syntax -> Python; lines that only drive IPython (magics, shell) are dropped."""
+# Cell magics that run their body as the cell's code, in the user namespace.
+BODY_MAGICS = frozenset({"time", "capture", "prun"})
+
+
+def _body_magic(text: str) -> str | None:
+    """The body of a cell that is one `get_ipython().run_cell_magic(name, line, body)` call
+    of a BODY_MAGICS magic, else None."""
+    if "run_cell_magic" not in text:
+        return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr) or not isinstance(tree.body[0].value, ast.Call):
+        return None
+    call = tree.body[0].value
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr == "run_cell_magic" and isinstance(f.value, ast.Call)
+            and isinstance(f.value.func, ast.Name) and f.value.func.id == "get_ipython"):
+        return None
+    args = call.args
+    if len(args) != 3 or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+        return None
+    return args[2].value if args[0].value in BODY_MAGICS else None
+
+
+def to_python(cell_source: str, _depth: int = 0) -> str:
+    """IPython syntax -> Python (see the module docstring): top-level lines that only drive
+    IPython (magics, shell) are dropped; inside definitions they are kept; a %%time /
+    %%capture / %%prun cell is its body."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
         text = TransformerManager().transform_cell(cell_source)
     except Exception:
         text = cell_source
+    body = _body_magic(text) if _depth < 5 else None
+    if body is not None:
+        return to_python(body, _depth + 1)
     out = []
     for line in text.splitlines():
         stripped = line.strip()
-        if "get_ipython()" in stripped and stripped.startswith(("get_ipython()", "_ =", "__ =")):
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(indent + "pass")
+        top_level = line[:1] not in (" ", "\t")
+        if top_level and "get_ipython()" in stripped and stripped.startswith(("get_ipython()", "_ =", "__ =")):
+            out.append("pass")
         else:
             out.append(line)
     return "\n".join(out)
@@ -173,9 +215,12 @@ def extract(cells: list[str]) -> Extraction:
 
 
 def notebook_code_cells(nb) -> list[str]:
+    """The code cells' sources (a source that is not text counts as an empty cell)."""
     cells = []
     for c in nb.get("cells", []):
-        if c.get("cell_type") == "code":
+        if isinstance(c, dict) and c.get("cell_type") == "code":
             src = c.get("source", "")
-            cells.append(src if isinstance(src, str) else "".join(src))
+            if isinstance(src, list) and all(isinstance(x, str) for x in src):
+                src = "".join(src)
+            cells.append(src if isinstance(src, str) else "")
     return cells
