@@ -12,6 +12,8 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from grader.sandbox.detect import ISOLATION_CHOICES
+
 from grader.errors import GraderError, UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rubric", default=str(DEFAULT_RUBRIC), help="rubric directory (default: %(default)s)")
     run.add_argument("--out", default="out", help="report directory; reports go to OUT/<netid>/ (default: %(default)s)")
     run.add_argument("--submitted-at", help="submission time (ISO 8601); default: the newest file time in the zip")
-    run.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
+    run.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES,
                      help="sandbox mode (default: the strongest available)")
     run.add_argument("--no-sandbox", action="store_true", help="same as --isolation none (trusted code only)")
     run.add_argument("--jobs", type=int, default=min(3, os.cpu_count() or 1), help="notebooks executed at once (default: %(default)s)")
@@ -197,20 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--notebooks", metavar="DIR_OR_ZIP",
                      help="full-solution notebooks named as the rubric names them (default: the reference solution "
                           "named by the rubric's mutants.yaml)")
-    cal.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"])
+    cal.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
     cal.set_defaults(func=cmd_calibrate)
-    try:  # `grader batch` lives in grader/batch (parallel, resumable, distributed)
-        from grader.batch.cli import add_batch_parser
-    except ImportError:
-        pass
-    else:
-        add_batch_parser(sub)
+    from grader.batch.cli import add_batch_parser  # `grader batch` and `grader report` (grader/batch)
+
+    add_batch_parser(sub)
     val = sub.add_parser("validate", help="instructor CI: reference = full marks, starter = floor, mutants caught")
     val.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     val.add_argument("--out", help="where to keep the validation zips and reports (default: a temp dir)")
     val.add_argument("--junit", help="write the promises as JUnit XML to this file")
     val.add_argument("--mutants-only", action="store_true", help="skip the two full runs (reference, starter)")
-    val.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"])
+    val.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
     val.set_defaults(func=cmd_validate)
     envp = sub.add_parser("env", help="the students' Python environment a rubric declares: build it or check it")
     envp.add_argument("action", choices=["build", "check"])

@@ -32,7 +32,7 @@ from grader.checks.base import CheckResult
 from grader.checks.context import CheckContext
 from grader.execute import ProgressFn, run_notebook
 from grader.execute.cache import ExecCache
-from grader.extract import Extraction, extract, notebook_code_cells, tamper
+from grader.extract import extract, notebook_code_cells, tamper
 from grader.intake import intake, read_notebook
 from grader.model import Finding, ItemResult, NotebookRun, Report, Submission
 from grader.probe import Prober

@@ -9,7 +9,6 @@ promise holds, 1 when one breaks. A JUnit file records each promise as a test ca
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import tempfile
 import time

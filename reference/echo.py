@@ -7,7 +7,6 @@ and the names defined in earlier cells of the notebook.
 """
 import random
 import string
-import time
 
 import torch
 from torch.utils.data import DataLoader

@@ -30,7 +30,6 @@ and every point lost is lost by the attack itself.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

@@ -31,7 +31,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_adversarial as ba  # noqa: E402
@@ -610,7 +609,7 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="list the attacks and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, netid, entries, exp in attacks():
+        for name, netid, _entries, exp in attacks():
             print(f"{name:30s} {netid} twin={exp['twin']} {'WEAKNESS' if exp.get('weakness') else ''}")
         return
     for path in build_all(args.out):

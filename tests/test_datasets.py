@@ -1,7 +1,6 @@
 """Course datasets mounted for the notebooks (`datasets:` in a rubric, grader/offline.py),
 the generated cats-vs-dogs stand-in, and network-only code as an environment finding."""
 import dataclasses
-import errno
 import hashlib
 import shutil
 import sys

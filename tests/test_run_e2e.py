@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from factories import GOOD_MINI, MINI_RUBRIC, FIXTURES, make_nb, make_zip, mini_files
+from factories import MINI_RUBRIC, FIXTURES, make_nb, make_zip, mini_files
 
 pytestmark = pytest.mark.slow
 

@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from grader.sandbox.detect import ISOLATION_CHOICES
+
 
 def default_workers() -> int:
     """One worker per core (kernels and probes are single-threaded; a worker keeps about
@@ -79,7 +81,7 @@ def add_batch_parser(subparsers) -> None:
                         "one per 2 GiB of memory: %(default)s here)")
     b.add_argument("--scheduler", metavar="ADDRESS",
                    help="use an existing Dask cluster, e.g. tcp://host:8786 (its workers need this project installed)")
-    b.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "rlimits", "none"],
+    b.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES,
                    help="sandbox mode on the workers (default: the strongest available)")
     b.add_argument("--jobs", type=int, default=1, help="notebooks of one submission executed at once (default: %(default)s)")
     b.add_argument("--job-timeout", type=float, metavar="SECONDS",

@@ -28,7 +28,7 @@ class BatchError(GraderError):
     """The batch itself cannot proceed (OUT locked by another batch, bad inputs)."""
 
 
-from grader.intake import sha256_file  # noqa: E402  (one definition: the report's sha256 is the same)
+from grader.intake import sha256_file  # noqa: E402,F401  (one definition: the report's sha256 is the same)
 
 
 def _hash_tree(h, root: Path, label: str) -> None:

@@ -32,7 +32,6 @@ import hmac
 import math
 import os
 import secrets
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -495,11 +494,11 @@ def replay(trace: dict, x: np.ndarray, params: dict[str, np.ndarray], buffers: d
                     res = args[0]
                 outs = []
 
-                def flat(o, d=0):
+                def flat(o, d=0):  # called at once, for this call's outputs
                     if d > 4:
                         return
                     if isinstance(o, torch.Tensor):
-                        outs.append(o)
+                        outs.append(o)  # noqa: B023
                     elif isinstance(o, (list, tuple)):
                         for v in o:
                             flat(v, d + 1)

@@ -280,7 +280,6 @@ class _Scan:
             self.visit(node)
 
     def visit(self, node) -> None:
-        flow = self.flow
         if isinstance(node, ast.Attribute):
             if node.attr in SENSITIVE:
                 self.hit(node, SENSITIVE[node.attr])

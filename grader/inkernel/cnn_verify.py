@@ -11,7 +11,6 @@ from grader.inkernel.param_values import __grader_param_values  # noqa: F401  (i
 
 
 def __grader_cnn_verify(class_name, inputs, seed, max_numel, max_nodes):
-    import numpy as _np
     import torch as _torch
     from torch.overrides import TorchFunctionMode as _Mode
     import torch.nn.functional as _F

@@ -9,7 +9,8 @@ end in the live weights of `glob` (the global `model`), their snapshots and last
 
 
 def __grader_lc_write(key, st, max_export, glob):
-    import os, json
+    import os
+    import json
     import numpy as np
     import torch
     d = "__grader_exports__"

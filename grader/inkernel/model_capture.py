@@ -12,7 +12,9 @@ from IPython import get_ipython  # noqa: F401  (in the kernel: IPython's builtin
 
 
 def __grader_capture_install(key, class_name, prefer, max_numel):
-    import sys, inspect, functools
+    import sys
+    import inspect
+    import functools
     store = {"snap": None, "error": "", "patched": []}
 
     def simple(v):

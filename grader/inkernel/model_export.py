@@ -9,7 +9,8 @@ no pickle) and the plain JSON metadata that grader/checks/_exports.load_export r
 
 
 def __grader_write_export(key, store):
-    import os, json
+    import os
+    import json
     import numpy as np
     d = "__grader_exports__"
     os.makedirs(d, exist_ok=True)

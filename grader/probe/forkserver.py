@@ -130,7 +130,7 @@ def serve() -> None:
                     phase_end = time.monotonic() + budgets["calls"][i]
             now = time.monotonic()
             if now > hard or now > phase_end:
-                for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):  # noqa: B023 - called at once
                     try:
                         target()
                     except OSError:

@@ -91,7 +91,6 @@ def mount_plan(workdir: Path, readonly_binds: tuple[tuple[Path, Path], ...],
                hidden: list[Path]) -> list[Mount]:
     base_prefix, prefix = python_paths()
     mounts = [Mount("tmpfs", h) for h in dict.fromkeys(hidden)]
-    tmpfs_roots = [m.dest for m in mounts]
     # The interpreter and its environment are always bound (unless the system dirs hold
     # them already); what the caller asked for is always bound.
     system = [Path(d) for d in SYSTEM_DIRS]

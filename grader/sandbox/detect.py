@@ -14,6 +14,8 @@ from .config import Isolation
 from .uids import allocate_uid
 
 MODES = ("bwrap", "rlimits", "none")
+# what --isolation accepts: "auto" picks the strongest of MODES that works here
+ISOLATION_CHOICES = ("auto", *MODES)
 ENV_VAR = "GRADER_SANDBOX"
 
 _DISK_NOTE = ("work-dir disk usage is not capped, only each file's size (RLIMIT_FSIZE): {why}")

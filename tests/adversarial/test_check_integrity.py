@@ -26,6 +26,9 @@ import pytest
 
 import harness as H
 
+# grades a corpus of submissions end to end: with the slow tests (CI runs them all)
+pytestmark = pytest.mark.slow
+
 SCRIPT = H.ROOT / "scripts" / "build_adversarial_checks.py"
 
 

@@ -30,6 +30,9 @@ import pytest
 
 import harness as H
 
+# grades a corpus of submissions end to end: with the slow tests (CI runs them all)
+pytestmark = pytest.mark.slow
+
 SCRIPT = H.ROOT / "scripts" / "build_adversarial_data.py"
 MAX_GRADER_RSS = 1 << 30
 MAX_REPORT_BYTES = 3 << 20  # "a few MB", for any report.json of the batch
@@ -205,7 +208,7 @@ def test_batch_finishes_with_a_row_for_everyone(batch):
     rows = _gradebook(batch)
     netids = {MANIFESTS[n]["netid"] for n in batch["names"]} | {H.manifests()[TWIN]["netid"]}
     assert set(rows) == netids
-    for netid, row in rows.items():
+    for _netid, row in rows.items():
         assert row["score"] != "" and row["notes"] == "", row  # graded, not "NOT GRADED: ..."
 
 

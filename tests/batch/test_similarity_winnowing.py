@@ -336,7 +336,7 @@ def corpus():
     starter = S.starter_code(rubric, S.find_starter_dir(rubric))
     codes = {}
     with tempfile.TemporaryDirectory(prefix="sim-") as tmp:
-        for name, m in MANIFESTS.items():
+        for _name, m in MANIFESTS.items():
             codes[m["netid"]] = S.submission_code(m["zip_path"], rubric, Path(tmp) / m["netid"])
     threshold = {m["similarity_threshold"] for m in MANIFESTS.values()}.pop()
     every = {(p["a"], p["b"]): p for p in similar_pairs(codes, starter, threshold=0.0)}

@@ -1,7 +1,6 @@
 """The echo items score the grader's own argmax of forward's logits; validation accuracy is
 measured on images only the grader can draw. Judges only: no kernels, no probes."""
 import numpy as np
-import pytest
 
 from grader.checks import _integrity as integ
 from grader.checks import kind_trained_model as tm

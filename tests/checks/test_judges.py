@@ -1,6 +1,5 @@
 """Fast unit tests of the judging functions of the trained-model check kinds (no kernels)."""
 import json
-import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -282,7 +281,7 @@ def test_step_correct_passes():
 def test_get_loss_and_correct_needs_a_tensor_count_and_the_given_criterion():
     W, b, x, y = ts._inputs(3)
     outs = []
-    for red in ("mean", "sum"):
+    for _red in ("mean", "sum"):
         r = ts.reference_glc(W, b, x, y, "mean")  # a hard-coded mean criterion
         outs.append(Outcome(True, {"loss": r["loss"], "has_graph": True, "gW": r["gW"], "gb": r["gb"],
                                    "correct": float(r["correct"]), "correct_type": "int"}))

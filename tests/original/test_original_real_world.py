@@ -5,7 +5,7 @@ Graded for real with rubrics/hw2-original (see test_original_samples.py for the 
 """
 import pytest
 
-from original_helpers import AUTOMATIC, CNN_ITEMS, ORIGINAL, ROOT, env_errors, grade_samples, items, nb_status, notes, pen
+from original_helpers import AUTOMATIC, CNN_ITEMS, ORIGINAL, ROOT, grade_samples, items, nb_status, notes, pen
 
 pytestmark = pytest.mark.slow
 

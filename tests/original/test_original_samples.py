@@ -5,7 +5,7 @@ rest, so that xdist runs the two halves at once). Executions are cached across b
 """
 import pytest
 
-from original_helpers import AUTOMATIC, CNN_ITEMS, ROOT, env_errors, grade_samples, items, nb_status, notes, pen
+from original_helpers import AUTOMATIC, CNN_ITEMS, env_errors, grade_samples, items, nb_status, notes, pen
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,6 @@
 """Fast checks of what rubrics/hw2-original relies on: the rubric loads, Colab lines are
 skipped, forced CUDA is rewritten (kernel and probe code alike), environment errors are
 waived with their reason, template versions and alternative class names resolve."""
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -1,5 +1,4 @@
 """The CNN theory answers against PyTorch (autograd, nn.Conv2d) in float64."""
-import numpy as np
 import pytest
 import torch
 

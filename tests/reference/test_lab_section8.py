@@ -18,7 +18,6 @@ when it runs in a kernel with the grader's hooks. About 20 s per training on one
 import importlib.util
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest

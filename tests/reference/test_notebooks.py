@@ -1,8 +1,5 @@
 """The built notebooks: in sync with their build script, tagged for the grader, and
 executable with plain nbclient (solutions pass their own asserts in < 180 s)."""
-import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path

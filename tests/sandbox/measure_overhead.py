@@ -47,7 +47,7 @@ def main(runs: int = 7) -> None:
         with Sandbox(root / "w", isolation=iso) as sb:
             assert sb.popen([sys.executable, "-c", "pass"]).wait() == 0
 
-    def sandboxed_only_run(sb=[]):
+    def sandboxed_only_run(sb=[]):  # noqa: B006 - never mutated
         pass
 
     print(f"isolation: {iso.mode}")
