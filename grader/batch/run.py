@@ -255,6 +255,10 @@ def publish_or_note(out_dir: Path, job: Job, result: dict, manual: ManualScores 
             return note
 
 
+# Measured on a 2-core machine (bench/bench.py figure e): re-judging one submission from
+# the caches takes ~2.5 s, starting a LocalCluster and importing torch in its workers ~4 s.
+REJUDGE_S, CLUSTER_START_S = 2.5, 4.0
+
 # Checks and probes after the notebooks: generous (the probes have their own limits).
 CHECKS_ALLOWANCE_S = 600.0
 
@@ -348,12 +352,13 @@ def stage_grade(state: ClassState, batch: Batch) -> ClassState:
             progress.job_done(job.netid, _summary(result["report"]), status != "graded")
 
     payloads = [(j.netid, _payload(j, batch)) for j in todo]
-    if batch.scheduler is None and batch.job_fn is None and batch.cache and \
-            all(d.reason == "rejudge" for d in state.decisions if d.action == "grade"):
+    rejudge_only = all(d.reason == "rejudge" for d in state.decisions if d.action == "grade")
+    serial_s = len(todo) * REJUDGE_S * (1 - 1 / max(1, batch.workers))  # what the workers would save
+    if batch.scheduler is None and batch.job_fn is None and batch.cache and rejudge_only and serial_s < CLUSTER_START_S:
         # Only re-judging (every notebook's execution is cached): no student code runs in
         # the kernel again, and a probe whose inputs changed still runs in its sandbox with
-        # its own limits. Starting a cluster would cost more than the work: grade here, one
-        # after the other (the caches' hit counters are per process).
+        # its own limits. For a few submissions starting a cluster costs more than the work:
+        # grade here, one after the other (the caches' hit counters are per process).
         for netid, payload in payloads:
             on_done(netid, grade_job(payload))
         return dataclasses.replace(state, results=results, graded=len(todo), failed=failed)
