@@ -54,3 +54,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for name, n in sorted(COUNTS.items()):
             terminalreporter.write_line(f"{name}: {n}")
         terminalreporter.write_line(f"total: {sum(COUNTS.values())}")
+
+
+# -- the longest files first: xdist (--dist loadfile) hands files to workers in collection
+# order, so a long end-to-end file collected last would finish last, alone -------------------
+LONGEST_FIRST = (
+    "tests/test_samples_e2e.py", "tests/original/test_original_samples.py", "tests/adversarial/test_attacks.py",
+    "tests/original/test_original_real_world.py", "tests/checks/test_e2e_checks.py",
+    "tests/adversarial/test_section8_integrity.py", "tests/test_run_e2e.py", "tests/adversarial/test_untrusted_data.py",
+    "tests/adversarial/test_redteam.py", "tests/adversarial/test_check_integrity.py", "tests/test_regrade.py",
+    "tests/adversarial/test_execution_integrity.py", "tests/batch/test_batch_e2e.py", "tests/reference/test_section8.py",
+    "tests/reference/test_lab_section8.py", "tests/test_validate.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    root = Path(__file__).resolve().parent.parent
+
+    def rank(item):
+        rel = Path(str(item.fspath)).resolve().relative_to(root).as_posix()
+        return LONGEST_FIRST.index(rel) if rel in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file, and of the other files, is kept
