@@ -1161,17 +1161,24 @@ def write_attack(out: Path, name: str, netid: str, entries: dict, exp: dict, ext
     return zpath
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def corpus_main(doc: str, build_all, members, argv=None) -> None:
+    """The command line every corpus builder shares: build into --out (default
+    submissions/adversarial), or --list the members. `members` yields (name, netid, exp)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--list", action="store_true", help="list the attacks and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, netid, notebook, _, exp in ATTACKS:
-            print(f"{name:34s} {netid} {notebook:14s} {'WEAKNESS' if exp['weakness'] else ''}")
+        for name, netid, exp in members():
+            twin = f"twin={exp['twin']}" if exp.get("twin") else ""
+            print(f"{name:34s} {netid:8s} {twin:28s} {'WEAKNESS' if exp.get('weakness') else ''}".rstrip())
         return
     for path in build_all(args.out):
         print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def main(argv=None):
+    corpus_main(__doc__, build_all, lambda: ((a[0], a[1], a[4]) for a in ATTACKS), argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ and every point lost is lost by the attack itself.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -316,16 +315,7 @@ def build_all(out=OUT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--list", action="store_true", help="list the attacks and exit")
-    args = parser.parse_args(argv)
-    if args.list:
-        for name, netid, _, _ in ATTACKS:
-            print(f"{name:34s} {netid}")
-        return
-    for path in build_all(args.out):
-        print("wrote", path.relative_to(ba.ROOT) if path.is_relative_to(ba.ROOT) else path)
+    ba.corpus_main(__doc__, build_all, lambda: ((m[0], m[1], m[-1]) for m in ATTACKS), argv)
 
 
 if __name__ == "__main__":

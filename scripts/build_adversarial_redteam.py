@@ -21,7 +21,6 @@ Builds are byte-identical.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import io
@@ -604,16 +603,7 @@ def build_all(out=OUT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--list", action="store_true", help="list the attacks and exit")
-    args = parser.parse_args(argv)
-    if args.list:
-        for name, netid, _entries, exp in attacks():
-            print(f"{name:30s} {netid} twin={exp['twin']} {'WEAKNESS' if exp.get('weakness') else ''}")
-        return
-    for path in build_all(args.out):
-        print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    ba.corpus_main(__doc__, build_all, lambda: ((m[0], m[1], m[-1]) for m in attacks()), argv)
 
 
 if __name__ == "__main__":
