@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -144,3 +145,33 @@ def test_a_timed_out_call_is_not_cached(tmp_path):
     (out,) = p.run(SRC, [Call("slow", (1,), timeout_s=1.0)])
     assert not out.ok
     assert not [d for d in cache_dir.glob("*/*") if d.is_dir()]
+
+
+def test_similarity_code_is_parsed_once_per_zip_and_targets(tmp_path):
+    """A regrade does not re-extract the code for the cohort view; a corrupt entry is
+    recomputed, and another zip (other bytes) is its own entry."""
+    from grader.batch.worker import _cached_code
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parent.parent
+    rubric = load_rubric(root / "rubrics" / "hw2")
+    z1, z2 = tmp_path / "ab1234.zip", tmp_path / "cd5678.zip"
+    z1.write_bytes(b"one")
+    z2.write_bytes(b"two")
+    calls = []
+
+    def compute(value):
+        def f():
+            calls.append(value)
+            return {"hw2_cnn.ipynb::conv1d_forward": value}
+        return f
+
+    cache = tmp_path / "code-cache"
+    assert _cached_code(str(cache), z1, rubric, compute("a")) == {"hw2_cnn.ipynb::conv1d_forward": "a"}
+    assert _cached_code(str(cache), z1, rubric, compute("b")) == {"hw2_cnn.ipynb::conv1d_forward": "a"}
+    assert _cached_code(str(cache), z2, rubric, compute("c")) == {"hw2_cnn.ipynb::conv1d_forward": "c"}
+    assert calls == ["a", "c"]
+    for f in cache.glob("*.json"):
+        f.write_text("{not json")
+    assert _cached_code(str(cache), z1, rubric, compute("d")) == {"hw2_cnn.ipynb::conv1d_forward": "d"}
+    assert _cached_code(None, z1, rubric, compute("e"))["hw2_cnn.ipynb::conv1d_forward"] == "e"

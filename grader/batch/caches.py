@@ -31,8 +31,13 @@ def probe_dir(out_dir: Path) -> Path:
     return Path(out_dir) / ".batch" / "probe-cache"
 
 
+def code_dir(out_dir: Path) -> Path:
+    """The normalized target code of each submission (similarity), by zip content and targets."""
+    return Path(out_dir) / ".batch" / "code-cache"
+
+
 def clear(out_dir: Path) -> None:
-    for d in (exec_dir(out_dir), probe_dir(out_dir)):
+    for d in (exec_dir(out_dir), probe_dir(out_dir), code_dir(out_dir)):
         shutil.rmtree(d, ignore_errors=True)
 
 

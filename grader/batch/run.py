@@ -314,6 +314,7 @@ def _payload(job: Job, batch: Batch) -> dict:
     elif batch.cache:
         payload["exec_cache"] = str(caches.exec_dir(batch.out_dir))
         payload["probe_cache"] = str(caches.probe_dir(batch.out_dir))
+        payload["code_cache"] = str(caches.code_dir(batch.out_dir))
     return payload
 
 

@@ -79,6 +79,35 @@ def reuse_block(report: dict) -> dict:
     }
 
 
+def _cached_code(directory: str | None, src: Path, rubric, compute) -> dict:
+    """The submission's normalized target code (similarity), computed once per zip content,
+    targets and similarity code: a regrade after a rubric fix does not parse it again."""
+    import hashlib
+    import json
+
+    from grader.batch import similarity
+
+    if not directory:
+        return compute()
+    h = hashlib.sha256(Path(src).read_bytes())
+    h.update(json.dumps(similarity.targets_of(rubric), sort_keys=True).encode())
+    h.update(Path(similarity.__file__).read_bytes())
+    path = Path(directory) / f"{h.hexdigest()}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            return data
+    except (OSError, ValueError):
+        pass
+    code = compute()
+    if "__error__" not in code:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(code, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    return code
+
+
 def grade_job(job: dict) -> dict:
     """Grade job["path"] (or job["data"], the zip's bytes, written under job["name"])."""
     from grader.batch.similarity import submission_code
@@ -111,7 +140,7 @@ def grade_job(job: dict) -> dict:
             files = _extra_files(tmp_path / "out" / report["netid"])
             try:
                 (tmp_path / "code").mkdir()
-                code = submission_code(src, rubric, tmp_path / "code")
+                code = _cached_code(job.get("code_cache"), src, rubric, lambda: submission_code(src, rubric, tmp_path / "code"))
             except Exception as exc:  # similarity is an extra; never cost the grade
                 code = {"__error__": f"{type(exc).__name__}: {exc}"}
         return {"ok": True, "report": report, "code": code, "files": files, "worker": where,

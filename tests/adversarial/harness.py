@@ -264,3 +264,36 @@ if __name__ == "__main__":
             print("  item", it["id"], it["status"], it["score"], it["feedback"][:160].replace("\n", " | "))
         print("  findings", [(f["code"], f["message"][:100]) for f in rep.get("findings", [])])
         print("  penalties", rep.get("penalties"), "procs", r["sandbox_procs"], r["new_kernel_procs"])
+
+
+def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: int = 1) -> dict[str, dict]:
+    """Grade each phase's attacks in turn (twins first: their executions fill the shared
+    cache), each with the rubric its manifest names (key "rubric", default rubrics/hw2),
+    `workers` at a time. {name: {report, error, seconds, procs}}; a grader failure is
+    recorded, not raised (the tests assert on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from grader.pipeline import Env, grade
+    from grader.rubric import load_rubric
+
+    cache, ref_cache, rubrics, out = tmp / "exec-cache", {}, {}, {}
+
+    def one(name):
+        m = manifests[name]
+        rel = m.get("rubric") or "rubrics/hw2"
+        rubric = rubrics.get(rel) or rubrics.setdefault(rel, load_rubric(ROOT / rel))
+        scratch = tmp / "s" / m["netid"]
+        env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch, exec_cache=cache,
+                  reference_cache=ref_cache, jobs=1)
+        t1 = time.monotonic()
+        try:
+            rep, err = grade(Path(m["zip_path"]), env).to_dict(), None
+        except BaseException as exc:  # the grader itself failed: asserted by the tests
+            rep, err = None, f"{type(exc).__name__}: {exc}"
+        out[name] = {"report": rep, "error": err, "seconds": time.monotonic() - t1,
+                     "procs": sorted(kernel_processes(str(scratch)))}
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for phase in phases:
+            list(pool.map(one, phase))
+    return out

@@ -44,26 +44,11 @@ ATTACKS = [n for n, m in MANIFESTS.items() if m["twin"]]
 
 @pytest.fixture(scope="session")
 def graded():
-    from grader.pipeline import Env, grade
-    from grader.rubric import load_rubric
-
     tmp = Path(tempfile.mkdtemp(prefix="chk-"))
-    cache, ref_cache, rubrics, out = tmp / "exec-cache", {}, {}, {}
     t0 = time.monotonic()
     try:
-        # twins first: their notebooks fill the execution cache
-        for name in sorted(MANIFESTS, key=lambda n: MANIFESTS[n]["twin"] is not None):
-            m = MANIFESTS[name]
-            rubric = rubrics.setdefault(m["rubric"], load_rubric(H.ROOT / m["rubric"]))
-            scratch = tmp / "s" / m["netid"]
-            env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch, exec_cache=cache, reference_cache=ref_cache, jobs=1)
-            t1 = time.monotonic()
-            try:
-                rep, err = grade(Path(m["zip_path"]), env).to_dict(), None
-            except BaseException as exc:  # the grader itself failed: asserted below
-                rep, err = None, f"{type(exc).__name__}: {exc}"
-            out[name] = {"report": rep, "error": err, "seconds": time.monotonic() - t1,
-                         "procs": sorted(H.kernel_processes(str(scratch)))}
+        twins = sorted(n for n in MANIFESTS if MANIFESTS[n]["twin"] is None)
+        out = H.grade_suite(MANIFESTS, [twins, sorted(n for n in MANIFESTS if n not in twins)], tmp)
         print(f"\ncheck-integrity corpus: {len(out)} submissions graded in {time.monotonic() - t0:.0f} s")
         yield {"results": out, "out": tmp / "out"}
     finally:

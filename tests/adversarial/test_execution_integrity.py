@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -48,33 +47,12 @@ ATTACKS = sorted(n for n, m in MANIFESTS.items() if m["twin"])
 
 @pytest.fixture(scope="session")
 def graded():
-    from grader.pipeline import Env, grade
-    from grader.rubric import load_rubric
-
     tmp = Path(tempfile.mkdtemp(prefix="exe-"))
-    cache, ref_cache = tmp / "exec-cache", {}
-    rubric = load_rubric(H.ROOT / "rubrics" / "hw2")
-    out: dict[str, dict] = {}
-
-    def one(name):
-        m = MANIFESTS[name]
-        scratch = tmp / "s" / m["netid"]
-        env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch, exec_cache=cache, reference_cache=ref_cache, jobs=1)
-        t1 = time.monotonic()
-        try:
-            rep, err = grade(Path(m["zip_path"]), env).to_dict(), None
-        except BaseException as exc:  # the grader itself failed: asserted below
-            rep, err = None, f"{type(exc).__name__}: {exc}"
-        out[name] = {"report": rep, "error": err, "seconds": time.monotonic() - t1,
-                     "procs": sorted(H.kernel_processes(str(scratch)))}
-
     t0 = time.monotonic()
     try:
         # the twins first (their executions fill the cache), then the rest two at a time
         twins = sorted(n for n in MANIFESTS if MANIFESTS[n]["twin"] is None)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(one, twins))
-            list(pool.map(one, [n for n in sorted(MANIFESTS) if n not in twins]))
+        out = H.grade_suite(MANIFESTS, [twins, [n for n in sorted(MANIFESTS) if n not in twins]], tmp, workers=2)
         seconds = time.monotonic() - t0
         print(f"\nexecution-integrity corpus: {len(out)} submissions graded in {seconds:.0f} s")
         yield {"results": out, "seconds": seconds}

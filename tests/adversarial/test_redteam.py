@@ -49,26 +49,10 @@ def _params(names):
 
 @pytest.fixture(scope="session")
 def graded():
-    from grader.pipeline import Env, grade
-    from grader.rubric import load_rubric
-
     tmp = Path(tempfile.mkdtemp(prefix="rt-"))
-    cache, ref_cache, rubrics, out = tmp / "exec-cache", {}, {}, {}
     t0 = time.monotonic()
-    try:
-        for name in TWINS + SINGLE:  # twins first: their notebooks fill the execution cache
-            m = MANIFESTS[name]
-            rubric = rubrics.setdefault(m["rubric"], load_rubric(H.ROOT / m["rubric"]))
-            scratch = tmp / "s" / m["netid"]
-            env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch, exec_cache=cache,
-                      reference_cache=ref_cache, jobs=1)
-            t1 = time.monotonic()
-            try:
-                rep, err = grade(Path(m["zip_path"]), env).to_dict(), None
-            except BaseException as exc:  # the grader itself failed: asserted below
-                rep, err = None, f"{type(exc).__name__}: {exc}"
-            out[name] = {"report": rep, "error": err, "seconds": time.monotonic() - t1,
-                         "procs": sorted(H.kernel_processes(str(scratch)))}
+    try:  # twins first: their notebooks fill the execution cache
+        out = H.grade_suite(MANIFESTS, [TWINS, SINGLE], tmp)
         print(f"\nred-team corpus: {len(out)} submissions graded in {time.monotonic() - t0:.0f} s")
         yield {"results": out, "out": tmp / "out", "tmp": tmp}
     finally:
