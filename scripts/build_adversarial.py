@@ -1161,6 +1161,22 @@ def write_attack(out: Path, name: str, netid: str, entries: dict, exp: dict, ext
     return zpath
 
 
+def write_notebook_attacks(out, attacks, label: str) -> list[Path]:
+    """Write attacks given as (name, netid, {notebook name: notebook}, exp): each zip holds
+    the theory PDF and those notebooks; netids are checked against the sandbox corpus and
+    each other (shared by the checks and Section-8 builders)."""
+    out = Path(out)
+    written = []
+    known = {a[1] for a in ATTACKS}
+    for name, netid, notebooks, exp in attacks:
+        assert netid not in known, netid
+        known.add(netid)
+        pdf = sl.theory_pdf([f"Homework 2 - theory answers - {netid}", f"(adversarial test submission: {label})"])
+        entries = {sl.PDF_NAME: pdf, **{k: sl.notebook_bytes(v) for k, v in notebooks.items()}}
+        written.append(write_attack(out, name, netid, entries, exp, extra={"notebooks": sorted(notebooks)}))
+    return written
+
+
 def corpus_main(doc: str, build_all, members, argv=None) -> None:
     """The command line every corpus builder shares: build into --out (default
     submissions/adversarial), or --list the members. `members` yields (name, netid, exp)."""

@@ -233,16 +233,7 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
 
 
 def build_all(out=OUT):
-    out = Path(out)
-    written = []
-    known = {a[1] for a in ba.ATTACKS}
-    for name, netid, notebooks, exp in attacks():
-        assert netid not in known, netid
-        known.add(netid)
-        pdf = sl.theory_pdf([f"Homework 2 - theory answers - {netid}", "(adversarial test submission: section 8)"])
-        entries = {sl.PDF_NAME: pdf, **{k: sl.notebook_bytes(v) for k, v in notebooks.items()}}
-        written.append(ba.write_attack(out, name, netid, entries, exp, extra={"notebooks": sorted(notebooks)}))
-    return written
+    return ba.write_notebook_attacks(out, attacks(), "section 8")
 
 
 def main(argv=None):
