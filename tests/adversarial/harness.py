@@ -297,3 +297,16 @@ def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: in
         for phase in phases:
             list(pool.map(one, phase))
     return out
+
+
+def graded_report(result: dict, name: str, manifest: dict) -> dict:
+    """One grade_suite result, asserted sane: the grader did not fail, left no kernel or
+    probe behind and stayed within the manifest's time bound. Returns the report."""
+    assert result["error"] is None, f"the grader itself failed on {name}: {result['error']}"
+    assert result["procs"] == [], f"kernels or probes left behind: {result['procs']}"
+    assert result["seconds"] <= manifest["max_seconds"], result["seconds"]
+    return result["report"]
+
+
+def items_by_id(report: dict) -> dict:
+    return {i["id"]: i for i in report["items"]}
