@@ -30,6 +30,20 @@ def grade_mini(tmp_path, mini_rubric):
     return run
 
 
+@pytest.fixture(scope="session")
+def shared_exec_cache(tmp_path_factory) -> Path:
+    """One execution cache for the whole test session, shared by every xdist worker (the
+    directory above the workers' own base temp dirs). Entries are content-keyed and written
+    whole (temp dir + rename: grader.execute.cache), so tests that grade the same notebooks
+    under the same limits and instrumentation run each notebook once per session. Pass it
+    as `Env(exec_cache=...)`, `grader run --cache`, or copy it into a batch's OUT/.batch."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if base.name.startswith("popen-gw") else base
+    path = root / "shared-exec-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 # -- the fuzz-case count in the terminal summary, also from xdist worker processes --------
 
 def pytest_sessionfinish(session, exitstatus):
