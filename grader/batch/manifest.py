@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.errors import GraderError
+from grader.fsutil import atomic_write_bytes  # noqa: F401 - the one writer, imported from here by older code
 
 MANIFEST_VERSION = 1
 GRADER_ROOT = Path(__file__).resolve().parent.parent
@@ -90,22 +91,6 @@ def job_key(zip_sha256: str, zip_name: str, rubric_digest: str, version: str, is
     blob = json.dumps({"zip": zip_sha256, "name": zip_name, "rubric": rubric_digest,
                        "grader": version, "isolation": isolation}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write-then-rename with fsync: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 @dataclass(frozen=True)

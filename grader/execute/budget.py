@@ -175,11 +175,9 @@ def write_cache(path: Path, key: str, seconds: float) -> None:
     data["entries"][key] = {"benchmark_s": round(float(seconds), 6),
                             "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".benchmark-", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
+        from grader.fsutil import atomic_write_text
+
+        atomic_write_text(path, json.dumps(data, indent=1))
     except OSError:
         pass
 

@@ -83,7 +83,7 @@ class ReportWriteError(RuntimeError):
 
 
 def _write(path: Path, data: bytes) -> None:
-    from grader.batch.manifest import atomic_write_bytes
+    from grader.fsutil import atomic_write_bytes
 
     atomic_write_bytes(path, data)
 
