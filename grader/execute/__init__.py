@@ -138,8 +138,9 @@ def run_notebook(
         hit = cache.get(cache_key)
         if hit is not None:
             return _restore(hit, spec, job, workdir, skip_notes, budget)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+    from grader.childenv import single_threaded_env
+
+    env = single_threaded_env({k: v for k, v in os.environ.items() if not k.startswith("JPY_")})
     t0 = time.monotonic()
     stderr_path = private / "executor.stderr"
     with open(stderr_path, "wb") as err:

@@ -105,7 +105,9 @@ def workload(repeats: int = 5) -> float:
 def _measure() -> float:
     """The workload in a child process with the kernels' single-thread settings (so the
     grader's own threads and BLAS set-up do not count); in-process if that fails."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    from grader.childenv import single_threaded_env
+
+    env = single_threaded_env(os.environ)
     root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run([sys.executable, "-c", "from grader.execute.budget import workload; print(repr(workload()))"],

@@ -454,13 +454,13 @@ def _make_kernel_manager(job: dict):
 def _plain_env(workdir: Path) -> dict:
     import os
 
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH")}
+    from grader.childenv import single_threaded_env
+
     home = workdir / ".home"
     home.mkdir(exist_ok=True)
-    env.update(HOME=str(home), TMPDIR=str(home), IPYTHONDIR=str(home / ".ipython"), MPLCONFIGDIR=str(home / ".mpl"),
-               MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONDONTWRITEBYTECODE="1")
-    return env
+    return single_threaded_env({k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH")},
+                               HOME=str(home), TMPDIR=str(home), IPYTHONDIR=str(home / ".ipython"),
+                               MPLCONFIGDIR=str(home / ".mpl"), MPLBACKEND="Agg")
 
 
 def _lift_address_space_cap() -> None:

@@ -292,8 +292,9 @@ class Prober:
                              readonly_binds=self.binds)
             err = open(work / "server.log", "wb") if server else subprocess.STDOUT
             return sb, sb.popen(argv, cwd=str(work), stderr=err, **pipes)
-        env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "HOME": str(work), "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        from grader.childenv import single_threaded_env
+
+        env = single_threaded_env(PATH=os.environ.get("PATH", ""), HOME=str(work), MPLBACKEND="Agg")
         err = open(work / "server.log", "wb") if server else subprocess.STDOUT
         if not server:
             pipes["stdin"] = subprocess.DEVNULL

@@ -162,20 +162,12 @@ class Sandbox:
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """A scrubbed environment: nothing of the grader's, scratch dirs in workdir."""
         w = self.workdir
-        env = {
-            "PATH": os.pathsep.join([str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "HOME": str(w),
-            "USER": "student",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "NUMEXPR_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
-            "MPLBACKEND": "Agg",
-        }
+        from grader.childenv import single_threaded_env
+
+        env = single_threaded_env(
+            PATH=os.pathsep.join([str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
+            LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=str(w), USER="student", PYTHONNOUSERSITE="1", MPLBACKEND="Agg",
+        )
         for var, sub in _ENV_DIRS.items():
             env[var] = str(w / sub)
         if extra:
