@@ -12,6 +12,7 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from grader import defaults
 from grader.sandbox.detect import ISOLATION_CHOICES
 
 from grader.errors import GraderError, UsageError
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES,
                      help="sandbox mode (default: the strongest available)")
     run.add_argument("--no-sandbox", action="store_true", help="same as --isolation none (trusted code only)")
-    run.add_argument("--jobs", type=int, default=min(3, os.cpu_count() or 1), help="notebooks executed at once (default: %(default)s)")
+    run.add_argument("--jobs", type=int, default=defaults.run_jobs(), help="notebooks executed at once (default: %(default)s)")
     run.add_argument("--cache", help="reuse executions of identical notebooks from this directory (content-hash cache)")
     run.add_argument("--keep-scratch", action="store_true", help="keep the job's scratch directory for debugging")
     run.add_argument("--json", action="store_true", help="print the full JSON report instead of the summary table")

@@ -1,22 +1,17 @@
 """`grader batch` and `grader report`: argument parsing only; the work is in grader.batch."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from grader import defaults
 from grader.sandbox.detect import ISOLATION_CHOICES
 
 
 def default_workers() -> int:
-    """One worker per core (kernels and probes are single-threaded; a worker keeps about
-    one core busy), but no more than one per 2 GiB of memory (grader + kernel peak ~1 GiB)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
-    except (ValueError, OSError):
-        mem_gib = 2.0 * cores
-    return max(1, min(cores, int(mem_gib // 2)))
+    from grader.defaults import batch_workers
+
+    return batch_workers()
 
 
 def _default_rubric() -> str:
@@ -83,7 +78,7 @@ def add_batch_parser(subparsers) -> None:
                    help="use an existing Dask cluster, e.g. tcp://host:8786 (its workers need this project installed)")
     b.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES,
                    help="sandbox mode on the workers (default: the strongest available)")
-    b.add_argument("--jobs", type=int, default=1, help="notebooks of one submission executed at once (default: %(default)s)")
+    b.add_argument("--jobs", type=int, default=defaults.BATCH_JOBS, help="notebooks of one submission executed at once (default: %(default)s)")
     b.add_argument("--job-timeout", type=float, metavar="SECONDS",
                    help="wall-clock limit per submission; a grading stuck past it becomes a 'not graded' row "
                         "(default: the rubric's notebook budgets added up, calibrated on this machine where the "
@@ -91,7 +86,7 @@ def add_batch_parser(subparsers) -> None:
                         "plus 600 s; 0: no limit)")
     b.add_argument("--manual-scores", metavar="CSV",
                    help="TA scores for manual items: netid,<item id>...,<item id>:comment (validated first)")
-    b.add_argument("--similarity-threshold", type=float, default=0.8,
+    b.add_argument("--similarity-threshold", type=float, default=defaults.SIMILARITY_THRESHOLD,
                    help="report pairs of submissions whose normalized code overlaps at least this much (default: %(default)s)")
     b.add_argument("--clear-cache", action="store_true",
                    help="empty the batch's caches of executions and probe results (OUT/.batch/exec-cache, "
@@ -105,7 +100,7 @@ def add_batch_parser(subparsers) -> None:
                               description="Derive every format from the canonical OUT/<netid>/report.json files.")
     r.add_argument("out", metavar="OUT", help="a folder written by `grader batch` or `grader run`")
     r.add_argument("--rubric", help="rubric directory (column order, starter code); default: the one in the reports")
-    r.add_argument("--similarity-threshold", type=float, default=0.8, help="(default: %(default)s)")
+    r.add_argument("--similarity-threshold", type=float, default=defaults.SIMILARITY_THRESHOLD, help="(default: %(default)s)")
     r.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
                    help="Gradescope visibility of hidden items; their output is always reduced to the verdict (default: %(default)s)")
     r.set_defaults(func=cmd_report)

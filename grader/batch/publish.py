@@ -18,6 +18,7 @@ import json
 import re
 from pathlib import Path
 
+from grader import defaults
 from grader.errors import UsageError
 
 
@@ -63,7 +64,7 @@ def _rubric_from_reports(reports) -> object | None:
     return None
 
 
-def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: float = 0.8,
+def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
                         gradescope_hidden: str = "visible") -> dict:
     from grader.batch import similarity
     from grader.model import Report, ReportError

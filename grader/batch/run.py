@@ -35,6 +35,7 @@ from grader.batch.engine import dask_client, run_jobs
 from grader.batch.manifest import Manifest, atomic_write_bytes, grader_version, job_key, rubric_hash, sha256_file
 from grader.batch.manual import ManualScores, load_manual_scores, merge_manual
 from grader.batch.progress import Progress
+from grader import defaults
 from grader.errors import UsageError
 
 # Names the batch writes into OUT/<netid>/ itself; a check's extra files may not take them.
@@ -89,11 +90,11 @@ class Batch:
     rubric_digest: str
     version: str
     isolation: str = "auto"
-    workers: int = 2
+    workers: int = defaults.BATCH_WORKERS_FALLBACK
     scheduler: str | None = None
     jobs: int = 1
     manual: ManualScores | None = None
-    similarity_threshold: float = 0.8
+    similarity_threshold: float = defaults.SIMILARITY_THRESHOLD
     class_reports: bool = True
     job_fn: Callable[[dict], dict] | None = None
     job_timeout_s: float | None = None
@@ -393,9 +394,9 @@ STAGES: tuple[tuple[str, Callable[[ClassState, Batch], ClassState]], ...] = (
 )
 
 
-def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = 2,
+def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | Path, *, workers: int = defaults.BATCH_WORKERS_FALLBACK,
               scheduler: str | None = None, isolation: str = "auto", jobs: int = 1,
-              manual_scores: str | Path | None = None, similarity_threshold: float = 0.8,
+              manual_scores: str | Path | None = None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
               class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
               job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None,
               cache: bool = True, clear_cache: bool = False) -> BatchResult:

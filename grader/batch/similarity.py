@@ -83,6 +83,8 @@ import tokenize
 from collections import Counter
 from pathlib import Path
 
+from grader.defaults import SIMILARITY_THRESHOLD
+
 # Never renamed (nor are builtins and library names the code does not bind itself).
 _KEEP = {"self", "cls", "super", "__init__", "__call__", "forward"}
 _ROLE_CLASS, _ROLE_FUNC, _ROLE_ATTR, _ROLE_PARAM, _ROLE_LOCAL, _ROLE_GLOBAL, _NUM = (
@@ -822,7 +824,7 @@ def _pair_scores(fa: dict[str, set[int]], fb: dict[str, set[int]]) -> tuple[int,
 
 
 def similar_pairs(codes: dict[str, dict[str, str]], starter: dict[str, str] | None = None, *,
-                  threshold: float = 0.8, k: int = K, w: int = W, min_shared: int = 12,
+                  threshold: float = SIMILARITY_THRESHOLD, k: int = K, w: int = W, min_shared: int = 12,
                   min_fingerprints: int = 4, min_grams: int = 8, min_target_tokens: int = 20,
                   common_fraction: float = 0.5, min_class_for_common: int = 10) -> list[dict]:
     """Pairs of submissions (by netid) whose target code is similar (module docstring: the rule).

@@ -38,6 +38,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 
+from grader.defaults import SANDBOX_DISK_MB
+
 TRUNC_NOTE = "\n[grader] output truncated: the notebook printed more than the stored limit\n"
 MAX_WIRE_MSG = 32 << 20  # zmq drops bigger messages before they reach our memory
 MAX_DROPPED = 20  # dropped kernel messages noted per run
@@ -438,7 +440,7 @@ def _make_kernel_manager(job: dict):
         from grader import sandbox as sbx
 
         limits = sbx.Limits(memory_bytes=int(job["memory_bytes"]), cpu_seconds=None,
-                            disk_bytes=int(job.get("disk_bytes", 512 << 20)))
+                            disk_bytes=int(job.get("disk_bytes", SANDBOX_DISK_MB << 20)))
         iso = sbx.detect_isolation(prefer=mode)
         binds = [(Path(src), Path(dest)) for src, dest in job.get("readonly_binds", [])]
         sb = sbx.Sandbox(workdir, limits, iso, name=job.get("name", "nb"), hide=[Path(h) for h in job.get("hide", [])],

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from grader.defaults import SANDBOX_DISK_MB
+
 
 @dataclass(frozen=True)
 class SkipRule:
@@ -79,7 +81,7 @@ class Execution:
     max_output_kb: int
     skip_cells: tuple[SkipRule, ...]
     # the work dir's size cap (a tmpfs quota where the machine allows it)
-    disk_mb: int = 512
+    disk_mb: int = SANDBOX_DISK_MB
     # None: the fixed limits above; else budgets calibrated on the grading machine
     calibration: Calibration | None = None
     # A notebook still running at its budget: "penalty" (it cannot be executed) or "ta"

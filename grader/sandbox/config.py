@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from grader.defaults import SANDBOX_DISK_MB
+
 GiB = 1 << 30
 
 # torch reserves a lot of address space at import; a smaller RLIMIT_AS breaks it (the CPU
@@ -27,7 +29,7 @@ class Limits:
     open_files: int = 1024
     # Total size of the work dir (its own tmpfs while the job runs; see sandbox/disk.py).
     # Enforced where Isolation.features has "disk-quota"; None: not capped.
-    disk_bytes: int | None = 512 << 20
+    disk_bytes: int | None = SANDBOX_DISK_MB << 20
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "max_processes", "file_size_bytes", "open_files"):
