@@ -1,0 +1,1 @@
+"""LMS integration: class rosters, LMS downloads in, LMS gradebooks out."""
