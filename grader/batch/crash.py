@@ -2,6 +2,8 @@
 
 Built from the rubric (every item present, as an error), so the gradebook row has the
 same columns as everyone else's and the student's feedback says it is not their fault.
+The reason is the typed report's `crash_reason` field (grader/model.py), which the formats
+read (the gradebook's notes, "NOT GRADED" in the summary); the finding says it in words.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from grader.model import Finding, ItemResult, Report
 
 def crash_report(rubric, zip_path: Path, netid: str, sha256: str, reason: str, detail: str = "",
                  isolation: str = "auto", seconds: float = 0.0) -> dict:
+    reason = reason or "the grader failed on this submission"  # never "": an empty crash_reason means graded
     items = []
     for item in rubric.items:
         manual = item.kind == "manual"
@@ -21,7 +24,7 @@ def crash_report(rubric, zip_path: Path, netid: str, sha256: str, reason: str, d
             id=item.id, title=item.title, kind=item.kind, score=0.0, max_score=item.points,
             status="pending" if manual else "error",
             feedback="graded by a TA; pending" if manual else f"not graded: {reason}",
-            visibility=item.visibility, part=item.part,
+            visibility=item.visibility, part=item.part, extra_credit=item.extra_credit,
         ))
     finding = Finding("grader_crash", f"{reason}. This is a fault of the grader, not of the submission; "
                                       "the instructor will regrade it.", "error")
@@ -34,5 +37,6 @@ def crash_report(rubric, zip_path: Path, netid: str, sha256: str, reason: str, d
         environment=environment.describe(rubric, {"mode": isolation, "uid": None, "features": [], "missing": []}),
         graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         seconds=round(seconds, 3),
+        crash_reason=reason, extra_credit_cap=rubric.extra_credit_cap,
     )
     return report.to_dict()
