@@ -26,7 +26,7 @@ MARKER = "# ---- in-kernel source: everything below this line is sent as text --
 
 MODULES = ("model_capture", "model_export", "loss_curve_hooks", "loss_curve_write", "autograd_guard",
            "hand_derived", "param_values", "cnn_verify", "cnn_trace", "train_step_probe", "rebuild",
-           "echo_probe", "cnn_eval")
+           "echo_probe", "cnn_eval", "witness")
 
 
 @lru_cache(maxsize=None)
