@@ -8,6 +8,7 @@ import time
 import pytest
 
 from factories import MINI_RUBRIC, FIXTURES, make_nb, make_zip, mini_files
+from isolation_expect import assert_strongest_isolation
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def test_complete_submission_scores_every_auto_item(tmp_path, grade_mini):
     assert its["mini_theory.q1"]["status"] == "pending"
     assert r["score"] == 20 and r["max_score"] == 30 and r["penalties"] == []
     assert all(nb["executed"] for nb in r["notebooks"])
-    assert r["environment"]["isolation"]["mode"] in ("bwrap", "rlimits", "none")
+    assert_strongest_isolation(r)
     assert r["environment"]["seeds"] == {"mini.ipynb": 7, "other.ipynb": 7}
     assert (tmp_path / "out" / "ab1234" / "report.json").exists()
     assert "Score: 20 / 30" in (tmp_path / "out" / "ab1234" / "feedback.md").read_text()

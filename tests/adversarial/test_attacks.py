@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import harness as H
+from isolation_expect import assert_strongest_isolation
 
 # grades a corpus of submissions end to end: with the slow tests (CI runs them all)
 pytestmark = pytest.mark.slow
@@ -109,7 +110,7 @@ def check_report(name: str, res: dict, out_dir: Path, twin_score: float | None):
     assert all(n["status"] in NB_STATUSES for n in rep["notebooks"])
     assert all(i["status"] in ITEM_STATUSES and 0 <= i["score"] <= i["max_score"] for i in rep["items"])
     assert not any(f["code"] == "internal_error" for f in rep["findings"]), rep["findings"]
-    assert rep["environment"]["isolation"]["mode"] in ("bwrap", "rlimits", "none")
+    assert_strongest_isolation(rep)
     # no hang past the deadline
     assert res["seconds"] <= m["max_seconds"], f"grading took {res['seconds']:.0f} s (bound {m['max_seconds']} s)"
     # no gain from the attack

@@ -15,7 +15,11 @@ from sandbox_helpers import PY  # noqa: F401
 
 @pytest.fixture(scope="session")
 def bwrap_iso() -> Isolation:
+    from isolation_expect import bwrap_required
+
     if shutil.which("bwrap") is None:
+        if bwrap_required():
+            pytest.fail("GRADER_REQUIRE_BWRAP is set but bubblewrap is not installed (apt-get install bubblewrap)")
         pytest.skip("bubblewrap not installed (apt-get install bubblewrap): bwrap mode untestable")
     iso = detect_isolation("bwrap")
     if iso.mode != "bwrap":
