@@ -1,11 +1,17 @@
 """The content-hash caches a batch keeps (grader/execute/cache.py, grader/probe/cache.py):
 keys change with what determines a result, entries are verified on read, corrupted or
 foreign entries are deleted and recomputed, timeouts and crashes are never cached, and a
-cached probe result is decoded through the same boundary as a fresh one."""
+cached probe result is decoded through the same boundary as a fresh one.
+
+The execution key is tested as run_notebook computes it (a cache stub records the key and
+stops before anything runs): limits, instrumentation, skip rules and support files change
+it, the job dir and bytecode do not."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -94,6 +100,7 @@ def _prober(tmp_path, name, cache_dir):
     return Prober(tmp_path / name, isolation="none", use_server=False, cache_dir=cache_dir)
 
 
+@pytest.mark.slow  # real probe processes (about 10 s each on a loaded machine)
 def test_probe_results_are_cached_by_their_inputs_and_verified(tmp_path):
     cache_dir = tmp_path / "pc"
     p = _prober(tmp_path, "a", cache_dir)
@@ -139,6 +146,7 @@ def test_a_cached_result_goes_through_the_untrusted_decoder(tmp_path):
     assert p.stats["cached_probes"] == 1 and isinstance(out.value, Opaque) and out.value.type == "missing-array"
 
 
+@pytest.mark.slow  # a real probe process, killed at its time limit
 def test_a_timed_out_call_is_not_cached(tmp_path):
     cache_dir = tmp_path / "pc"
     p = _prober(tmp_path, "a", cache_dir)
@@ -175,3 +183,172 @@ def test_similarity_code_is_parsed_once_per_zip_and_targets(tmp_path):
         f.write_text("{not json")
     assert _cached_code(str(cache), z1, rubric, compute("d")) == {"hw2_cnn.ipynb::conv1d_forward": "d"}
     assert _cached_code(None, z1, rubric, compute("e"))["hw2_cnn.ipynb::conv1d_forward"] == "e"
+
+
+# -- the key run_notebook really computes (not a hand-written settings dict) ----------------
+# The cache stub records the key and stops run_notebook before anything executes, so these
+# tests see exactly what a grading would look up: milliseconds, no kernel.
+
+class _Stop(Exception):
+    pass
+
+
+class _KeyRecorder:
+    def __init__(self):
+        self.key = None
+
+    def get(self, k):
+        self.key = k
+        raise _Stop
+
+
+def _exec_key(tmp_path, spec, nb=None, support=None, isolation="none", prologue=(), epilogue=()) -> str:
+    from grader.execute import run_notebook
+
+    rec = _KeyRecorder()
+    job = Path(tempfile.mkdtemp(prefix="job", dir=tmp_path))  # the job dir itself is not part of the key
+    with pytest.raises(_Stop):
+        run_notebook(nb if nb is not None else _nb(), spec, job, support, isolation,
+                     prologue=list(prologue), epilogue=list(epilogue), cache=rec)
+    assert isinstance(rec.key, str) and len(rec.key) == 64
+    return rec.key
+
+
+@pytest.fixture
+def mini_spec(mini_rubric):
+    return mini_rubric.notebook("mini.ipynb")
+
+
+def _limits(spec, **kw):
+    return dataclasses.replace(spec, execution=dataclasses.replace(spec.execution, **kw))
+
+
+def test_run_notebooks_key_changes_with_each_limit_and_not_with_the_job_dir(tmp_path, mini_spec):
+    base = _exec_key(tmp_path, mini_spec)
+    assert _exec_key(tmp_path, mini_spec) == base  # another job dir, same execution: a hit
+    ex = mini_spec.execution
+    for field, value in [("cell_timeout_s", ex.cell_timeout_s + 1), ("notebook_timeout_s", ex.notebook_timeout_s + 1),
+                         ("memory_mb", ex.memory_mb * 2), ("max_output_kb", ex.max_output_kb + 1),
+                         ("disk_mb", ex.disk_mb + 1)]:
+        assert _exec_key(tmp_path, _limits(mini_spec, **{field: value})) != base, field
+    assert _exec_key(tmp_path, mini_spec, isolation="rlimits") != base
+    assert _exec_key(tmp_path, mini_spec, nb=_nb("x = 2")) != base
+
+
+def test_run_notebooks_key_changes_with_the_skip_rules_that_change_the_prepared_cells(tmp_path, mini_spec):
+    from grader.rubric.model import SkipRule
+
+    nb = _nb("x = 1\nprint('keep')")
+    base = _exec_key(tmp_path, mini_spec, nb=nb)
+    unused = (SkipRule(pattern=r"^never_matches_anything$", reason="not in this notebook"),)
+    assert _exec_key(tmp_path, _limits(mini_spec, skip_cells=unused), nb=nb) == base  # same prepared cells
+    used = (SkipRule(pattern=r"^print\('keep'\)$", reason="skip the print"),)
+    assert _exec_key(tmp_path, _limits(mini_spec, skip_cells=used), nb=nb) != base
+
+
+def test_run_notebooks_key_changes_with_the_instrumentation(tmp_path, mini_spec):
+    base = _exec_key(tmp_path, mini_spec)
+    assert _exec_key(tmp_path, mini_spec, prologue=[("mini.add", "x = 0")]) != base
+    assert _exec_key(tmp_path, mini_spec, epilogue=[("mini.add", "x = 0")]) != base
+    assert (_exec_key(tmp_path, mini_spec, prologue=[("mini.add", "x = 0")])
+            != _exec_key(tmp_path, mini_spec, prologue=[("mini.add", "x = 1")]))
+    assert (_exec_key(tmp_path, mini_spec, prologue=[("a", "x = 0")])
+            != _exec_key(tmp_path, mini_spec, prologue=[("b", "x = 0")]))  # which item's cell: its own record
+
+
+def test_an_items_parameters_change_the_key_only_through_what_its_instrumentation_runs(tmp_path, mini_spec):
+    """A loss_curve item's snapshot interval is in the kernel code; its accuracy goal is judged
+    afterwards: a rubric change to the goal reuses the execution, a change to the interval does not."""
+    from grader.checks import registry
+    from grader.pipeline import _instrumentation
+    from grader.rubric.model import ItemSpec
+
+    def key_with(**params):
+        item = ItemSpec(id="mini.curve", title="curve", points=1.0, kind="loss_curve", target=None,
+                        params=registry.get("loss_curve").Params.of(params), visibility="visible", feedback="", part="code")
+        pro, epi = _instrumentation(dataclasses.replace(mini_spec, items=(item,)))
+        assert pro and epi
+        return _exec_key(tmp_path, mini_spec, prologue=pro, epilogue=epi)
+
+    base = key_with()
+    assert key_with(min_accuracy=0.9, max_rise=0.5) == base
+    assert key_with(steps_per_snapshot=7) != base
+    assert key_with(model_class="OtherLSTM") != base
+
+
+def test_run_notebooks_key_changes_with_the_support_files_and_not_their_bytecode(tmp_path, mini_spec):
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "helpers.py").write_text("A = 1\n")
+    base = _exec_key(tmp_path, mini_spec, support=res)
+    assert _exec_key(tmp_path, mini_spec) != base  # no support dir at all
+    (res / "__pycache__").mkdir()
+    (res / "__pycache__" / "helpers.cpython-311.pyc").write_bytes(b"bytecode")
+    assert _exec_key(tmp_path, mini_spec, support=res) == base
+    (res / "helpers.py").write_text("A = 2\n")
+    changed = _exec_key(tmp_path, mini_spec, support=res)
+    assert changed != base
+    (res / "data.txt").write_text("more")
+    assert _exec_key(tmp_path, mini_spec, support=res) != changed
+    (res / "data.txt").unlink()
+    (res / "renamed.py").write_text((res / "helpers.py").read_text())
+    (res / "helpers.py").unlink()
+    assert _exec_key(tmp_path, mini_spec, support=res) != changed  # same bytes under another name
+
+
+def test_the_key_changes_with_the_graders_executor_and_version(monkeypatch):
+    from importlib import metadata
+
+    base = ec.key(_nb(), SETTINGS, "none")
+    monkeypatch.setattr(ec, "_executor_digest", lambda: "another executor")
+    assert ec.key(_nb(), SETTINGS, "none") != base
+    monkeypatch.undo()
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "999.0" if name == "dl-grader" else real(name))
+    assert ec.key(_nb(), SETTINGS, "none") != base
+
+
+@pytest.mark.parametrize("run", [
+    {**RUN, "status": "executor_crashed"}, {**RUN, "status": "invalid"},
+    {**RUN, "status": "cell_errors", "cells": [{"index": 0, "status": "dead", "seconds": 1.0}]},
+])
+def test_other_failures_of_the_machine_are_not_cached_either(tmp_path, run):
+    assert not ec.cacheable(run)
+    cache = _entry(tmp_path, run)
+    assert cache.get("k1") is None and not (tmp_path / "cache" / "k1").exists()
+
+
+def test_what_can_be_cached_is_cached(tmp_path):
+    """The other side of the cases above: completed runs and the student's own cell errors."""
+    for status in ("completed", "cell_errors"):
+        run = {**RUN, "status": status}
+        assert ec.cacheable(run)
+        (tmp_path / status).mkdir()
+        cache = _entry(tmp_path / status, run)
+        assert cache.get("k1") is not None
+
+
+@pytest.mark.parametrize("damage", ["entry.json not JSON", "entry.json a list", "entry without run.json",
+                                    "symlinked export", "entry dir is a symlink"])
+def test_more_damaged_entries_are_ignored(tmp_path, damage):
+    cache = _entry(tmp_path)
+    d = tmp_path / "cache" / "k1"
+    if damage == "entry.json not JSON":
+        (d / ec.ENTRY_FILE).write_text("{truncated")
+    elif damage == "entry.json a list":
+        (d / ec.ENTRY_FILE).write_text("[]")
+    elif damage == "entry without run.json":
+        entry = json.loads((d / ec.ENTRY_FILE).read_text())
+        (d / "run.json").unlink()
+        entry["files"].pop("run.json")
+        (d / ec.ENTRY_FILE).write_text(json.dumps(entry))
+    elif damage == "symlinked export":
+        (d / "exports" / "w.npz").unlink()
+        (d / "exports" / "w.npz").symlink_to(tmp_path / "exports" / "w.npz")  # same bytes, not a regular file
+    else:
+        real = tmp_path / "elsewhere"
+        d.rename(real)
+        d.symlink_to(real, target_is_directory=True)
+        assert cache.get("k1") is None
+        return
+    assert cache.get("k1") is None and not d.exists()
