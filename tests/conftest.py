@@ -1,14 +1,11 @@
 """Fixtures for the whole suite; the factories live in tests/factories.py."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # `from factories import ...` from any test dir
-
-from factories import MINI_RUBRIC  # noqa: E402
+from factories import MINI_RUBRIC
 
 
 @pytest.fixture(scope="session")

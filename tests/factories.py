@@ -1,8 +1,8 @@
 """Shared test factories: in-memory notebooks, deterministic zips, paths. Import as
-`from factories import ...` (tests/conftest.py puts this directory on sys.path)."""
+`from factories import ...` from any test directory (pyproject's pytest `pythonpath`
+puts tests/, tests/batch, tests/fixtures and scripts/ on the import path)."""
 from __future__ import annotations
 
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,8 +14,6 @@ MINI_RUBRIC = FIXTURES / "mini_rubric"
 HW2_RUBRIC = ROOT / "rubrics" / "hw2"
 SAMPLES = ROOT / "submissions"
 ZIP_TIME = (2026, 2, 27, 12, 0, 0)
-
-sys.path.insert(0, str(FIXTURES))  # mini_ref: the small test rubric's reference functions
 
 
 def make_nb(*cells: str, markdown: str | None = None) -> str:

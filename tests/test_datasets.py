@@ -3,7 +3,6 @@ the generated cats-vs-dogs stand-in, and network-only code as an environment fin
 import dataclasses
 import hashlib
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
@@ -190,11 +189,11 @@ def _files(root: Path) -> dict:
 
 
 def test_stand_in_rebuilds_byte_identically(tmp_path):
-    sys.path.insert(0, str(GENERATOR.parent))
-    try:
-        import make_cats_dogs
-    finally:
-        sys.path.remove(str(GENERATOR.parent))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_cats_dogs", GENERATOR)
+    make_cats_dogs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_cats_dogs)
     built = make_cats_dogs.build(tmp_path)
     committed = _files(STAND_IN)
     assert _files(built) == committed, "rebuild with: python reference/lab/data/make_cats_dogs.py"

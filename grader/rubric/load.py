@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from grader.errors import RubricError
-from grader.rubric import schema
+from grader.rubric import extend, schema
 from grader.rubric.model import (
     Calibration,
     Dataset,
@@ -236,8 +236,8 @@ def _split_path(path: str):
     return out
 
 
-def _notebook_rubric(file: Path, base: Execution) -> NotebookRubric:
-    raw = load_yaml_validated(file, schema.NOTEBOOK)
+def _notebook_rubric(file: Path, base: Execution, renames: dict | None = None) -> NotebookRubric:
+    raw = extend.notebook_raw(file, renames)  # its own `extends` chain, then the assignment's renames
     stem = Path(raw["notebook"]).stem
     items = []
     seen = set()
@@ -308,7 +308,8 @@ def assignment_raw(file: Path, _seen: tuple = (), absolute: bool = False) -> dic
     if not base_file.is_file():
         raise RubricError(file, "extends", f"bad value {ext!r}: {base_file} does not exist (a rubric directory, relative to {file.parent})")
     base = assignment_raw(base_file, (*_seen, file), absolute=True)
-    child = _absolute_paths({k: v for k, v in head.items() if k != "extends"}, file.parent)
+    base, child = extend.extend_assignment(file, base, head)  # rename, override_items, remove_items, nulls
+    child = _absolute_paths(child, file.parent)
     merged = _merge(base, child)
     validate(file, merged, schema.ASSIGNMENT)
     return merged
@@ -359,7 +360,7 @@ def load_rubric(directory: str | Path) -> Rubric:
             continue
         if not spec.rubric:
             raise RubricError(file, f"files[{i}]", f"notebook {spec.name!r} needs a 'rubric' file")
-        nb = _notebook_rubric((directory / spec.rubric).resolve(), base_exec)
+        nb = _notebook_rubric((directory / spec.rubric).resolve(), base_exec, raw.get("rename"))
         if nb.notebook != spec.name:
             raise RubricError(directory / spec.rubric, "notebook", f"bad value {nb.notebook!r}: {file.name} lists this rubric for {spec.name!r}")
         notebooks.append(nb)
@@ -389,6 +390,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         directory=directory.resolve(),
         assignment=raw["assignment"],
         title=raw["title"],
+        semester=raw.get("semester", ""),
         deadline=deadline,
         timezone=raw["timezone"],
         netid_pattern=raw.get("netid_pattern", r"^[a-z]+[0-9]+$"),

@@ -100,6 +100,10 @@ ASSIGNMENT = {
         "schema": {"const": 1},
         "assignment": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
         "title": {"type": "string"},
+        # which run of the course this rubric grades (e.g. "Fall 2021 (Homework 3)"), for people
+        "semester": {"type": "string", "minLength": 1},
+        # files of the extended rubric renamed (grader/rubric/extend.py), composed along the chain
+        "rename": {"type": "object", "additionalProperties": {"type": "string", "pattern": r"^[^/\\]+$"}},
         "deadline": {"type": "string", "format": "date-time-local"},
         "timezone": {"type": "string"},
         "netid_pattern": {"type": "string"},

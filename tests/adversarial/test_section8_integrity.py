@@ -37,7 +37,6 @@ ITEM = "08-seq_classification.section8"
 def _manifests() -> dict[str, dict]:
     spec = importlib.util.spec_from_file_location("build_adversarial_section8", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPT.parent))
     spec.loader.exec_module(mod)
     wanted = {a[0] for a in mod.attacks()}
     ms = {n: m for n, m in H.manifests().items() if m.get("suite") == "section8"}

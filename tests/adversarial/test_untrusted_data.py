@@ -45,7 +45,6 @@ def _manifests() -> dict[str, dict]:
 
     spec = importlib.util.spec_from_file_location("build_adversarial_data", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPT.parent))
     spec.loader.exec_module(mod)
     wanted = {a[0] for a in mod.ATTACKS}
     if set(ms) != wanted or not all(Path(m["zip_path"]).exists() for m in ms.values()):

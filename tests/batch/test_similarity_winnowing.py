@@ -185,7 +185,6 @@ def _texts_for_idempotency() -> dict[str, str]:
     out = {"MODEL": MODEL, "MODEL_DISGUISED": MODEL_DISGUISED}
     for rel in ("reference/echo.py", "reference/rnn_theory.py", "grader/batch/similarity.py", "grader/extract/__init__.py"):
         out[rel] = (ROOT / rel).read_text()
-    sys.path.insert(0, str(ROOT / "scripts"))
     import build_adversarial_similarity as B
 
     for name, _, cells, _ in B.MEMBERS:
@@ -404,7 +403,6 @@ def test_the_renamed_copy_of_issue_12_is_identical_after_normalisation(corpus):
 def test_the_partial_copy_shows_which_target_in_the_class_view(corpus):
     from grader.report.cohort import build_cohort, cohort_markdown
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from batch_helpers import make_report
 
     p = _pair(corpus["reported"], "similarity_original", "similarity_partial_copy")

@@ -1,14 +1,9 @@
 """`allclose` on an in-process fake prober (tests/checks/fake_prober.py): milliseconds."""
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))  # mini_ref
-
-from fake_prober import FakeContext, item  # noqa: E402
-from grader.checks import registry  # noqa: E402
-from grader.checks.cases import SHADOW_NOTE  # noqa: E402
+from fake_prober import FakeContext, item
+from grader.checks import registry
+from grader.checks.cases import SHADOW_NOTE
 
 KIND = registry.get("allclose")
 PARAMS = {"reference": "mini_ref:add", "cases": [{"args": [{"randn": [3]}, {"randn": [3]}]},

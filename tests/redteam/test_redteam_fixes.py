@@ -4,12 +4,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def test_markdown_student_text_cannot_forge_lines():

@@ -1,6 +1,5 @@
 """The built notebooks: in sync with their build script, tagged for the grader, and
 executable with plain nbclient (solutions pass their own asserts in < 180 s)."""
-import sys
 import time
 from pathlib import Path
 
@@ -8,14 +7,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import build_notebooks  # scripts/ (pyproject's pytest pythonpath)
+import nbsource
+
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["hw2_cnn.ipynb", "hw2_rnn.ipynb", "08-seq_classification.ipynb"]
 SOLUTION = ROOT / "reference" / "solution"
 STARTER = ROOT / "reference" / "starter"
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_notebooks  # noqa: E402
-import nbsource  # noqa: E402
 
 
 def test_committed_notebooks_match_the_build(tmp_path):

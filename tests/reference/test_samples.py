@@ -1,7 +1,6 @@
 """The committed sample submissions are exactly what scripts/build_samples.py builds,
 and each sample contains what its folder name promises."""
 import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -9,10 +8,10 @@ import nbformat
 import pypdf
 import torch
 
+import build_samples  # scripts/ (pyproject's pytest pythonpath)
+import samples_lib
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_samples  # noqa: E402
-import samples_lib  # noqa: E402
 
 EXPECTED = {"hw2_theory.pdf", "hw2_cnn.ipynb", "hw2_rnn.ipynb", "08-seq_classification.ipynb"}
 

@@ -1,12 +1,9 @@
 """The class view: pass rates, histogram, similarity section with its caveat."""
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-from batch_helpers import item, make_report  # noqa: E402
+from batch_helpers import item, make_report
 
-from grader.report.cohort import build_cohort, cohort_html, cohort_markdown, histogram  # noqa: E402
+from grader.report.cohort import build_cohort, cohort_html, cohort_markdown, histogram
 
 
 def test_pass_rates_ignore_pending_and_count_every_status():

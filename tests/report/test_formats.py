@@ -1,15 +1,12 @@
 """The format registry (grader/report/formats.py) is the one loop every command writes
 through: a format added to FORMATS is written by `grader run` (write_reports), the batch's
 publishing (grader.batch.run.publish) and `grader report` (write_class_reports)."""
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_golden import crashed_report, fixed_report  # noqa: E402
+from test_golden import crashed_report, fixed_report
 
-from grader.report import formats as F  # noqa: E402
+from grader.report import formats as F
 
 
 def _probe_formats(monkeypatch, calls):

@@ -1,13 +1,10 @@
 """Gradescope results.json: valid against the documented schema; hidden items keep their secrets."""
-import sys
-from pathlib import Path
 
 import jsonschema
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-from batch_helpers import GRADESCOPE_SCHEMA, Penalty, item, make_report  # noqa: E402
+from batch_helpers import GRADESCOPE_SCHEMA, Penalty, item, make_report
 
-from grader.report.gradescope import gradescope_results  # noqa: E402
+from grader.report.gradescope import gradescope_results
 
 
 def test_results_validate_against_the_gradescope_schema():

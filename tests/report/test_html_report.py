@@ -4,13 +4,10 @@ import base64
 import io
 import json
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-from batch_helpers import Finding, item, make_report  # noqa: E402
+from batch_helpers import Finding, item, make_report
 
-from grader.report.html import feedback_html  # noqa: E402
+from grader.report.html import feedback_html
 
 
 def png_bytes():

@@ -3,15 +3,12 @@ feedback.html and Gradescope's results.json agree on what a student is shown. Ea
 a disagreement the formats had when each built its own view."""
 import base64
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-from batch_helpers import Finding, item, make_report  # noqa: E402
+from batch_helpers import Finding, item, make_report
 
-from grader.model import Report  # noqa: E402
-from grader.report.formats import FORMATS, STUDENT  # noqa: E402
-from grader.report.view import MAX_FEEDBACK, student_view  # noqa: E402
+from grader.model import Report
+from grader.report.formats import FORMATS, STUDENT
+from grader.report.view import MAX_FEEDBACK, student_view
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 80
 
