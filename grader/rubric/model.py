@@ -169,6 +169,8 @@ class Rubric:
     datasets: tuple[Dataset, ...] = ()
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
+    # which run of the course it grades (assignment.yaml `semester:`), "" when not said
+    semester: str = ""
 
     @property
     def items(self) -> tuple[ItemSpec, ...]:
