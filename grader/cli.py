@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     from grader.batch.cli import add_batch_parser  # `grader batch` and `grader report` (grader/batch)
 
     add_batch_parser(sub)
+    from grader.review.cli import add_review_parser  # `grader review` (grader/review)
+
+    add_review_parser(sub)
     val = sub.add_parser("validate", help="instructor CI: reference = full marks, starter = floor, mutants caught")
     val.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     val.add_argument("--out", help="where to keep the validation zips and reports (default: a temp dir)")

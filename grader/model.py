@@ -84,7 +84,8 @@ class ReportError(ValueError):
 def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not f.name.startswith("_") and f.metadata.get("json", True)}
+                if not f.name.startswith("_") and f.metadata.get("json", True)
+                and not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, dict):
@@ -131,6 +132,7 @@ LOAD_DEFAULTS: dict[str, dict[str, Any]] = {
     "CellOutcome": {},
     "Finding": {"code": "", "message": ""},
     "Penalty": {"reason": ""},
+    "TaRecord": {"history": ()},
 }
 
 
@@ -296,6 +298,46 @@ class NotebookRun:
 
 
 @dataclass(frozen=True)
+class TaDecision:
+    """One TA decision on one item (grader/batch/ta_journal.py), kept in the item's history.
+
+    kind: "score" (a manual item, or an automatic item the grader left pending), "override"
+    (an automatic item's verified result replaced; `reason` required), "regrade" (the answer
+    to a regrade request; `score` None keeps the score), "request" (a student's regrade
+    request, its text in `request`; no score)."""
+
+    id: str  # unique: the journal line's id, or a hash of the CSV cell
+    kind: str
+    ta: str
+    at: str  # ISO 8601 UTC; the latest decision wins
+    score: float | None = None
+    comment: str = ""  # shown to the student as the item's feedback
+    reason: str = ""  # why an automatic result was overridden
+    request: str = ""  # the student's regrade request (kind "request", or the one a "regrade" answers)
+    source: str = "review"  # "review" (grader review) | "csv:<file name>" (--manual-scores)
+    applied: bool = True  # False: recorded, but not allowed to change the score (a score on a verified item)
+
+
+@dataclass(frozen=True)
+class TaRecord:
+    """What TAs did to an item: the grader's own result as it was, and every decision in order."""
+
+    automatic: dict  # {"score", "status", "feedback"} as the grader left it
+    history: tuple[TaDecision, ...] = ()
+
+    @property
+    def current(self) -> TaDecision | None:
+        """The decision that set the score (None: the grader's result stands)."""
+        return next((d for d in reversed(self.history) if d.applied and d.score is not None), None)
+
+    @property
+    def overridden(self) -> bool:
+        """A TA replaced a result the grader verified itself (not a pending item's score)."""
+        c = self.current
+        return c is not None and self.automatic.get("status") != "pending" and c.kind in ("override", "regrade")
+
+
+@dataclass(frozen=True)
 class ItemResult:
     id: str
     title: str
@@ -308,6 +350,7 @@ class ItemResult:
     part: str = "code"
     evidence: dict = field(default_factory=dict)
     seconds: float = 0.0
+    ta: TaRecord | None = field(default=None, metadata={"omit_none": True})  # TA decisions (grader review, CSV)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", ItemStatus.parse(self.status, ItemStatus.ERROR))
@@ -513,7 +556,8 @@ class Report:
         data.setdefault("raw_score", data.get("score"))
         report = _load(cls, data, "report", {
             "penalties": _many(Penalty),
-            "items": _many(ItemResult, evidence=_evidence),
+            "items": _many(ItemResult, evidence=_evidence,
+                           ta=_optional(TaRecord, automatic=_mapping, history=_many(TaDecision))),
             "notebooks": _many(NotebookRun, cells=_many(CellOutcome), budget=_optional(ExecBudget),
                                cut=_optional(CellCut), executed_notebook=_path, exports_dir=_path,
                                instrumentation=_records),

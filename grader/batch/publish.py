@@ -1,4 +1,6 @@
 """`grader report OUT`: every derived format, from the canonical OUT/<netid>/report.json files.
+TA decisions recorded since (grader review's journal, OUT/.batch/ta: grader.batch.ta_journal)
+are applied first; a report they change is written again.
 
 The formats are grader.report.formats.FORMATS: per student (OUT/<netid>/) feedback.md,
 feedback.html, results.json (Gradescope); per class (OUT/) gradebook.csv, junit.xml,
@@ -72,8 +74,12 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
     from grader.report.formats import Context, write_class_files, write_student_files
     from grader.untrusted import text
 
+    from grader.batch.ta_journal import Journal, apply_decisions, decision
+
     out_dir = Path(out_dir)
     raw = load_reports(out_dir)
+    by_netid = Journal(out_dir).by_netid()
+    raw = [apply_decisions(d, [(e["item"], decision(e)) for e in by_netid.get(d.get("netid"), [])]) for d in raw]
     if not raw:
         raise UsageError(f"no OUT/<netid>/report.json under {out_dir}; run `grader batch` or `grader run --out {out_dir}` first")
     reports: list[Report] = []
@@ -94,7 +100,8 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
             errors.append(f"{text(r.netid, 60)!r}: not a plain NetID, its files are not written")
             continue
         try:
-            errors += [f"{r.netid}/{e}" for e in write_student_files(r, out_dir / r.netid, ctx, canonical=False)]
+            canonical = r.netid in by_netid  # the journal's decisions reach report.json too
+            errors += [f"{r.netid}/{e}" for e in write_student_files(r, out_dir / r.netid, ctx, canonical=canonical)]
         except Exception as exc:  # recorded; the next student's files are written
             errors.append(f"{r.netid}: {type(exc).__name__}: {text(exc, 300)}")
 

@@ -33,7 +33,7 @@ from typing import Callable, Mapping, TextIO
 from grader.batch.crash import crash_report
 from grader.batch.engine import dask_client, run_jobs
 from grader.batch.manifest import Manifest, atomic_write_bytes, grader_version, job_key, rubric_hash, sha256_file
-from grader.batch.manual import ManualScores, load_manual_scores, merge_manual
+from grader.batch.manual import ManualScores, load_manual_scores
 from grader.batch.progress import Progress
 from grader import defaults
 from grader.errors import UsageError
@@ -214,10 +214,10 @@ def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None
     from grader.report.formats import Context, reserved_names, write_student_files
     from grader.untrusted import report_safe
 
-    data = result["report"]
-    if manual is not None:
-        data = merge_manual(data, manual.for_netid(netid))
-    data = report_safe(data)
+    from grader.batch.ta_journal import apply_journal
+
+    # TA decisions, from the sheet and from grader review's journal: the latest wins, all kept
+    data = report_safe(apply_journal(result["report"], out_dir, manual))
     if not isinstance(data.get("items"), list) or data.get("netid") != netid or "score" not in data:
         raise ValueError("the worker's report is malformed")
     report = Report.from_dict(data, safe=True)

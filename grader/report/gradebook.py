@@ -50,6 +50,10 @@ def penalty_columns(reports: Sequence[Report]) -> list[str]:
 def notes(r: Report) -> str:
     out = [r.crash_reason] if r.crash_reason else []
     out += [f.message for f in r.findings if f.code in NOTE_CODES]
+    for i in r.items:  # a TA replaced what the grader verified: the row says who, and from what
+        if i.ta is not None and i.ta.overridden and (c := i.ta.current) is not None:
+            out.append(f"{i.id}: {c.kind} by {c.ta} at {c.at[:16]} ({float(i.ta.automatic.get('score', 0)):g} -> "
+                       f"{c.score:g}; {len(i.ta.history)} TA decision(s) in report.json)")
     if not r.submission.accepted and r.submission.rejection and not out:
         out.append(f"not accepted: {r.submission.rejection}")
     return "; ".join(out)

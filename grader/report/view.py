@@ -8,6 +8,7 @@ pictures). Audience "instructor" (JUnit for CI dashboards): everything, hidden i
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class ItemView:
     verdict: str  # one line: what a format without room for details says
     details: bool  # worth a details section: not a passed item with nothing more to say
     seconds: float = 0.0
+    history: tuple[str, ...] = ()  # the TAs' decisions on it (grader review, the TA sheet), oldest first
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,26 @@ def _item(i: ItemResult, report: Report, audience: str) -> ItemView:
                     pictures, verdict, details, float(i.seconds or 0))
 
 
+def with_history(view: ItemView, i: ItemResult) -> ItemView:
+    """The view with the TAs' decisions on the item (none shown for a hidden item)."""
+    if view.hidden or i.ta is None or not i.ta.history:
+        return view
+    return dataclasses.replace(view, details=True, history=tuple(ta_line(d, float(i.max_score)) for d in i.ta.history))
+
+
+def ta_line(d, max_score: float) -> str:
+    """One TA decision (grader.model.TaDecision) in words."""
+    when = f"{d.at[:16].replace('T', ' ')} UTC"
+    if d.kind == "request":
+        return f"{when}: regrade requested: {cut(d.request, 1000)}"
+    what = {"score": "scored", "override": "overrode the grader's result:",
+            "regrade": "answered the regrade request:"}.get(d.kind, d.kind)
+    pts = "kept the score" if d.score is None else f"{d.score:g}/{max_score:g}"
+    why = "; ".join(x for x in (d.reason, d.comment) if x)
+    return (f"{when}: {d.ta} {what} {pts}" + (f" ({cut(why, 1000)})" if why else "")
+            + ("" if d.applied else " [not applied: the grader verified this item; only an override changes it]"))
+
+
 def time_notes(nb: NotebookRun) -> list[str]:
     """A notebook's time budget with its derivation, and the cut cell if one was cut.
     Reports written before budgets have neither."""
@@ -159,7 +181,7 @@ def student_view(report: Report | dict, audience: str = "student") -> StudentVie
                      if audience == "instructor" or f.severity != "info" or f.code in SHOWN_INFO)
     return StudentView(
         audience=audience, netid=r.netid, assignment=r.assignment, score=float(r.score), max_score=float(r.max_score),
-        raw_score=float(r.raw_score), penalties=r.penalties, items=tuple(_item(i, r, audience) for i in r.items),
+        raw_score=float(r.raw_score), penalties=r.penalties, items=tuple(with_history(_item(i, r, audience), i) for i in r.items),
         pending_items=len(pending), pending_points=r.pending_points, pending_note=pending_note, submitted=submitted,
         notebooks=tuple(_notebook(nb) for nb in r.notebooks), findings=findings, not_graded=r.crash_reason,
         isolation=r.isolation_mode, graded_at=r.graded_at, seconds=float(r.seconds or 0),
