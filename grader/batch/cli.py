@@ -28,13 +28,18 @@ def cmd_batch(args) -> int:
         raise UsageError(f"--workers must be at least 1, not {args.workers}")
     if args.job_timeout is not None and args.job_timeout < 0:
         raise UsageError(f"--job-timeout must be seconds >= 0 (0: no limit), not {args.job_timeout:g}")
+    from grader.lms import gradebooks
+
     res = run_batch(args.inputs, args.out, args.rubric, workers=args.workers, scheduler=args.scheduler,
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
                     similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports,
-                    job_timeout_s=args.job_timeout, cache=not args.no_cache, clear_cache=args.clear_cache)
+                    job_timeout_s=args.job_timeout, cache=not args.no_cache, clear_cache=args.clear_cache,
+                    lms=gradebooks.options_from_args(args))
     print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
           f"(grader failures) in {res.seconds:.1f} s")
     print(f"gradebook: {Path(res.out_dir) / 'gradebook.csv'}")
+    for line in gradebooks.summary_lines(res.lms, res.out_dir):
+        print(line)
     if res.failed:
         print(f"grader: {res.failed} submission(s) could not be graded (score 0, reason in their report); "
               "rerun the same command to retry them", file=sys.stderr)
@@ -51,15 +56,25 @@ def cmd_report(args) -> int:
         from grader.rubric import load_rubric
 
         rubric = load_rubric(args.rubric)
+    from grader.lms import gradebooks
+
     cohort = write_class_reports(args.out, rubric=rubric, similarity_threshold=args.similarity_threshold,
-                                 gradescope_hidden=args.gradescope_hidden)
+                                 gradescope_hidden=args.gradescope_hidden, lms=gradebooks.options_from_args(args))
     print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, "
           f"{', '.join(f.file for f in formats(CLASS) if f.file != 'gradebook.csv')}; "
           f"per student {', '.join(f.file for f in formats(STUDENT))}; "
           f"{len(cohort['similarity']['pairs'])} similar pair(s) to review")
+    for line in gradebooks.summary_lines(cohort.get("lms"), Path(args.out)):
+        print(line)
     for err in cohort.get("errors") or []:
         print(f"grader: could not write {err}", file=sys.stderr)
     return 1 if cohort.get("errors") else 0
+
+
+def _lms_arguments(parser) -> None:
+    from grader.lms.gradebooks import add_arguments
+
+    add_arguments(parser)
 
 
 def add_batch_parser(subparsers) -> None:
@@ -94,6 +109,7 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--no-cache", action="store_true",
                    help="neither read nor write those caches in this run")
     b.add_argument("--no-class-reports", action="store_true", help="skip the gradebook/JUnit/HTML/cohort step")
+    _lms_arguments(b)
     b.set_defaults(func=cmd_batch)
 
     r = subparsers.add_parser("report", help="(re)write gradebook, Gradescope JSON, JUnit, HTML and cohort from OUT",
@@ -103,4 +119,5 @@ def add_batch_parser(subparsers) -> None:
     r.add_argument("--similarity-threshold", type=float, default=defaults.SIMILARITY_THRESHOLD, help="(default: %(default)s)")
     r.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
                    help="Gradescope visibility of hidden items; their output is always reduced to the verdict (default: %(default)s)")
+    _lms_arguments(r)
     r.set_defaults(func=cmd_report)

@@ -67,7 +67,9 @@ def _rubric_from_reports(reports) -> object | None:
 
 
 def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
-                        gradescope_hidden: str = "visible") -> dict:
+                        gradescope_hidden: str = "visible", lms=None) -> dict:
+    """`lms`: grader.lms.gradebooks.LmsOptions given now (--roster, the LMS names); they are
+    remembered in OUT/.batch, so that a later call without them writes the LMS files too."""
     from grader.batch import similarity
     from grader.model import Report, ReportError
     from grader.report.cohort import build_cohort
@@ -94,6 +96,11 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
             errors.append(f"{netid}/report.json: {exc}")
     rubric = rubric or _rubric_from_reports(reports)
     ctx = Context(rubric=rubric, gradescope_hidden=gradescope_hidden, unreadable=tuple(unreadable))
+    from grader.lms import gradebooks
+
+    lms_fields, lms_error = gradebooks.context_fields(out_dir, lms)
+    errors += [lms_error] if lms_error else []
+    ctx = dataclasses.replace(ctx, **lms_fields)
 
     for r in reports:
         if not _PLAIN_NAME.match(r.netid):
@@ -115,4 +122,4 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
     ctx = dataclasses.replace(ctx, pairs=tuple(pairs), threshold=similarity_threshold, note=similarity.NOTE)
     errors += write_class_files(reports, out_dir, ctx)
     cohort = build_cohort(reports, pairs, threshold=similarity_threshold, note=similarity.NOTE)
-    return {**cohort, "errors": errors}
+    return {**cohort, "errors": errors, "lms": gradebooks.summary(reports, ctx) if gradebooks.has_roster(ctx) else None}

@@ -67,6 +67,7 @@ class BatchResult:
     failed: int  # the grader failed on them: a score-0 report with the reason
     netids: tuple[str, ...]
     seconds: float
+    lms: dict | None = None  # the LMS files' summary (grader.lms.gradebooks.summary), with a roster
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Batch:
     job_fn: Callable[[dict], dict] | None = None
     job_timeout_s: float | None = None
     cache: bool = True  # executions and probe results under OUT/.batch (grader.batch.caches)
+    lms: object = None  # --roster and the LMS names (grader.lms.gradebooks.LmsOptions)
     progress: Progress | None = field(default=None, compare=False)
     manifest: Manifest | None = field(default=None, compare=False)
 
@@ -111,6 +113,7 @@ class ClassState:
     graded: int = 0
     failed: int = 0
     summary: str = ""  # what the plan said it would do
+    lms: Mapping | None = None  # what the class stage wrote for the LMS (with a roster)
 
 
 def discover(inputs: list[str | Path]) -> list[Path]:
@@ -381,7 +384,9 @@ def stage_class(state: ClassState, batch: Batch) -> ClassState:
     if batch.class_reports:
         from grader.batch.publish import write_class_reports
 
-        write_class_reports(batch.out_dir, rubric=batch.rubric, similarity_threshold=batch.similarity_threshold)
+        written = write_class_reports(batch.out_dir, rubric=batch.rubric, similarity_threshold=batch.similarity_threshold,
+                                      lms=batch.lms)
+        return dataclasses.replace(state, lms=written.get("lms"))
     return state
 
 
@@ -399,20 +404,28 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
               manual_scores: str | Path | None = None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
               class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
               job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None,
-              cache: bool = True, clear_cache: bool = False) -> BatchResult:
+              cache: bool = True, clear_cache: bool = False, lms=None) -> BatchResult:
     """Grade every zip in `inputs` into `out_dir` through STAGES; resumable; see grader.batch.
 
     `job_timeout_s`: wall-clock limit per submission; None: default_job_timeout(rubric), 0: none.
     `cache`: keep executions and probe results under OUT/.batch (a regrade after a rubric
-    change re-executes only what the change affects); `clear_cache`: empty them first."""
+    change re-executes only what the change affects); `clear_cache`: empty them first.
+    `lms`: grader.lms.gradebooks.LmsOptions (--roster and the LMS names), checked before grading."""
     from grader.batch import caches
     from grader.rubric import load_rubric
 
     t0 = time.monotonic()
     out_dir = Path(out_dir).resolve()
     rubric = load_rubric(rubric_dir)
+    if lms is not None:  # a bad roster or name fails now, not after the grading
+        from grader.lms.gradebooks import check_options
+        from grader.lms.roster import load_roster
+
+        lms = check_options(lms)
+        if lms.roster:
+            load_roster(lms.roster)
     batch = Batch(tuple(inputs), out_dir, rubric, rubric_hash(rubric), grader_version(), isolation, workers, scheduler,
-                  jobs, None, similarity_threshold, class_reports, job_fn, job_timeout_s, cache)
+                  jobs, None, similarity_threshold, class_reports, job_fn, job_timeout_s, cache, lms=lms)
     state = stage_discover(ClassState(), batch)  # before OUT is touched: bad inputs change nothing
     if manual_scores:
         batch = dataclasses.replace(batch, manual=load_manual_scores(manual_scores, rubric, {j.netid for j in state.jobs}))
@@ -435,4 +448,4 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
     finally:
         manifest.unlock()
     return BatchResult(out_dir, len(state.jobs), state.graded, len(state.jobs) - state.graded, state.failed,
-                       tuple(j.netid for j in state.jobs), round(time.monotonic() - t0, 3))
+                       tuple(j.netid for j in state.jobs), round(time.monotonic() - t0, 3), state.lms)

@@ -111,7 +111,9 @@ def render_json(reports: Sequence[Report], ctx=None) -> bytes:
 
 
 def render_markdown(reports: Sequence[Report], ctx=None) -> bytes:
-    return cohort_markdown(_cohort(reports, ctx), _title(reports, ctx)).encode("utf-8", "replace")
+    from grader.lms.gradebooks import summary_markdown  # the LMS section, with a roster
+
+    return (cohort_markdown(_cohort(reports, ctx), _title(reports, ctx)) + summary_markdown(reports, ctx)).encode("utf-8", "replace")
 
 
 def render_html(reports: Sequence[Report], ctx=None) -> bytes:

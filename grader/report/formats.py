@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from grader.lms import gradebooks as lms
 from grader.model import Report
 from grader.report import cohort, gradebook, gradescope, html, item_pass_rates, junit
 
@@ -35,6 +36,12 @@ class Context:
     note: str = ""
     title: str = ""  # the class pages' title ("": "Class summary: <assignment>")
     unreadable: tuple[tuple[str, str], ...] = ()  # (netid, why) of report.json files that did not load
+    # the LMS gradebooks (grader/lms/gradebooks.py): the class roster (grader.lms.roster.Roster;
+    # None: no LMS file is written) and the names from the command line ("": the rubric's lms block)
+    roster: Any = None
+    lms_grade_item: str = ""
+    lms_assignment: str = ""
+    lms_assignment_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class Format:
     # the student cannot do without it: writing it fails the publishing (the others are
     # recorded and written again by `grader report`)
     required: bool = False
+    # written only when this holds for the Context (None: always), e.g. only with a roster
+    when: Callable[[Context], bool] | None = None
 
 
 def _feedback_md(report: Report, ctx: Context) -> bytes:
@@ -66,6 +75,9 @@ FORMATS: tuple[Format, ...] = (
     Format("class-markdown", "class.md", CLASS, cohort.render_markdown),
     Format("class-html", "class.html", CLASS, cohort.render_html),
     Format("item-pass-rates", "item_pass_rates.csv", CLASS, item_pass_rates.render),
+    Format("brightspace", "brightspace_grades.csv", CLASS, lms.render_brightspace, when=lms.for_brightspace),
+    Format("canvas", "canvas_grades.csv", CLASS, lms.render_canvas, when=lms.for_canvas),
+    Format("lms-notes", "lms_notes.csv", CLASS, lms.render_notes, when=lms.has_roster),
 )
 
 
@@ -136,6 +148,8 @@ def write_class_files(reports: Sequence[Report], out_dir: Path, ctx: Context | N
     ctx = ctx or Context()
     errors = []
     for f in formats(CLASS):
+        if f.when is not None and not f.when(ctx):
+            continue
         try:
             _write(Path(out_dir) / f.file, f.render(list(reports), ctx))
         except Exception as exc:

@@ -14,6 +14,7 @@ import yaml
 
 from grader.errors import RubricError
 from grader.rubric import extend, schema
+from grader.rubric.lms import LmsSettings
 from grader.rubric.model import (
     Calibration,
     Dataset,
@@ -410,6 +411,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         manual=manual,
         environment_errors=tuple(env_errors),
         environment=_student_env(raw.get("environment")),
+        lms=_typed_params(file, LmsSettings, raw["lms"], ("lms",)) if "lms" in raw else None,
         datasets=_datasets(file, raw.get("datasets", []), support_dir),
     )
     _check_split(file, rubric)

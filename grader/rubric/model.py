@@ -167,6 +167,8 @@ class Rubric:
     environment: Any = None
     # instructor-provided data mounted for the notebooks (grader/offline.py)
     datasets: tuple[Dataset, ...] = ()
+    # the `lms:` block (grader.rubric.lms.LmsSettings); None: not given
+    lms: Any = None
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
     # which run of the course it grades (assignment.yaml `semester:`), "" when not said

@@ -4,6 +4,8 @@ Unknown keys fail at load time (additionalProperties: false); each check kind's 
 `params` schema comes from the check registry, so a typo in a parameter fails too.
 """
 
+from grader.rubric import lms
+
 _SKIP_RULE = {
     "type": "object",
     "additionalProperties": False,
@@ -143,6 +145,8 @@ ASSIGNMENT = {
         "support_dir": {"type": "string"},
         "split": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
         "manual_items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+        # how the grade lands in the LMS gradebook (grader/rubric/lms.py declares it)
+        "lms": lms.json_schema(),
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
         "environment": STUDENT_ENVIRONMENT,

@@ -92,6 +92,40 @@ CTX = Context(pairs=({"a": "ab1234", "b": "cd5678", "similarity": 0.91, "shared_
                       "targets": {"hw2_cnn.ipynb::conv1d": 0.91}},),
               threshold=0.8, note="a lead for a human to look at, not an accusation")
 
+# The LMS formats (written only with a roster): the class above plus a complete grading
+# above the maximum (extra credit, after a late penalty) and one from a NetID not on the
+# roster, against a Brightspace and a Canvas roster that also hold a student with no
+# submission and a formula-like name.
+BRIGHTSPACE_ROSTER = (
+    "\ufeffOrgDefinedId,Username,Last Name,First Name,Email,End-of-Line Indicator\r\n"
+    "#N001,#AB1234,Doe,\"=cmd|' /C calc'!A0\",ab1234@nyu.edu,#\r\n#N002,#cd5678,Núñez,José,cd5678@nyu.edu,#\r\n"
+    "#N003,#ef9012,Lee,Kim,ef9012@nyu.edu,#\r\n#N004,#gh3456,Brontë,Zoë,gh3456@nyu.edu,#\r\n")
+CANVAS_ROSTER = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Homework 2 (4411)\r\n    Points Possible,,,,,45\r\n"
+    "\"=cmd|' /C calc'!A0, Jane\",101,N001,ab1234,DL 001\r\n\"Núñez, José\",102,N002,cd5678,DL 001\r\n"
+    "\"Lee, Kim\",103,N003,ef9012@nyu.edu,\"DL 002, lab\"\r\n\"Brontë, Zoë\",104,N004,gh3456,DL 002\r\n"
+    "\"Student, Test\",199,,,DL 001\r\n")
+
+
+def lms_reports() -> list[Report]:
+    import dataclasses
+
+    full = fixed_report()
+    done = dataclasses.replace(full, netid="ef9012", score=46.8, raw_score=52.0,
+                               items=tuple(i for i in full.items if i.status.value != "pending"))
+    stray = dataclasses.replace(done, netid="zz999", score=30.25, raw_score=30.25, penalties=())
+    return [crashed_report(), dataclasses.replace(full, score=9.5, raw_score=14.0), done, stray]
+
+
+def lms_contexts() -> list[Context]:
+    import dataclasses
+
+    from grader.lms.roster import parse_roster
+
+    return [dataclasses.replace(CTX, roster=parse_roster(BRIGHTSPACE_ROSTER), lms_grade_item="Homework 2"),
+            dataclasses.replace(CTX, roster=parse_roster(CANVAS_ROSTER), lms_assignment="Homework 2",
+                                lms_assignment_id="4411")]
+
 
 def rendered(name: str) -> bytes:
     from grader.report import report_json
@@ -102,6 +136,8 @@ def rendered(name: str) -> bytes:
     if fmt.scope == STUDENT:
         return fmt.render(fixed_report(), CTX)
     assert fmt.scope == CLASS
+    if fmt.when is not None:  # the LMS formats: the first roster they are written for
+        return fmt.render(lms_reports(), next(c for c in lms_contexts() if fmt.when(c)))
     return fmt.render([crashed_report(), fixed_report()], CTX)
 
 
