@@ -30,9 +30,13 @@ ZIP_DATE = (2026, 2, 27, 12, 0, 0)
 MUTANTS_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["schema", "reference", "starter", "mutants"],
+    "required": ["schema", "reference", "starter"],
     "properties": {
         "schema": {"const": 1},
+        # a variant's mutants: those of another rubric's mutants.yaml (the rubric's file
+        # renames applied), less the ids in `remove`, plus this file's `mutants`
+        "extends": {"type": "string", "minLength": 1},
+        "remove": {"type": "array", "items": {"type": "string"}},
         "reference": {"type": "string"},
         "starter": {"type": "string"},
         "mutants": {
@@ -120,6 +124,34 @@ def _zip(path: Path, rubric: Rubric, notebooks: dict[str, bytes]) -> Path:
     return path
 
 
+def load_mutants(mfile: Path, renames: dict | None = None, _seen: tuple = ()) -> dict:
+    """mutants.yaml with its `extends` chain resolved and the rubric's renames applied
+    (grader/rubric/extend.py: hw2_cnn.ipynb -> hw3_cnn.ipynb, hw2_cnn.CNN -> hw3_cnn.CNN)."""
+    from grader.rubric.extend import rename_id, stem_map
+
+    mfile = Path(mfile).resolve()
+    spec = load_yaml_validated(mfile, MUTANTS_SCHEMA)
+    mutants = []
+    if "extends" in spec:
+        base_file = (mfile.parent / spec["extends"]).resolve()
+        if not base_file.is_file() or base_file in _seen or base_file == mfile:
+            raise RubricError(mfile, "extends", f"bad value {spec['extends']!r}: expected another mutants file, relative to {mfile.parent}")
+        mutants = load_mutants(base_file, None, (*_seen, mfile))["mutants"]
+        remove = spec.get("remove", [])
+        unknown = sorted(set(remove) - {m["id"] for m in mutants})
+        if unknown:
+            raise RubricError(mfile, "remove", f"bad value {unknown}: not mutants of {base_file}")
+        mutants = [m for m in mutants if m["id"] not in remove]
+    elif "remove" in spec:
+        raise RubricError(mfile, "remove", "`remove` drops mutants of the file named by `extends`, which is missing")
+    mutants += spec.get("mutants", [])
+    renames = renames or {}
+    stems = stem_map(renames)
+    mutants = [dict(m, notebook=renames.get(m["notebook"], m["notebook"]), kills=[rename_id(k, stems) for k in m["kills"]])
+               for m in mutants]
+    return dict(spec, mutants=mutants)
+
+
 def _auto_items(report: dict) -> list[dict]:
     return [i for i in report["items"] if i["kind"] != "manual"]
 
@@ -132,7 +164,9 @@ def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool =
     mfile = rubric.directory / MUTANTS_FILE
     if not mfile.exists():
         raise RubricError(mfile, "", f"no {MUTANTS_FILE}: `grader validate` needs the reference, the starter and the mutants")
-    spec = load_yaml_validated(mfile, MUTANTS_SCHEMA)
+    from grader.rubric.load import assignment_raw
+
+    spec = load_mutants(mfile, assignment_raw(rubric.directory / "assignment.yaml").get("rename"))
     ref_dir = (rubric.directory / spec["reference"]).resolve()
     starter_dir = (rubric.directory / spec["starter"]).resolve()
     nb_names = [nb.notebook for nb in rubric.notebooks]

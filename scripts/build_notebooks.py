@@ -5,9 +5,15 @@
 writes reference/starter/*.ipynb and reference/solution/*.ipynb (unexecuted) and the
 `res` symlinks beside them. Solution TODO cells are the `reference` package's source;
 starter TODO cells are stubs of the same source (see scripts/nbsource.py).
+
+The other semesters' forms of the same notebooks (SEMESTERS: what each changes) go to
+reference/starter/<semester>/ and reference/solution/<semester>/, graded by
+rubrics/<rubric>. Semesters whose notebooks differ only in their file names get
+byte-identical notebooks, so the grader's execution cache runs them once.
 """
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -22,12 +28,46 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT_DIRS = {STARTER: ROOT / "reference" / "starter", SOLUTION: ROOT / "reference" / "solution"}
 
 
+@dataclass(frozen=True)
+class Semester:
+    """What a semester's form of the notebooks changes (ASSIGNMENT.md section 1)."""
+
+    title: str = "Homework 2: "  # before "Convolutional ..." / "Recurrent ..."
+    # the theory's examples: conv output sizes asserted (args -> shape), the 1-D layer's (C, L, K)
+    conv_examples: tuple = (((1, 10, 11, 3, 0, 2, 1, 1), (1, 4, 5)), ((1, 10, 11, 5, 0, 2, 1, 1), (1, 3, 4)))
+    conv1d_example: tuple = (2, 7, 5)
+    other_course: bool = True  # the other course's problems (parameter count, binary adder, LSTM BPTT)
+    # base name -> this semester's file name (a notebook not named is left out); the
+    # default form is written by write_all itself
+    names: dict = field(default_factory=dict)
+    rubric: str = "hw2"
+
+    def extra(self, *cells):
+        """The other course's cells, where this semester asks them."""
+        return list(cells) if self.other_course else []
+
+
+SPRING2022 = Semester()
+_FORM_2021 = dict(title="", conv_examples=SPRING2022.conv_examples[:1], conv1d_example=(2, 5, 3), other_course=False)
+# Spring 2021 (Homework 2) and Fall 2021 (Homework 3): the same notebooks, without
+# 08-seq_classification, with the 3x3-kernel and length-5 examples; no homework number in
+# the titles, so both semesters' notebooks are byte-identical.
+SEMESTERS = {
+    "spring2021": Semester(**_FORM_2021, names={"hw2_cnn.ipynb": "hw2_cnn.ipynb", "hw2_rnn.ipynb": "hw2_rnn.ipynb"},
+                           rubric="hw2-spring2021"),
+    "fall2021": Semester(**_FORM_2021, names={"hw2_cnn.ipynb": "hw3_cnn.ipynb", "hw2_rnn.ipynb": "hw3_rnn.ipynb"},
+                         rubric="hw3-fall2021"),
+}
+
+
 # hw2_cnn.ipynb ----------------------------------------------------------------------
 
-def cnn_notebook():
+def cnn_notebook(sem=SPRING2022):
+    C, L, K = sem.conv1d_example
+    examples = "\n".join(f"assert conv_output_shape{args} == {shape}" for args, shape in sem.conv_examples)
     return [
-        md("""
-        # Homework 2: Convolutional Neural Networks
+        md(f"""
+        # {sem.title}Convolutional Neural Networks
 
         Part 1 turns the theory questions into code: your functions are graded on
         shapes, values and derivatives. Part 2 trains a CNN on a small synthetic image
@@ -64,12 +104,7 @@ def cnn_notebook():
         dilation D and F filters, return `(F, H_out, W_out)` as Python ints.
         """),
         todo("conv_output_shape", cnn_theory.conv_output_shape),
-        code("""
-        # Sanity checks from the theory questions.
-        assert conv_output_shape(1, 10, 11, 3, 0, 2, 1, 1) == (1, 4, 5)
-        assert conv_output_shape(1, 10, 11, 5, 0, 2, 1, 1) == (1, 3, 4)
-        print("conv_output_shape: ok")
-        """),
+        code("# Sanity checks from the theory questions.\n" + examples + '\nprint("conv_output_shape: ok")'),
         md("""
         ### 1.2 A 1-D cross-correlation layer
 
@@ -82,10 +117,10 @@ def cnn_notebook():
         todo("conv1d_dfdW", cnn_theory.conv1d_dfdW),
         todo("conv1d_dfdx", cnn_theory.conv1d_dfdx),
         todo("conv1d_dldW", cnn_theory.conv1d_dldW),
-        code("""
+        code(f"""
         # Sanity checks against PyTorch (the grader uses more sizes and strides).
-        x = torch.randn(2, 7, dtype=torch.float64)
-        W = torch.randn(1, 2, 5, dtype=torch.float64, requires_grad=True)
+        x = torch.randn({C}, {L}, dtype=torch.float64)
+        W = torch.randn(1, {C}, {K}, dtype=torch.float64, requires_grad=True)
         f = conv1d_forward(x, W.detach(), 2)
         assert torch.allclose(f, torch.nn.functional.conv1d(x[None], W.detach(), stride=2)[0])
         J = torch.autograd.functional.jacobian(lambda w: conv1d_forward(x, w, 2), W.detach())
@@ -97,7 +132,7 @@ def cnn_notebook():
         assert torch.allclose(conv1d_dldW(x, W.detach(), 2, dl_df), W.grad)
         print("conv1d: ok")
         """),
-        md("""
+        *sem.extra(md("""
         ### 1.3 Counting parameters
 
         Input 224x224x3; Conv3-64, MaxPool, Conv3-128, MaxPool, Conv3-256, Conv3-256,
@@ -109,7 +144,7 @@ def cnn_notebook():
         code("""
         assert isinstance(conv_net_param_count(), int)
         print("parameters:", conv_net_param_count())
-        """),
+        """)),
         md("""
         ## Part 2: training a CNN
 
@@ -210,13 +245,14 @@ def cnn_notebook():
 
 # hw2_rnn.ipynb ----------------------------------------------------------------------
 
-def rnn_notebook():
+def rnn_notebook(sem=SPRING2022):
+    part1 = ("(a gated RNN and its gradient, a\n        hand-designed binary adder, backpropagation through time in an LSTM)"
+             if sem.other_course else "(a gated RNN and its gradient)")
     return [
-        md("""
-        # Homework 2: Recurrent Neural Networks
+        md(f"""
+        # {sem.title}Recurrent Neural Networks
 
-        Part 1 turns the theory questions into code (a gated RNN and its gradient, a
-        hand-designed binary adder, backpropagation through time in an LSTM). Part 2
+        Part 1 turns the theory questions into code {part1}. Part 2
         trains GRUs to echo a sequence of letters with a fixed, then a variable, delay.
 
         Fill in every cell marked `TODO`. Do not rename functions, classes or variables.
@@ -259,7 +295,7 @@ def rnn_notebook():
         assert torch.allclose(gated_rnn_dl_dWx(x, Wc, Wh, Wx.detach(), dl_dh), Wx.grad)
         print("gated RNN: ok")
         """),
-        md("""
+        *sem.extra(md("""
         ## Part 1.2: binary addition
 
         Design an RNN with 2 inputs, 3 hidden units and 1 output, all hard-threshold
@@ -306,7 +342,7 @@ def rnn_notebook():
         grads = lstm_bptt(x, {k: v.item() for k, v in w.items()}, dl_dh)
         assert all(abs(float(grads[k]) - w[k].grad.item()) < 1e-8 for k in LSTM_KEYS)
         print("LSTM BPTT: ok")
-        """),
+        """)),
         md("""
         ## Part 2: echo
 
@@ -510,6 +546,23 @@ def write_all(root=ROOT):
         link = out / "res"
         if not link.is_symlink():
             os.symlink("../res", link)
+        written += write_semesters(out, variant)
+    return written
+
+
+def write_semesters(out, variant):
+    """reference/<variant>/<semester>/: each semester's notebooks under its file names."""
+    written = []
+    for key, sem in SEMESTERS.items():
+        folder = out / key
+        folder.mkdir(exist_ok=True)
+        for base, name in sem.names.items():
+            path = folder / name
+            nbformat.write(build(NOTEBOOKS[base](sem), variant), str(path))
+            written.append(path)
+        link = folder / "res"
+        if not link.is_symlink():
+            os.symlink("../../res", link)
     return written
 
 
