@@ -237,3 +237,32 @@ def test_rubric_lms_block_errors_name_the_key(tmp_path, block, where):
     with pytest.raises(RubricError) as exc:
         load_rubric(_mini_with(tmp_path, block))
     assert "lms" in str(exc.value) and where in str(exc.value)
+
+
+@pytest.mark.slow  # a one-worker Dask cluster: ~8 s
+def test_batch_with_a_roster_writes_and_remembers_the_lms_files(tmp_path, monkeypatch):
+    """run_batch's class stage (fake, instant grading: no notebook runs): the roster reaches
+    the class files, the summary comes back, and `grader report OUT` alone rewrites them."""
+    import os
+
+    from batch_helpers import _ok
+    from grader.batch.publish import write_class_reports
+    from grader.batch.run import run_batch
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(str(Path(__file__).resolve().parent.parent / d) for d in ("batch", "fixtures")))
+    zips = tmp_path / "in"
+    zips.mkdir()
+    for netid in ("ab1234", "zz999"):
+        (zips / f"{netid}.zip").write_bytes(netid.encode())  # the fake grader never opens them
+    roster = tmp_path / "roster.csv"
+    roster.write_text(BRIGHTSPACE_ROSTER, encoding="utf-8")
+    out = tmp_path / "out"
+    res = run_batch([zips], out, MINI_RUBRIC, workers=1, job_fn=_ok, stream=io.StringIO(),
+                    lms=G.LmsOptions(roster=str(roster), grade_item="HW 2"))
+    assert res.lms["not_on_roster"] == ["zz999"] and res.lms["roster"] == 4
+    assert sorted(res.lms["no_submission"]) == ["cd5678", "ef9012", "gh3456"] and res.lms["withheld"] == ["ab1234"]
+    first = (out / "brightspace_grades.csv").read_bytes()
+    assert rows(first)[0][2] == "HW 2 Points Grade" and len(rows(first)) == 5
+    (out / "brightspace_grades.csv").unlink()
+    assert write_class_reports(out)["lms"]["roster"] == 4
+    assert (out / "brightspace_grades.csv").read_bytes() == first
