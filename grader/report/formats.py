@@ -7,6 +7,9 @@ reports in OUT/) and a render function, `render(report, ctx) -> bytes` for a stu
 publishing, `grader report` and the class step of `grader batch` all write through
 write_student_files() and write_class_files() below.
 
+A format with `when` is written only when when(ctx) holds (the LMS gradebooks: with a
+roster of their LMS; grader/lms/gradebooks.py).
+
 Adding a format: a module with its render function, one line in FORMATS, and its golden
 file in tests/report/golden/ (tests/report/test_golden.py renders every format of the
 registry; UPDATE_GOLDEN=1 writes the new file).
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from grader.lms import gradebooks as lms
 from grader.lms import gradebooks as lms
 from grader.model import Report
 from grader.report import cohort, gradebook, gradescope, html, item_pass_rates, junit
@@ -42,6 +46,12 @@ class Context:
     lms_grade_item: str = ""
     lms_assignment: str = ""
     lms_assignment_id: str = ""
+    # the LMS gradebooks (grader/lms/gradebooks.py): the class roster (grader.lms.roster.Roster;
+    # None: no LMS file is written) and the names from the command line ("": the rubric's lms block)
+    roster: Any = None
+    lms_grade_item: str = ""
+    lms_assignment: str = ""
+    lms_assignment_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class Format:
     # the student cannot do without it: writing it fails the publishing (the others are
     # recorded and written again by `grader report`)
     required: bool = False
+    # written only when this holds for the Context (None: always), e.g. only with a roster
+    when: Callable[[Context], bool] | None = None
     # written only when this holds for the Context (None: always), e.g. only with a roster
     when: Callable[[Context], bool] | None = None
 
