@@ -225,6 +225,9 @@ class Submission:
     submitted_at_source: str  # "--submitted-at" | "newest file time in the zip (set by the student's machine)" | "unknown"
     accepted: bool  # False: too late, or the zip could not be read at all
     rejection: str = ""
+    time_flag: str = ""  # why the time is not trustworthy ('' when it is: grader.lms.times)
+    deadline: dt.datetime | None = None  # the deadline that applied (None: the rubric's)
+    deadline_rule: str = ""  # how it was reached (extension, late days)
 
 
 @dataclass(frozen=True)
@@ -445,6 +448,8 @@ class SubmissionInfo:
     submitted_at: str | None = None
     submitted_at_source: str = "unknown"
     deadline: str | None = None
+    deadline_rule: str = ""  # how the deadline was reached (extension, late days: grader.lms.deadlines)
+    time_flag: str = ""  # why the submission time is not trustworthy ('' when it is)
     accepted: bool = True
     rejection: str = ""
     files: dict = field(default_factory=dict)  # role -> {name_in_zip, exact_name}

@@ -55,6 +55,7 @@ class Env:
     execute: bool = True  # False only for `grader validate` mutants: grade extracted code alone
     only_notebooks: tuple[str, ...] | None = None  # grade only these notebooks (validate's mutants)
     exec_cache: Path | None = None  # content-hash cache of notebook executions (see grader/execute/cache.py)
+    provenance: Any = None  # a batch's NetID, LMS time and deadline for this zip (grader.lms.sources.Provenance)
     reference_cache: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -78,7 +79,7 @@ class State:
 
 
 def stage_intake(state: State, env: Env) -> State:
-    sub = intake(state.source, env.rubric, state.job_dir, env.submitted_at)
+    sub = intake(state.source, env.rubric, state.job_dir, env.submitted_at, env.provenance)
     notebooks, labels, findings = {}, {}, []
     for spec in env.rubric.files:
         if spec.kind != "notebook":
@@ -300,7 +301,9 @@ def stage_score(state: State, env: Env) -> State:
             "sha256": sub.sha256 if sub else None,
             "submitted_at": sub.submitted_at.isoformat() if sub and sub.submitted_at else None,
             "submitted_at_source": sub.submitted_at_source if sub else "unknown",
-            "deadline": env.rubric.deadline.isoformat(),
+            "deadline": (sub.deadline if sub and sub.deadline else env.rubric.deadline).isoformat(),
+            "deadline_rule": sub.deadline_rule if sub else "",
+            "time_flag": sub.time_flag if sub else "",
             "accepted": sub.accepted if sub else False,
             "rejection": sub.rejection if sub else "",
             "files": {k: {"name_in_zip": v.name_in_zip, "exact_name": v.exact} for k, v in (sub.files if sub else {}).items()},

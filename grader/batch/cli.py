@@ -34,6 +34,7 @@ def cmd_batch(args) -> int:
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
                     similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports,
                     job_timeout_s=args.job_timeout, cache=not args.no_cache, clear_cache=args.clear_cache,
+                    sources=_sources(args),
                     lms=gradebooks.options_from_args(args))
     print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
           f"(grader failures) in {res.seconds:.1f} s")
@@ -45,6 +46,14 @@ def cmd_batch(args) -> int:
               "rerun the same command to retry them", file=sys.stderr)
         return 1
     return 0
+
+
+def _sources(args):
+    from grader.lms.sources import Options
+
+    return Options(source=args.source, attempt=args.attempt, roster=getattr(args, "roster", None),
+                   submission_times=args.submission_times, extensions=args.extensions,
+                   late_days_ledger=args.late_days_ledger)
 
 
 def cmd_report(args) -> int:
@@ -109,6 +118,19 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--no-cache", action="store_true",
                    help="neither read nor write those caches in this run")
     b.add_argument("--no-class-reports", action="store_true", help="skip the gradebook/JUnit/HTML/cohort step")
+    b.add_argument("--source", default="auto", choices=["auto", "brightspace", "canvas", "zips"],
+                   help="what the inputs are: folders of zips, or a Brightspace 'Download all submissions' / Canvas "
+                        "'Download submissions' zip (default: detected from the entry names)")
+    b.add_argument("--attempt", default="newest", choices=["newest", "first"],
+                   help="which of a student's attempts in an LMS download is graded (default: %(default)s)")
+    b.add_argument("--submission-times", metavar="CSV",
+                   help="submission times: netid (or LMS user id),submitted_at (ISO; the rubric's time zone when "
+                        "no offset); wins over the LMS's and the zip's times")
+    b.add_argument("--extensions", metavar="CSV",
+                   help="extensions: netid (or LMS user id),new_deadline or extra_hours[,reason]")
+    b.add_argument("--late-days-ledger", metavar="FILE",
+                   help="late days each student spent, shared by a semester's batches when the rubric has "
+                        "`late_days` (default: OUT/.batch/late_days.json)")
     _lms_arguments(b)
     b.set_defaults(func=cmd_batch)
 

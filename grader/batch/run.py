@@ -52,6 +52,8 @@ class Job:
     # NetID's folder; `held`: none of them is clearly the student's, a TA decides
     also: tuple[str, ...] = ()
     held: bool = False
+    # what the source knows besides the zip: NetID, LMS time, deadline (grader.lms.sources.Provenance)
+    provenance: object = None
 
     @property
     def name(self) -> str:
@@ -100,6 +102,7 @@ class Batch:
     job_fn: Callable[[dict], dict] | None = None
     job_timeout_s: float | None = None
     cache: bool = True  # executions and probe results under OUT/.batch (grader.batch.caches)
+    sources: object = None  # LMS downloads, times, extensions, late days (grader.lms.sources.Options)
     lms: object = None  # --roster and the LMS names (grader.lms.gradebooks.LmsOptions)
     progress: Progress | None = field(default=None, compare=False)
     manifest: Manifest | None = field(default=None, compare=False)
@@ -113,6 +116,7 @@ class ClassState:
     graded: int = 0
     failed: int = 0
     summary: str = ""  # what the plan said it would do
+    notes: tuple[str, ...] = ()  # what discover says about the sources (LMS downloads, unused extensions)
     lms: Mapping | None = None  # what the class stage wrote for the LMS (with a roster)
 
 
@@ -133,16 +137,19 @@ def discover(inputs: list[str | Path]) -> list[Path]:
     return unique
 
 
-def plan(zips: list[Path], rubric, isolation: str) -> list[Job]:
-    """One Job per NetID, keyed by content (see job_key), clashes resolved."""
+def plan(zips: list, rubric, isolation: str) -> list[Job]:
+    """One Job per NetID, keyed by content (see job_key), clashes resolved. `zips`: paths, or
+    (path, Provenance or None) from grader.lms.sources.gather (its NetID and time in the key)."""
     from grader.intake import netid_from_zip_name
 
     rdigest, version = rubric_hash(rubric), grader_version()
     jobs = []
-    for z in zips:
-        netid, _ = netid_from_zip_name(z, rubric)
+    zips = [z if isinstance(z, tuple) else (z, None) for z in zips]
+    for z, prov in zips:
+        netid = prov.netid if prov is not None else netid_from_zip_name(z, rubric)[0]
         digest = sha256_file(z)
-        jobs.append(Job(z, netid, digest, job_key(digest, z.name, rdigest, version, isolation)))
+        name = z.name if prov is None else f"{z.name}|{prov.key()}"
+        jobs.append(Job(z, netid, digest, job_key(digest, name, rdigest, version, isolation), provenance=prov))
     by_netid: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
         by_netid[j.netid].append(j)
@@ -167,7 +174,7 @@ def plan(zips: list[Path], rubric, isolation: str) -> list[Job]:
             digest = hashlib.sha256("|".join(f"{j.name}:{j.sha256}" for j in sorted(js, key=lambda j: j.name)).encode()).hexdigest()
             out.append(dataclasses.replace(first, sha256=digest, also=names, held=True,
                                            key=job_key(digest, "|".join(names), rdigest, version, isolation)))
-    return sorted(out, key=lambda j: [p.name for p in zips].index(j.name))
+    return sorted(out, key=lambda j: [p for p, _ in zips].index(j.source))
 
 
 def clash_note(job: Job) -> str:
@@ -280,7 +287,10 @@ def default_job_timeout(rubric) -> float:
 # -- the stages -------------------------------------------------------------------------------
 
 def stage_discover(state: ClassState, batch: Batch) -> ClassState:
-    return dataclasses.replace(state, jobs=tuple(plan(discover(list(batch.inputs)), batch.rubric, batch.isolation)))
+    from grader.lms.sources import Options, gather
+
+    found, notes = gather(list(batch.inputs), batch.rubric, batch.sources or Options(), batch.out_dir)
+    return dataclasses.replace(state, jobs=tuple(plan(found, batch.rubric, batch.isolation)), notes=tuple(notes))
 
 
 def stage_plan(state: ClassState, batch: Batch) -> ClassState:
@@ -313,6 +323,8 @@ def _payload(job: Job, batch: Batch) -> dict:
 
     payload = {"path": str(job.source), "name": job.name, "rubric_dir": str(Path(batch.rubric.directory).resolve()),
                "rubric_hash": batch.rubric_digest, "isolation": batch.isolation, "jobs": batch.jobs}
+    if job.provenance is not None:
+        payload["provenance"] = job.provenance.to_dict()
     if batch.scheduler:  # remote workers need not share our filesystem (nor our caches)
         payload["data"] = job.source.read_bytes()
     elif batch.cache:
@@ -404,7 +416,7 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
               manual_scores: str | Path | None = None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
               class_reports: bool = True, stream: TextIO | None = None, tty: bool | None = None,
               job_fn: Callable[[dict], dict] | None = None, job_timeout_s: float | None = None,
-              cache: bool = True, clear_cache: bool = False, lms=None) -> BatchResult:
+              cache: bool = True, clear_cache: bool = False, sources=None, lms=None) -> BatchResult:
     """Grade every zip in `inputs` into `out_dir` through STAGES; resumable; see grader.batch.
 
     `job_timeout_s`: wall-clock limit per submission; None: default_job_timeout(rubric), 0: none.
@@ -426,6 +438,7 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
             load_roster(lms.roster)
     batch = Batch(tuple(inputs), out_dir, rubric, rubric_hash(rubric), grader_version(), isolation, workers, scheduler,
                   jobs, None, similarity_threshold, class_reports, job_fn, job_timeout_s, cache, lms=lms)
+    batch = dataclasses.replace(batch, sources=sources)  # grader.lms.sources.Options: LMS downloads, times, deadlines
     state = stage_discover(ClassState(), batch)  # before OUT is touched: bad inputs change nothing
     if manual_scores:
         batch = dataclasses.replace(batch, manual=load_manual_scores(manual_scores, rubric, {j.netid for j in state.jobs}))
@@ -439,6 +452,8 @@ def run_batch(inputs: list[str | Path], out_dir: str | Path, rubric_dir: str | P
         n_graded = sum(d.action == "grade" for d in state.decisions)
         progress = Progress(len(state.jobs), len(state.jobs) - n_graded, stream=stream, tty=tty)
         progress.note(state.summary)
+        for note in state.notes:
+            progress.note(note)
         progress.start()
         batch = dataclasses.replace(batch, progress=progress)
         for name, stage in STAGES[2:]:

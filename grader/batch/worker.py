@@ -130,7 +130,8 @@ def grade_job(job: dict) -> dict:
             submitted_at = dt.datetime.fromisoformat(job["submitted_at"]) if job.get("submitted_at") else None
             env = Env(rubric=rubric, out_dir=tmp_path / "out", submitted_at=submitted_at,
                       isolation=job.get("isolation", "auto"), jobs=int(job.get("jobs", 1)),
-                      reference_cache=ref_cache, exec_cache=Path(job["exec_cache"]) if job.get("exec_cache") else None)
+                      reference_cache=ref_cache, exec_cache=Path(job["exec_cache"]) if job.get("exec_cache") else None,
+                      provenance=job.get("provenance"))
             exec_cache.HITS.clear()
             probe_cache.reset_stats()
             with probe_cache.use(job.get("probe_cache")):

@@ -100,10 +100,10 @@ def _later_document_time(files, rubric: Rubric, zip_time: dt.datetime) -> tuple[
     return best
 
 
-def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric) -> tuple[list[Penalty], bool, str]:
+def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric, deadline: dt.datetime | None = None) -> tuple[list[Penalty], bool, str]:
     if submitted_at is None:
         return [], True, ""
-    deadline = rubric.deadline
+    deadline = deadline or rubric.deadline
     grace = dt.timedelta(hours=rubric.penalties.late_grace_hours)
     if submitted_at <= deadline:
         return [], True, ""
@@ -115,13 +115,28 @@ def _late_rules(submitted_at: dt.datetime | None, rubric: Rubric) -> tuple[list[
     return [Penalty("too_late", 100.0, reason)], False, reason
 
 
-def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datetime | None = None) -> Submission:
+def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datetime | None = None,
+           provenance=None) -> Submission:
+    """`provenance` (grader.lms.sources.Provenance or its dict): what a batch knows besides
+    the zip: the NetID it found, the LMS's time and the deadline that applied (grader.lms).
+    The zip's own file times are then used only when the batch has no time for it."""
+    from grader.lms import times as tm
+    from grader.lms.sources import Provenance
+
     zip_path = Path(zip_path)
-    netid, zip_naming = netid_from_zip_name(zip_path, rubric)
+    prov = Provenance.from_dict(provenance) if isinstance(provenance, dict) else provenance
+    findings: list[Finding] = []
+    if prov is None:
+        netid, zip_naming = netid_from_zip_name(zip_path, rubric)
+    else:  # the zip's name judged against the NetID the batch found; not at all when the grader made it
+        netid, expected = prov.netid, rubric.zip_pattern.format(netid=prov.netid)
+        zip_naming = None if prov.packed or zip_path.name == expected else f"the zip is named {zip_path.name!r}; it should be {expected!r}"
+        findings += [Finding(c, m, s) for c, m, s in prov.findings]
+        if prov.timing.kind != tm.ZIP:
+            submitted_at = prov.timing.submitted_at
     digest = sha256_file(zip_path)
     unpack_dir = job_dir / "unpacked"
     unpack_dir.mkdir(parents=True, exist_ok=True)
-    findings: list[Finding] = []
     penalties: list[Penalty] = []
     try:
         entries, unzip_findings = unpack(zip_path, unpack_dir)
@@ -147,7 +162,12 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
             continue
         if spec.kind == "pdf":
             findings.extend(check_pdf(found.path, spec.name))
-    if submitted_at is not None:
+    if prov is not None and prov.timing.kind != tm.ZIP:
+        source = prov.timing.source
+        if prov.timing.kind == tm.LMS_NO_TIME:
+            findings.append(Finding("time_unknown", "the LMS gives no submission time and did not mark it late: lateness "
+                                    "was not judged; pass --submission-times", "warning"))
+    elif submitted_at is not None:
         source = "--submitted-at"
     else:
         submitted_at, implausible = _newest_time(entries, rubric)
@@ -169,8 +189,15 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
                                         "after it was made; lateness was judged from that later time. Pass the LMS's submission "
                                         "time (--submitted-at) to decide", "warning"))
                 submitted_at, source = when, f"{what} (later than the zip's file times)"
-    late, accepted, rejection = _late_rules(submitted_at, rubric)
+    deadline = prov.deadline if prov is not None else None
+    late, accepted, rejection = _late_rules(submitted_at, rubric, deadline.at if deadline else None)
+    if prov is not None and prov.timing.kind == tm.LMS_LATE:
+        late = _late_unknown(rubric, deadline, findings)
     penalties.extend(late)
+    if deadline is not None and (deadline.at != deadline.base or deadline.tokens_left is not None):
+        findings.append(Finding("deadline", deadline.explain(), "info"))
+    kind = prov.timing.kind if prov is not None and prov.timing.kind != tm.ZIP else (
+        tm.CLI if source == "--submitted-at" else tm.ZIP if submitted_at is not None else tm.UNKNOWN)
     return Submission(
         netid=netid,
         source=zip_path,
@@ -183,4 +210,21 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
         submitted_at_source=source,
         accepted=accepted,
         rejection=rejection,
+        time_flag=tm.time_flag(kind),
+        deadline=deadline.at if deadline else None,
+        deadline_rule=deadline.explain() if deadline else "",
     )
+
+
+def _late_unknown(rubric: Rubric, deadline, findings: list) -> list[Penalty]:
+    """The LMS marked it LATE and gives no time: the lesser late rule, and a TA looks."""
+    if deadline.at != deadline.base:
+        findings.append(Finding("time_late_unknown", "the LMS marked it LATE against its own due date, but this student's "
+                                f"deadline was moved ({deadline.explain()}) and the download holds no time: no late penalty; "
+                                "a TA checks the time in the LMS or passes --submission-times", "error"))
+        return []
+    pct, grace = rubric.penalties.late_percent, rubric.penalties.late_grace_hours
+    findings.append(Finding("time_late_unknown", "late by an unknown amount (the LMS's LATE marker, no time): a TA checks "
+                            "the submission time in the LMS, or passes --submission-times", "error"))
+    return [Penalty("late", pct, f"the LMS marked it LATE without a time: the late penalty ({pct:g} %) applied, the lesser "
+                    f"rule (more than {grace:g} h late would not be accepted); a TA checks the time")]

@@ -61,6 +61,8 @@ def build_cohort(reports: Sequence[Report | Mapping], pairs: list[dict] | None =
         },
         "histogram": histogram(scores, max_score, bins) if reports else {"bin_edges": [], "counts": []},
         "items": item_rows(reports),
+        # submissions with no trustworthy time (zip times, no LMS time, LATE without a time): grader.lms.times
+        "time_flags": [{"netid": r.netid, "flag": r.submission.time_flag} for r in reports if r.submission.time_flag],
         "similarity": {"threshold": threshold, "note": note, "pairs": list(pairs or [])},
     }
 
@@ -71,6 +73,10 @@ def cohort_markdown(c: dict, title: str = "Class summary") -> str:
              f"min {num(s['min'])}, max {num(s['max'])} of {num(c['max_score'])}."]
     if s["not_graded"]:
         lines.append(f"\n**{s['not_graded']} submission(s) could not be graded by the grader** (score 0 with the reason in their report).")
+    if c.get("time_flags"):
+        lines += ["", f"## Submission times not trustworthy ({len(c['time_flags'])})", "",
+                  "Lateness of these was judged from a time the student controls, or not at all:", ""]
+        lines += [f"- **{inline(f['netid'])}**: {inline(f['flag'])}" for f in c["time_flags"]]
     lines += ["", "## Items", "", "| item | passed | failed | error | skipped | pending | pass rate | mean |", "|---|---|---|---|---|---|---|---|"]
     for i in c["items"]:
         lines.append(f"| {inline(i['title'])} (`{inline(i['id'])}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "

@@ -67,7 +67,7 @@ def _row(r: Report, pens: list[str], items: list[str]) -> list[str]:
     row = [csv_text(r.netid), csv_number(r.score), csv_number(r.max_score), csv_number(r.raw_score)]
     row += [csv_number(by_rule.get(c[len("penalty_"):])) for c in pens]
     row += ["" if (i := scores.get(c)) is None or i.status is ItemStatus.PENDING else csv_number(i.score) for c in items]
-    row += [csv_number(r.pending_points), csv_text(notes(r))]
+    row += [csv_number(r.pending_points), csv_text(r.submission.time_flag), csv_text(notes(r))]
     return row
 
 
@@ -84,9 +84,9 @@ def gradebook_rows(reports: Sequence[Report | Mapping], rubric=None,
             broken.append((str(netid), f"this row could not be computed ({type(exc).__name__}: {exc}); "
                                        "see the student's report.json"))
     items, pens = item_columns(typed, rubric), penalty_columns(typed)
-    header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "notes"]
+    header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "time_flag", "notes"]
     rows = [(r.netid, _row(r, pens, items)) for r in typed]
-    rows += [(netid, [csv_text(netid), "", "", "", *([""] * len(pens)), *([""] * len(items)), "", csv_text(why)])
+    rows += [(netid, [csv_text(netid), "", "", "", *([""] * len(pens)), *([""] * len(items)), "", "", csv_text(why)])
              for netid, why in broken]
     return header, [row for _, row in sorted(rows, key=lambda x: x[0])]
 

@@ -177,6 +177,10 @@ def student_view(report: Report | dict, audience: str = "student") -> StudentVie
                     if pending else "")
     sub = r.submission
     submitted = f"Submitted: {sub.submitted_at or 'unknown'} ({sub.submitted_at_source}); deadline {sub.deadline}."
+    if sub.deadline_rule:
+        submitted += f" Deadline: {sub.deadline_rule}."
+    if sub.time_flag:
+        submitted += f" Time: {sub.time_flag}."
     findings = tuple(f.message for f in r.findings
                      if audience == "instructor" or f.severity != "info" or f.code in SHOWN_INFO)
     return StudentView(

@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from grader.errors import RubricError
+from grader.lms.deadlines import LateDays
 from grader.rubric import extend, schema
 from grader.rubric.lms import LmsSettings
 from grader.rubric.model import (
@@ -411,6 +412,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         manual=manual,
         environment_errors=tuple(env_errors),
         environment=_student_env(raw.get("environment")),
+        late_days=_typed_params(file, LateDays, raw["late_days"], ("late_days",)) if "late_days" in raw else None,
         lms=_typed_params(file, LmsSettings, raw["lms"], ("lms",)) if "lms" in raw else None,
         datasets=_datasets(file, raw.get("datasets", []), support_dir),
     )

@@ -169,6 +169,8 @@ class Rubric:
     datasets: tuple[Dataset, ...] = ()
     # the `lms:` block (grader.rubric.lms.LmsSettings); None: not given
     lms: Any = None
+    # `late_days:` tokens (grader.lms.deadlines.LateDays); None: none
+    late_days: Any = None
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
     # which run of the course it grades (assignment.yaml `semester:`), "" when not said

@@ -5,6 +5,7 @@ Unknown keys fail at load time (additionalProperties: false); each check kind's 
 """
 
 from grader.rubric import lms
+from grader.lms.deadlines import late_days_schema
 
 _SKIP_RULE = {
     "type": "object",
@@ -150,6 +151,8 @@ ASSIGNMENT = {
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
         "environment": STUDENT_ENVIRONMENT,
+        # late-day tokens (grader/lms/deadlines.py declares them)
+        "late_days": late_days_schema(),
     },
 }
 

@@ -20,7 +20,7 @@ def test_columns_are_stable_and_rows_sorted(mini_rubric):
     header, *body = rows(gradebook_csv(reports, mini_rubric))
     assert header == ["netid", "score", "max_score", "raw_score", "penalty_naming", "penalty_extra_files", "penalty_late",
                       "penalty_not_executable", "penalty_too_late", "mini.add", "mini.count", "other.count", "mini_theory.q1",
-                      "pending_points", "notes"]
+                      "pending_points", "time_flag", "notes"]
     assert [r[0] for r in body] == ["ab1234", "cd5678"]
     ab = dict(zip(header, body[0]))
     assert (ab["score"], ab["raw_score"], ab["penalty_late"], ab["other.count"], ab["mini.add"]) == ("8", "10", "20", "10", "")
