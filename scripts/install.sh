@@ -11,6 +11,16 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "install.sh: bubblewrap missing and not root: the grader will run with weaker isolation" >&2
   fi
 fi
+# Debian's chromium for the review page's browser tests (tests/review; Playwright drives it,
+# it downloads no browser). Without it those tests are skipped.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+      || echo "install.sh: could not install chromium; the review page's browser tests will be skipped" >&2
+  else
+    echo "install.sh: chromium missing and not root: the review page's browser tests will be skipped" >&2
+  fi
+fi
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

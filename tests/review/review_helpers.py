@@ -3,13 +3,10 @@ the student's zip and the manifest line that points at it."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-
-from batch_helpers import item, make_report  # noqa: E402
-from factories import make_zip, pdf_bytes  # noqa: E402
+from batch_helpers import item, make_report
+from factories import make_zip, pdf_bytes
 
 
 def items():
