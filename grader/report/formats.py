@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from grader.lms import gradebooks as lms
-from grader.lms import gradebooks as lms
 from grader.model import Report
 from grader.report import cohort, gradebook, gradescope, html, item_pass_rates, junit
 
@@ -46,12 +45,6 @@ class Context:
     lms_grade_item: str = ""
     lms_assignment: str = ""
     lms_assignment_id: str = ""
-    # the LMS gradebooks (grader/lms/gradebooks.py): the class roster (grader.lms.roster.Roster;
-    # None: no LMS file is written) and the names from the command line ("": the rubric's lms block)
-    roster: Any = None
-    lms_grade_item: str = ""
-    lms_assignment: str = ""
-    lms_assignment_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,8 +56,6 @@ class Format:
     # the student cannot do without it: writing it fails the publishing (the others are
     # recorded and written again by `grader report`)
     required: bool = False
-    # written only when this holds for the Context (None: always), e.g. only with a roster
-    when: Callable[[Context], bool] | None = None
     # written only when this holds for the Context (None: always), e.g. only with a roster
     when: Callable[[Context], bool] | None = None
 
