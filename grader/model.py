@@ -353,6 +353,8 @@ class ItemResult:
     part: str = "code"
     evidence: dict = field(default_factory=dict)
     seconds: float = 0.0
+    # points above the maximum: max_score is what it can add, never what it can cost
+    extra_credit: bool = False
     ta: TaRecord | None = field(default=None, metadata={"omit_none": True})  # TA decisions (grader review, CSV)
 
     def __post_init__(self) -> None:
@@ -361,6 +363,12 @@ class ItemResult:
     @property
     def hidden(self) -> bool:
         return self.visibility == "hidden"
+
+    @property
+    def attempted(self) -> bool:
+        """False for an extra-credit item that earned nothing and is not waiting for a TA:
+        shown as "extra credit, not attempted", never as a loss."""
+        return not (self.extra_credit and self.status in (ItemStatus.FAILED, ItemStatus.SKIPPED) and float(self.score) <= 0)
 
 
 # -- artifacts: files the checks attach to an item (the loss-curve PNG) --------------------
@@ -495,6 +503,10 @@ class Report:
     seconds: float
     artifacts: tuple[Artifact, ...] = ()  # filled from the items' evidence when not given
     crash_reason: str = ""  # why the grader could not grade it ("": graded)
+    # extra credit: the points counted in raw_score/score above max_score (after the cap),
+    # and the rubric's cap (None: the extra-credit items' sum). grader.score.total
+    extra_credit: float = 0.0
+    extra_credit_cap: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("penalties", "items", "notebooks", "findings", "artifacts"):
@@ -517,7 +529,22 @@ class Report:
 
     @property
     def pending_points(self) -> float:
-        return round(sum(i.max_score for i in self.pending_items), 4)
+        """Points of the maximum still waiting for a TA (extra credit apart: pending_extra_credit)."""
+        return round(sum(i.max_score for i in self.pending_items if not i.extra_credit), 4)
+
+    @property
+    def pending_extra_credit(self) -> float:
+        return round(sum(i.max_score for i in self.pending_items if i.extra_credit), 4)
+
+    @property
+    def extra_credit_items(self) -> tuple[ItemResult, ...]:
+        return tuple(i for i in self.items if i.extra_credit)
+
+    @property
+    def extra_credit_max(self) -> float:
+        """The most extra-credit points this rubric counts (the cap, or the items' sum)."""
+        total = sum(float(i.max_score) for i in self.extra_credit_items)
+        return round(total if self.extra_credit_cap is None else min(total, float(self.extra_credit_cap)), 4)
 
     @property
     def isolation_mode(self) -> str:

@@ -231,6 +231,7 @@ def _item_result(item: ItemSpec, res: CheckResult, seconds: float) -> ItemResult
         id=item.id, title=item.title, kind=item.kind, score=round(item.points * fraction, 4), max_score=item.points,
         status=res.status, feedback=(res.feedback or "") + (f"\n{item.feedback}" if item.feedback and res.status in ("failed", "error") else ""),
         visibility=item.visibility, part=item.part, evidence=res.evidence, seconds=round(seconds, 3),
+        extra_credit=item.extra_credit,
     )
 
 
@@ -245,7 +246,8 @@ def stage_check(state: State, env: Env) -> State:
     try:
         for spec in env.rubric.notebooks:
             ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
-                               runs.get(spec.notebook), prober, state.job_dir, env.reference_cache)
+                               runs.get(spec.notebook), prober, state.job_dir, env.reference_cache,
+                               submitted=state.submitted_notebooks.get(spec.notebook))
             for item in spec.items:
                 if env.only_notebooks is not None and spec.notebook not in env.only_notebooks:
                     results.append(_item_result(item, CheckResult(0.0, "skipped", "not graded in this run"), 0.0))
@@ -260,8 +262,12 @@ def stage_check(state: State, env: Env) -> State:
 
 def _check_one(item: ItemSpec, ctx: CheckContext, sub: Submission | None) -> ItemResult:
     t0 = time.monotonic()
-    if item.kind == "manual":
-        res = CheckResult(0.0, "pending", "graded by a TA; pending")
+    if item.kind == "manual":  # pending; the kind may gather evidence for the TA (never a score)
+        try:
+            res = registry.get(item.kind).run(ctx, item) if sub is not None and sub.accepted else None
+        except Exception:  # evidence is a help, never a reason to lose the item
+            res = None
+        res = res if res is not None and res.status == "pending" else CheckResult(0.0, "pending", "graded by a TA; pending")
     elif sub is None or not sub.accepted:
         res = CheckResult(0.0, "skipped", f"not graded: {sub.rejection if sub else 'no submission'}")
     elif ctx.extraction is None:
@@ -281,7 +287,7 @@ def stage_score(state: State, env: Env) -> State:
     if sub is not None and sub.accepted:
         tampering = [f.message for f in state.findings if f.code == "kernel_tampering"]
         penalties += score.execution_penalty(list(state.runs), env.rubric, tampering, state.notebooks)
-    raw, final = score.total(list(state.items), penalties, env.rubric.max_score)
+    raw, final = score.total(list(state.items), penalties, env.rubric.max_score, env.rubric.extra_credit_cap)
     findings = (sub.findings if sub else ()) + state.findings
     if sub is not None and sub.accepted:
         findings += tuple(Finding("environment_error", f"not the student's fault (grading environment), no penalty: {why}", "info")
@@ -311,6 +317,8 @@ def stage_score(state: State, env: Env) -> State:
         environment=environment.describe(env.rubric, state.isolation, state.student_env),
         graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         seconds=round(time.monotonic() - state.started, 3),
+        extra_credit=score.extra_credit_points(list(state.items), env.rubric.extra_credit_cap),
+        extra_credit_cap=env.rubric.extra_credit_cap,
     )
     return dataclasses.replace(state, report=report)
 

@@ -206,9 +206,25 @@ def execution_penalty(runs: list[NotebookRun], rubric: Rubric, tampering: list[s
     return out
 
 
-def total(items: list[ItemResult], penalties: list[Penalty], max_score: float) -> tuple[float, float]:
-    """(raw score, final score). Penalties are percentages of the maximum score."""
-    raw = sum(i.score for i in items if i.status != "pending")
+def extra_credit_points(items: list[ItemResult], cap: float | None = None) -> float:
+    """The extra-credit points counted: the extra-credit items' scores (pending ones not yet),
+    at most `cap` (None: no cap beyond the items' own points)."""
+    got = sum(float(i.score) for i in items if i.extra_credit and i.status != "pending")
+    return round(got if cap is None else min(got, float(cap)), 4)
+
+
+def total(items: list[ItemResult], penalties: list[Penalty], max_score: float,
+          extra_credit_cap: float | None = None) -> tuple[float, float]:
+    """(raw score, final score). Penalties are percentages of the maximum score.
+
+    Extra credit (items with extra_credit) adds above `max_score`, capped by
+    `extra_credit_cap`; `max_score` never includes it, so a student who skips it loses
+    nothing. The course's penalties are "a percentage of the total": the same points
+    (percent x max_score) come off whatever the student earned, extra credit included, and
+    a submission too late scores 0 whatever it earned. The final score is never below 0 and
+    may exceed max_score by the extra credit."""
+    raw = sum(i.score for i in items if i.status != "pending" and not i.extra_credit)
+    raw += extra_credit_points(items, extra_credit_cap)
     if any(p.rule == "too_late" for p in penalties):
         return raw, 0.0
     deduct = sum(p.percent for p in penalties) / 100.0 * max_score

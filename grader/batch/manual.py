@@ -137,7 +137,8 @@ def merge_manual(report: dict, entries: dict) -> dict:
             item["evidence"]["pending_reason"] = why[:2000]
     items = [ItemResult(**{k: v for k, v in i.items() if k in ItemResult.__dataclass_fields__}) for i in r["items"]]
     penalties = [Penalty(**{k: v for k, v in p.items() if k in Penalty.__dataclass_fields__}) for p in r["penalties"]]
-    raw, final = scoring.total(items, penalties, r["max_score"])
+    raw, final = scoring.total(items, penalties, r["max_score"], r.get("extra_credit_cap"))
+    r["extra_credit"] = scoring.extra_credit_points(items, r.get("extra_credit_cap"))
     r["raw_score"] = round(raw, 4)
     r["score"] = final
     return r

@@ -21,6 +21,7 @@ class CheckContext:
     prober: Prober
     scratch: Path
     reference_cache: dict = field(default_factory=dict)
+    submitted: Any = None  # the notebook as the student saved it (untrusted: outputs included), or None
 
     def seed_for(self, item: ItemSpec, salt: str = "") -> int:
         """A per-item seed derived from the rubric seed: stable across runs and students."""

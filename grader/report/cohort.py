@@ -15,6 +15,7 @@ from grader.report.html import num, rate, render_page
 from grader.report.markdown import inline
 
 STATUSES = ItemStatus.values()
+FLAG_CODES = ("other_rubric",)  # findings listed on the class page, per submission
 
 
 def histogram(scores: list[float], max_score: float, bins: int = 10) -> dict:
@@ -34,7 +35,7 @@ def item_rows(reports: Sequence[Report]) -> list[dict]:
     for r in reports:
         for i in r.items:
             row = items.setdefault(i.id, {"id": i.id, "title": i.title, "kind": i.kind, "max_score": i.max_score,
-                                          **{s: 0 for s in STATUSES}})
+                                          "extra_credit": i.extra_credit, **{s: 0 for s in STATUSES}})
             row[i.status.value] += 1
             if i.status is not ItemStatus.PENDING:
                 sums[i.id] = sums.get(i.id, 0.0) + float(i.score)
@@ -60,6 +61,12 @@ def build_cohort(reports: Sequence[Report | Mapping], pairs: list[dict] | None =
             "not_graded": sum(1 for r in reports if not r.graded),
         },
         "histogram": histogram(scores, max_score, bins) if reports else {"bin_edges": [], "counts": []},
+        # extra credit: how many earned some, how many scored above the maximum (in the last bin above)
+        "extra_credit": {"earned": sum(1 for r in reports if float(r.extra_credit or 0) > 0),
+                         "above_max": sum(1 for r in reports if float(r.score) > float(r.max_score))},
+        # submissions the instructor must look at: e.g. one that looks like another semester's rubric
+        "flags": [{"netid": r.netid, "code": f.code, "message": f.message}
+                  for r in reports for f in r.findings if f.code in FLAG_CODES],
         "items": item_rows(reports),
         # submissions with no trustworthy time (zip times, no LMS time, LATE without a time): grader.lms.times
         "time_flags": [{"netid": r.netid, "flag": r.submission.time_flag} for r in reports if r.submission.time_flag],
@@ -73,13 +80,19 @@ def cohort_markdown(c: dict, title: str = "Class summary") -> str:
              f"min {num(s['min'])}, max {num(s['max'])} of {num(c['max_score'])}."]
     if s["not_graded"]:
         lines.append(f"\n**{s['not_graded']} submission(s) could not be graded by the grader** (score 0 with the reason in their report).")
+    ec = c.get("extra_credit") or {}
+    if ec.get("earned"):
+        lines.append(f"\n{ec['earned']} submission(s) earned extra credit; {ec['above_max']} scored above the maximum.")
+    if c.get("flags"):
+        lines += ["", "## Flagged submissions", ""]
+        lines += [f"- **{inline(f['netid'])}**: {inline(f['message'])}" for f in c["flags"]]
     if c.get("time_flags"):
         lines += ["", f"## Submission times not trustworthy ({len(c['time_flags'])})", "",
                   "Lateness of these was judged from a time the student controls, or not at all:", ""]
         lines += [f"- **{inline(f['netid'])}**: {inline(f['flag'])}" for f in c["time_flags"]]
     lines += ["", "## Items", "", "| item | passed | failed | error | skipped | pending | pass rate | mean |", "|---|---|---|---|---|---|---|---|"]
     for i in c["items"]:
-        lines.append(f"| {inline(i['title'])} (`{inline(i['id'])}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "
+        lines.append(f"| {inline(i['title'])}{' (extra credit)' if i.get('extra_credit') else ''} (`{inline(i['id'])}`) | {i['passed']} | {i['failed']} | {i['error']} | {i['skipped']} | {i['pending']} "
                      f"| {rate(i['pass_rate'])} | {num(i['mean_score'])} / {num(i['max_score'])} |")
     h = c["histogram"]
     lines += ["", "## Score histogram", "", "| scores | count |", "|---|---|"]

@@ -4,8 +4,11 @@ One row per report (failed gradings included: their score is 0 and `notes` says 
 report.json that cannot be read gets a row saying so), sorted by netid. Columns, in a
 stable order an LMS import can map once:
 
-    netid, score, max_score, raw_score, penalty_<rule> (percent) for every known rule,
-    one column per rubric item id (points), pending_points, notes
+    netid, score, max_score, raw_score, extra_credit (points counted above max_score,
+    included in score and raw_score), penalty_<rule> (percent) for every known rule,
+    one column per rubric item id (points), pending_points, notes (flags the instructor
+    must see: a grader failure, a NetID clash, a submission that looks like another
+    rubric's semester)
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Mapping, Sequence
 from grader.model import ItemStatus, Report, as_report
 
 PENALTY_RULES = ("naming", "extra_files", "late", "not_executable", "too_late")
-NOTE_CODES = ("internal_error", "netid_clash")  # findings the instructor must see in the row
+NOTE_CODES = ("internal_error", "netid_clash", "other_rubric")  # findings the instructor must see in the row
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -64,7 +67,8 @@ def _row(r: Report, pens: list[str], items: list[str]) -> list[str]:
     for p in r.penalties:
         by_rule[p.rule] = by_rule.get(p.rule, 0.0) + float(p.percent)
     scores = {i.id: i for i in r.items}
-    row = [csv_text(r.netid), csv_number(r.score), csv_number(r.max_score), csv_number(r.raw_score)]
+    row = [csv_text(r.netid), csv_number(r.score), csv_number(r.max_score), csv_number(r.raw_score),
+           csv_number(r.extra_credit)]
     row += [csv_number(by_rule.get(c[len("penalty_"):])) for c in pens]
     row += ["" if (i := scores.get(c)) is None or i.status is ItemStatus.PENDING else csv_number(i.score) for c in items]
     row += [csv_number(r.pending_points), csv_text(r.submission.time_flag), csv_text(notes(r))]
@@ -84,9 +88,9 @@ def gradebook_rows(reports: Sequence[Report | Mapping], rubric=None,
             broken.append((str(netid), f"this row could not be computed ({type(exc).__name__}: {exc}); "
                                        "see the student's report.json"))
     items, pens = item_columns(typed, rubric), penalty_columns(typed)
-    header = ["netid", "score", "max_score", "raw_score", *pens, *items, "pending_points", "time_flag", "notes"]
+    header = ["netid", "score", "max_score", "raw_score", "extra_credit", *pens, *items, "pending_points", "time_flag", "notes"]
     rows = [(r.netid, _row(r, pens, items)) for r in typed]
-    rows += [(netid, [csv_text(netid), "", "", "", *([""] * len(pens)), *([""] * len(items)), "", "", csv_text(why)])
+    rows += [(netid, [csv_text(netid), "", "", "", "", *([""] * len(pens)), *([""] * len(items)), "", "", csv_text(why)])
              for netid, why in broken]
     return header, [row for _, row in sorted(rows, key=lambda x: x[0])]
 

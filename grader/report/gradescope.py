@@ -21,22 +21,26 @@ _STATUS = {ItemStatus.PASSED: "passed", ItemStatus.FAILED: "failed", ItemStatus.
 
 
 def _test(n: int, i: ItemView, hidden_visibility: str) -> dict:
-    output = i.verdict if i.status is ItemStatus.PENDING or i.hidden else (i.feedback or i.verdict)
+    output = i.verdict if i.status is ItemStatus.PENDING or i.hidden or not i.attempted else (i.feedback or i.verdict)
     test = {
         "score": i.score,
-        "max_score": i.max_score,
-        "name": f"{i.title} ({i.id})",
+        # extra credit: max_score 0, so Gradescope shows its points above the total, never as a loss
+        "max_score": 0.0 if i.extra_credit else i.max_score,
+        "name": f"{i.title} ({i.id})" + (f" [extra credit, up to {num(i.max_score)}]" if i.extra_credit else ""),
         "number": str(n),
         "output": output[:MAX_OUTPUT],
         "visibility": hidden_visibility if i.hidden else "visible",
     }
-    if i.status in _STATUS:
+    if i.extra_credit and i.status is ItemStatus.FAILED:  # extra credit is never a failure
+        if i.score > 0:
+            test["status"] = "passed"
+    elif i.status in _STATUS:
         test["status"] = _STATUS[i.status]
     return test
 
 
 def _overall(v: StudentView) -> str:
-    lines = [f"Score: {num(v.score)} / {num(v.max_score)}" + (f" (items {num(v.raw_score)} before penalties)" if v.penalties else "")]
+    lines = [*v.prominent, v.score_line + (f" (items {num(v.raw_score)} before penalties)" if v.penalties else "")]
     lines += [f"Penalty {p.rule} (-{num(p.percent)} %): {p.reason}" for p in v.penalties]
     lines += [f"{nb.notebook}: {nb.summary}" for nb in v.notebooks_not_run]
     lines += list(v.findings)

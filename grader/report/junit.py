@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Mapping, Sequence
 
 from grader.model import ItemStatus, Report, as_report
-from grader.report.view import StudentView, num, student_view
+from grader.report.view import ItemView, StudentView, num, student_view
 
 _BAD_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_TEXT = 20000
@@ -26,8 +26,15 @@ def _message(s: str) -> str:
     return _clean(first[0][:300]) if first else ""
 
 
+def _status(i: ItemView) -> ItemStatus:
+    """Extra credit is never a failure: not attempted is skipped, some points pass."""
+    if i.extra_credit and i.status is ItemStatus.FAILED:
+        return ItemStatus.PASSED if i.score > 0 else ItemStatus.SKIPPED
+    return i.status
+
+
 def _suite(v: StudentView) -> ET.Element:
-    statuses = [i.status for i in v.items]
+    statuses = [_status(i) for i in v.items]
     counts = {"failures": statuses.count(ItemStatus.FAILED), "errors": statuses.count(ItemStatus.ERROR),
               "skipped": statuses.count(ItemStatus.SKIPPED) + statuses.count(ItemStatus.PENDING)}
     suite = ET.Element("testsuite", {
@@ -38,6 +45,10 @@ def _suite(v: StudentView) -> ET.Element:
     for name, value in (("score", v.score), ("max_score", v.max_score), ("raw_score", v.raw_score),
                         ("assignment", v.assignment), ("isolation", v.isolation)):
         ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
+    if v.extra_credit_max > 0:
+        ET.SubElement(props, "property", {"name": "extra_credit", "value": f"{num(v.extra_credit)} of {num(v.extra_credit_max)}"})
+    for m in v.prominent:
+        ET.SubElement(props, "property", {"name": "flag", "value": _clean(m)})
     for p in v.penalties:
         ET.SubElement(props, "property", {"name": f"penalty.{_clean(p.rule)}", "value": _clean(f"{num(p.percent)}% {p.reason}")})
     for i in v.items:
@@ -47,15 +58,20 @@ def _suite(v: StudentView) -> ET.Element:
             "time": f"{i.seconds:.3f}",
         })
         fb = i.feedback
-        if i.status is ItemStatus.FAILED:
+        status = _status(i)
+        if not i.attempted:
+            ET.SubElement(case, "skipped", {"message": i.label})
+        elif status is ItemStatus.PASSED:
+            pass
+        elif status is ItemStatus.FAILED:
             el = ET.SubElement(case, "failure", {"message": _message(fb) or "failed", "type": i.kind})
             el.text = _clean(f"{num(i.score)}/{num(i.max_score)} points\n{fb}")
-        elif i.status is ItemStatus.ERROR:
+        elif status is ItemStatus.ERROR:
             el = ET.SubElement(case, "error", {"message": _message(fb) or "error", "type": i.kind})
             el.text = _clean(fb)
-        elif i.status in (ItemStatus.SKIPPED, ItemStatus.PENDING):
+        elif status in (ItemStatus.SKIPPED, ItemStatus.PENDING):
             ET.SubElement(case, "skipped", {"message": _message(fb) or str(i.status)})
-        ET.SubElement(case, "system-out").text = _clean(f"score {num(i.score)}/{num(i.max_score)}")
+        ET.SubElement(case, "system-out").text = _clean(i.points if i.extra_credit else f"score {num(i.score)}/{num(i.max_score)}")
     return suite
 
 

@@ -44,8 +44,10 @@ def time_lines(nb: NotebookRun | Mapping) -> list[str]:
 
 def render_view(v: StudentView) -> str:
     lines = [f"# Feedback for {inline(v.netid)} ({inline(v.assignment)})", ""]
-    lines.append(f"**Score: {num(v.score)} / {num(v.max_score)}**"
+    lines.append(f"**{v.score_line}**"
                  + (f" (items {num(v.raw_score)}, before penalties)" if v.penalties else ""))
+    for m in v.prominent:
+        lines += ["", f"> **Important:** {inline(m)}"]
     if v.pending_note:
         lines += ["", v.pending_note]
     lines += ["", inline(v.submitted)]
@@ -53,10 +55,10 @@ def render_view(v: StudentView) -> str:
         lines += ["", "## Penalties", ""]
         lines += [f"- **{inline(p.rule)}** (-{num(p.percent)} %): {inline(p.reason)}" for p in v.penalties]
     lines += ["", "## Items", "", "| item | status | points |", "|---|---|---|"]
-    lines += [f"| {inline(i.title)} (`{inline(i.id)}`) | {i.status} | {num(i.score)} / {num(i.max_score)} |" for i in v.items]
+    lines += [f"| {inline(i.title)} (`{inline(i.id)}`) | {i.label} | {i.points} |" for i in v.items]
     lines += ["", "## Details", ""]
     for i in v.detailed_items:
-        lines.append(f"### {inline(i.title)} — {i.status}, {num(i.score)}/{num(i.max_score)}")
+        lines.append(f"### {inline(i.title)} — {i.label}, " + (i.points if i.extra_credit else f"{num(i.score)}/{num(i.max_score)}"))
         if i.hidden:
             lines += ["", inline(i.verdict), ""]
             continue

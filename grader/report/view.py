@@ -20,6 +20,8 @@ MAX_INSTRUCTOR_FEEDBACK = 20000  # the same for the instructor (JUnit: the trace
 MAX_EVALUE = 300  # characters of a cell's exception message
 # info findings a student is still told about (what happened to their files)
 SHOWN_INFO = frozenset({"junk_ignored", "top_folder", "pdf_ok"})
+# findings shown first, in a box of their own, to the student and the instructor alike
+PROMINENT = frozenset({"other_rubric"})
 AUDIENCES = ("student", "instructor")
 
 
@@ -46,6 +48,10 @@ class ItemView:
     verdict: str  # one line: what a format without room for details says
     details: bool  # worth a details section: not a passed item with nothing more to say
     seconds: float = 0.0
+    extra_credit: bool = False  # adds above the maximum; never a loss
+    attempted: bool = True  # False: an extra-credit item that earned nothing (not a loss)
+    label: str = ""  # the status as shown: "failed", "passed (extra credit)", "extra credit, not attempted"
+    points: str = ""  # the points as shown: "3 / 5", "+5 extra credit (of 5)"
     history: tuple[str, ...] = ()  # the TAs' decisions on it (grader review, the TA sheet), oldest first
 
 
@@ -79,6 +85,20 @@ class StudentView:
     isolation: str
     graded_at: str
     seconds: float
+    extra_credit: float = 0.0  # extra-credit points counted in the score (after the cap)
+    extra_credit_max: float = 0.0  # the most the rubric counts (0: the rubric has no extra credit)
+    # flagged findings shown first, apart from the others (e.g. the submission looks like another semester's)
+    prominent: tuple[str, ...] = ()
+
+    @property
+    def score_line(self) -> str:
+        """"Score: 104 / 100 (includes 4 extra-credit points; up to 5 count)", the same in every format."""
+        text = f"Score: {num(self.score)} / {num(self.max_score)}"
+        if self.extra_credit_max > 0:
+            text += (f" (includes {num(self.extra_credit)} extra-credit point(s) above the maximum; up to "
+                     f"{num(self.extra_credit_max)} count)" if self.extra_credit > 0 else
+                     f" (extra credit: up to {num(self.extra_credit_max)} point(s) above the maximum; none earned, nothing lost)")
+        return text
 
     @property
     def detailed_items(self) -> tuple[ItemView, ...]:
@@ -93,10 +113,15 @@ def num(x) -> str:
     return f"{float(x):g}"
 
 
+EXTRA_NOT_ATTEMPTED = "extra credit, not attempted"
+
+
 def _item(i: ItemResult, report: Report, audience: str) -> ItemView:
     hidden = i.hidden and audience == "student"
-    if i.status is ItemStatus.PENDING:
-        verdict = "Graded by a TA; pending."
+    if not i.attempted:
+        verdict = f"{EXTRA_NOT_ATTEMPTED.capitalize()}: no points lost."
+    elif i.status is ItemStatus.PENDING:
+        verdict = "Graded by a TA; pending." + (" Extra credit: adds above the maximum." if i.extra_credit else "")
     elif hidden:
         verdict = f"Hidden test: {i.status}. Its inputs and details are not shown."
     else:
@@ -107,8 +132,15 @@ def _item(i: ItemResult, report: Report, audience: str) -> ItemView:
     evidence = "" if hidden or not ev else cut(json.dumps(ev, indent=2, ensure_ascii=False, default=str))
     pictures = () if hidden else tuple(a for a in report.artifacts_of(i.id) if a.is_image)
     details = hidden or i.status is not ItemStatus.PASSED or bool(feedback) or bool(pictures)
+    if not i.attempted:
+        label, points = EXTRA_NOT_ATTEMPTED, f"+0 extra credit (of {num(i.max_score)})"
+    elif i.extra_credit:
+        shown = "partial" if i.status is ItemStatus.FAILED and i.score > 0 else str(i.status)
+        label, points = f"{shown} (extra credit)", f"+{num(i.score)} extra credit (of {num(i.max_score)})"
+    else:
+        label, points = str(i.status), f"{num(i.score)} / {num(i.max_score)}"
     return ItemView(i.id, i.title, i.kind, i.status, float(i.score), float(i.max_score), hidden, feedback, evidence,
-                    pictures, verdict, details, float(i.seconds or 0))
+                    pictures, verdict, details, float(i.seconds or 0), i.extra_credit, i.attempted, label, points)
 
 
 def with_history(view: ItemView, i: ItemResult) -> ItemView:
@@ -173,8 +205,12 @@ def student_view(report: Report | dict, audience: str = "student") -> StudentVie
         raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     r = as_report(report)
     pending = r.pending_items
-    pending_note = (f"{len(pending)} item(s) worth {num(r.pending_points)} points are graded by a TA and still pending."
-                    if pending else "")
+    pending_ec = [i for i in pending if i.extra_credit]
+    pending_note = (f"{len(pending) - len(pending_ec)} item(s) worth {num(r.pending_points)} points are graded by a TA "
+                    "and still pending." if len(pending) > len(pending_ec) else "")
+    if pending_ec:
+        pending_note += ((" " if pending_note else "") + f"{len(pending_ec)} extra-credit item(s) worth up to "
+                         f"{num(r.pending_extra_credit)} points above the maximum are graded by a TA and still pending.")
     sub = r.submission
     submitted = f"Submitted: {sub.submitted_at or 'unknown'} ({sub.submitted_at_source}); deadline {sub.deadline}."
     if sub.deadline_rule:
@@ -182,11 +218,14 @@ def student_view(report: Report | dict, audience: str = "student") -> StudentVie
     if sub.time_flag:
         submitted += f" Time: {sub.time_flag}."
     findings = tuple(f.message for f in r.findings
-                     if audience == "instructor" or f.severity != "info" or f.code in SHOWN_INFO)
+                     if (audience == "instructor" or f.severity != "info" or f.code in SHOWN_INFO)
+                     and f.code not in PROMINENT)
+    prominent = tuple(f.message for f in r.findings if f.code in PROMINENT)
     return StudentView(
         audience=audience, netid=r.netid, assignment=r.assignment, score=float(r.score), max_score=float(r.max_score),
         raw_score=float(r.raw_score), penalties=r.penalties, items=tuple(with_history(_item(i, r, audience), i) for i in r.items),
         pending_items=len(pending), pending_points=r.pending_points, pending_note=pending_note, submitted=submitted,
         notebooks=tuple(_notebook(nb) for nb in r.notebooks), findings=findings, not_graded=r.crash_reason,
         isolation=r.isolation_mode, graded_at=r.graded_at, seconds=float(r.seconds or 0),
+        extra_credit=float(r.extra_credit or 0), extra_credit_max=r.extra_credit_max, prominent=prominent,
     )

@@ -207,6 +207,7 @@ def _item(file: Path, raw: dict, path: str, default_part: str) -> ItemSpec:
         feedback=raw.get("feedback", ""),
         part=raw.get("part", default_part),
         guide=raw.get("guide", ""),
+        extra_credit=bool(raw.get("extra_credit", False)),
     )
 
 
@@ -415,6 +416,7 @@ def load_rubric(directory: str | Path) -> Rubric:
         late_days=_typed_params(file, LateDays, raw["late_days"], ("late_days",)) if "late_days" in raw else None,
         lms=_typed_params(file, LmsSettings, raw["lms"], ("lms",)) if "lms" in raw else None,
         datasets=_datasets(file, raw.get("datasets", []), support_dir),
+        extra_credit_cap=float(raw["extra_credit_cap"]) if "extra_credit_cap" in raw else None,
     )
     _check_split(file, rubric)
     return rubric
@@ -463,6 +465,8 @@ def _check_split(file: Path, rubric: Rubric) -> None:
         return
     totals: dict[str, float] = {}
     for item in rubric.items:
+        if item.extra_credit:  # above the maximum: not part of the split
+            continue
         if item.part not in rubric.split:
             raise RubricError(file, "split", f"item {item.id!r} counts towards part {item.part!r}, which the split {dict(rubric.split)} does not name")
         totals[item.part] = totals.get(item.part, 0.0) + item.points

@@ -104,6 +104,7 @@ class ItemSpec:
     feedback: str
     part: str  # which part of the course split the points count towards
     guide: str = ""  # for manual items: how a TA grades it
+    extra_credit: bool = False  # points above the maximum (Rubric.extra_credit_cap); skipping costs nothing
 
     @property
     def notebook_stem(self) -> str:
@@ -125,7 +126,7 @@ class NotebookRubric:
 
     @property
     def max_score(self) -> float:
-        return sum(i.points for i in self.items)
+        return sum(i.points for i in self.items if not i.extra_credit)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class Rubric:
     late_days: Any = None
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
+    # the most extra-credit points counted above max_score; None: the extra-credit items' sum
+    extra_credit_cap: float | None = None
     # which run of the course it grades (assignment.yaml `semester:`), "" when not said
     semester: str = ""
 
@@ -182,7 +185,14 @@ class Rubric:
 
     @property
     def max_score(self) -> float:
-        return sum(i.points for i in self.items)
+        """The maximum without extra credit (100 % of the assignment)."""
+        return sum(i.points for i in self.items if not i.extra_credit)
+
+    @property
+    def extra_credit_max(self) -> float:
+        """The most extra-credit points a student can earn (capped)."""
+        total = sum(i.points for i in self.items if i.extra_credit)
+        return total if self.extra_credit_cap is None else min(total, self.extra_credit_cap)
 
     def notebook(self, name: str) -> NotebookRubric:
         for nb in self.notebooks:

@@ -151,6 +151,8 @@ ASSIGNMENT = {
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
         "environment": STUDENT_ENVIRONMENT,
+        # the most extra-credit points counted (items with `extra_credit: true`); none: their sum
+        "extra_credit_cap": {"type": "number", "minimum": 0},
         # late-day tokens (grader/lms/deadlines.py declares them)
         "late_days": late_days_schema(),
     },
@@ -171,6 +173,8 @@ ITEM = {
         "feedback": {"type": "string"},
         "part": {"type": "string"},
         "guide": {"type": "string"},
+        # points above the maximum: never counted in max_score, never a loss when skipped
+        "extra_credit": {"type": "boolean"},
     },
 }
 

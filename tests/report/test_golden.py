@@ -61,6 +61,10 @@ def fixed_report() -> Report:
         ItemResult("hw2_rnn.probe", "RNN cell", "allclose", 0.0, 5.0, "error", "probe crashed: MemoryError"),
         ItemResult("hw2_theory.q1", "Theory question 1", "manual", 0.0, 10.0, "pending", "graded by a TA; pending",
                    part="theory"),
+        ItemResult("hw2_rnn.bonus_plots", "Extra credit: gradient plots", "manual", 3.0, 5.0, "failed",
+                   "graded by a TA: 3/5", evidence={"graded_by": "TA"}, extra_credit=True),
+        ItemResult("hw2_rnn.bonus_adder", "Extra credit: a binary adder", "allclose", 0.0, 5.0, "failed",
+                   "function add_bits not found", extra_credit=True),
     )
     budget = ExecBudget(600.0, 600.0, "calibrated", "600 s = 10 x the reference solution's 60 s on this machine (speed x1.50)",
                         factor=10.0, reference_s=40.0, reference_here_s=60.0, speed=1.5, benchmark_s=3.0,
@@ -74,18 +78,20 @@ def fixed_report() -> Report:
     findings = (Finding("junk_ignored", "ignored __MACOSX/ (2 files)", "info"),
                 Finding("environment_error", "not the student's fault: no GPU", "info"),
                 Finding("misnamed", f"hw2-rnn.ipynb was taken as hw2_rnn.ipynb {evil}", "warning"))
-    return Report("ab1234", "hw2", 9.5, 45.0, 14.0, (Penalty("late", 10.0, "submitted 1.5 h late"),),
-                  items, notebooks, findings, SUB, ENV, "2026-03-02T07:00:00+00:00", 640.5)
+    return Report("ab1234", "hw2", 12.5, 45.0, 17.0, (Penalty("late", 10.0, "submitted 1.5 h late"),),
+                  items, notebooks, findings, SUB, ENV, "2026-03-02T07:00:00+00:00", 640.5,
+                  extra_credit=3.0, extra_credit_cap=5.0)
 
 
 def crashed_report() -> Report:
     items = tuple(ItemResult(i.id, i.title, i.kind, 0.0, i.max_score, "pending" if i.kind == "manual" else "error",
-                             "not graded: the worker died", visibility=i.visibility, part=i.part) for i in fixed_report().items)
+                             "not graded: the worker died", visibility=i.visibility, part=i.part,
+                             extra_credit=i.extra_credit) for i in fixed_report().items)
     return Report("cd5678", "hw2", 0.0, 45.0, 0.0, (), items, (),
                   (Finding("grader_crash", "the worker died. This is a fault of the grader, not of the submission; "
                                            "the instructor will regrade it.", "error"),),
                   {**SUB, "file": "cd5678.zip", "accepted": False, "rejection": "the worker died"}, ENV,
-                  "2026-03-02T07:05:00+00:00", 1.0, crash_reason="the worker died")
+                  "2026-03-02T07:05:00+00:00", 1.0, crash_reason="the worker died", extra_credit_cap=5.0)
 
 
 CTX = Context(pairs=({"a": "ab1234", "b": "cd5678", "similarity": 0.91, "shared_grams": 40,

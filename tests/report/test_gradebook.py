@@ -18,7 +18,7 @@ def test_columns_are_stable_and_rows_sorted(mini_rubric):
     reports = [make_report("cd5678", items=[item("mini.add", max_score=6), item("mini_theory.q1", "pending", kind="manual", max_score=10)]),
                make_report("ab1234", items=[item("other.count", max_score=10)], penalties=[Penalty("late", 20.0, "late")])]
     header, *body = rows(gradebook_csv(reports, mini_rubric))
-    assert header == ["netid", "score", "max_score", "raw_score", "penalty_naming", "penalty_extra_files", "penalty_late",
+    assert header == ["netid", "score", "max_score", "raw_score", "extra_credit", "penalty_naming", "penalty_extra_files", "penalty_late",
                       "penalty_not_executable", "penalty_too_late", "mini.add", "mini.count", "other.count", "mini_theory.q1",
                       "pending_points", "time_flag", "notes"]
     assert [r[0] for r in body] == ["ab1234", "cd5678"]
