@@ -70,7 +70,7 @@ def cmd_report(args) -> int:
     cohort = write_class_reports(args.out, rubric=rubric, similarity_threshold=args.similarity_threshold,
                                  gradescope_hidden=args.gradescope_hidden, lms=gradebooks.options_from_args(args))
     print(f"{cohort['n_submissions']} reports -> {Path(args.out) / 'gradebook.csv'}, "
-          f"{', '.join(f.file for f in formats(CLASS) if f.file != 'gradebook.csv')}; "
+          f"{', '.join(f.file for f in formats(CLASS) if f.file != 'gradebook.csv' and f.when is None)}; "
           f"per student {', '.join(f.file for f in formats(STUDENT))}; "
           f"{len(cohort['similarity']['pairs'])} similar pair(s) to review")
     for line in gradebooks.summary_lines(cohort.get("lms"), Path(args.out)):
@@ -118,6 +118,7 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--no-cache", action="store_true",
                    help="neither read nor write those caches in this run")
     b.add_argument("--no-class-reports", action="store_true", help="skip the gradebook/JUnit/HTML/cohort step")
+    _lms_arguments(b)
     b.add_argument("--source", default="auto", choices=["auto", "brightspace", "canvas", "zips"],
                    help="what the inputs are: folders of zips, or a Brightspace 'Download all submissions' / Canvas "
                         "'Download submissions' zip (default: detected from the entry names)")
