@@ -34,8 +34,7 @@ def cmd_batch(args) -> int:
                     isolation=args.isolation, jobs=args.jobs, manual_scores=args.manual_scores,
                     similarity_threshold=args.similarity_threshold, class_reports=not args.no_class_reports,
                     job_timeout_s=args.job_timeout, cache=not args.no_cache, clear_cache=args.clear_cache,
-                    sources=_sources(args),
-                    lms=gradebooks.options_from_args(args))
+                    sources=_sources(args), lms=gradebooks.options_from_args(args))
     print(f"{res.total} submissions: {res.graded} graded now, {res.skipped} unchanged, {res.failed} not graded "
           f"(grader failures) in {res.seconds:.1f} s")
     print(f"gradebook: {Path(res.out_dir) / 'gradebook.csv'}")
@@ -132,7 +131,6 @@ def add_batch_parser(subparsers) -> None:
     b.add_argument("--late-days-ledger", metavar="FILE",
                    help="late days each student spent, shared by a semester's batches when the rubric has "
                         "`late_days` (default: OUT/.batch/late_days.json)")
-    _lms_arguments(b)
     b.set_defaults(func=cmd_batch)
 
     r = subparsers.add_parser("report", help="(re)write gradebook, Gradescope JSON, JUnit, HTML and cohort from OUT",
