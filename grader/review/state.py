@@ -37,6 +37,11 @@ class Row:
     graded_by: str  # the TA whose decision sets the score ("" none)
 
     @property
+    def reason(self) -> str:
+        """Why the grader left it to a TA (its feedback when it gave the item to a TA)."""
+        return str(self.item.ta.automatic.get("feedback", "")) if self.item.ta else self.item.feedback
+
+    @property
     def pending(self) -> bool:
         return self.item.status is ItemStatus.PENDING
 
