@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.intake.documents import check_pdf, read_notebook
 from grader.intake.locate import is_junk, locate
+from grader.intake.semester import detect as detect_semester
 from grader.intake.unzip import ZipUnreadable, unpack
 from grader.model import Finding, Penalty, Submission
 from grader.rubric.model import Rubric
@@ -149,6 +150,8 @@ def intake(zip_path: Path, rubric: Rubric, job_dir: Path, submitted_at: dt.datet
         findings.append(Finding("zip_empty", f"{zip_path.name} contains no files", "error"))
     located = locate(entries, rubric.files, rubric.ignore, netid)
     findings.extend(located.findings)
+    # another semester's file set (hw3 names under the hw2 rubric): say which, and how to grade it
+    findings.extend(detect_semester([e.name for e in entries], rubric, zip_path.name, netid))
     naming = ([zip_naming] if zip_naming else []) + located.misnamed
     if zip_naming:
         findings.append(Finding("misnamed_zip", zip_naming, "warning"))
