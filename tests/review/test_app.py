@@ -126,3 +126,18 @@ def test_student_content_is_escaped_and_the_pdf_is_rendered_as_images(client):
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG") and png.headers["content-type"] == "image/png"
     assert client.get("/pdf/ab1234/2.png").status_code == 404
     assert client.get("/artifact/ab1234/report.json").status_code == 404  # only listed PNG artifacts
+
+
+def test_bad_input_gets_a_message_not_a_traceback(tmp_path, capsys):
+    from grader.cli import main
+
+    assert main(["review", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["review", str(tmp_path / "empty")]) == 2
+    assert "run `grader batch" in capsys.readouterr().err
+    out = fabricated_class(tmp_path / "out")
+    bad = tmp_path / "requests.csv"
+    bad.write_text("netid,item,text\nab1234,no.such.item,please\n")
+    assert main(["review", str(out), "--requests", str(bad)]) == 2
+    assert "ab1234 has no item 'no.such.item'" in capsys.readouterr().err

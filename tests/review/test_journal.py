@@ -179,3 +179,25 @@ def test_grader_report_applies_the_journal(tmp_path):
     assert "alice overrode the grader&#39;s result: 4/4 (rounding)" in page
     write_class_reports(out)  # again: the same files
     assert report_json(out, "ab1234") == r
+
+
+def test_a_batch_rerun_publishes_the_journal_and_the_sheet(tmp_path, mini_rubric):
+    """publish() (grader batch, from a cached worker result) applies both: the latest wins."""
+    from batch_helpers import item
+    from grader.batch.manual import load_manual_scores
+    from grader.batch.run import publish
+
+    out = tmp_path / "out"
+    result = {"report": make_report("ab1234", items=[item("mini_theory.q1", "pending", kind="manual", max_score=10.0),
+                                                     item("mini.add", "passed", max_score=6.0)]), "code": {}, "files": {}}
+    sheet = tmp_path / "ta.csv"
+    sheet.write_text("netid,mini_theory.q1\nab1234,3\n")
+    os.utime(sheet, (1772359200, 1772359200))  # 2026-03-01T10:00:00Z, before the save below
+    Journal(out).append({"netid": "ab1234", "item": "mini_theory.q1", "kind": "score", "ta": "alice", "score": 9})
+    Journal(out).append({"netid": "ab1234", "item": "mini.add", "kind": "override", "ta": "bob", "score": 2,
+                         "reason": "hard-coded output"})
+    data = publish(out, "ab1234", result, load_manual_scores(sheet, mini_rubric, {"ab1234"}))
+    q1, add = item_of(data, "mini_theory.q1"), item_of(data, "mini.add")
+    assert q1["score"] == 9.0 and [h["source"] for h in q1["ta"]["history"]] == ["csv:ta.csv", "review"]
+    assert add["score"] == 2.0 and add["ta"]["automatic"]["score"] == 6.0
+    assert report_json(out, "ab1234")["score"] == data["score"] == 11.0
