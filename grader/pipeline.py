@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from grader import environment, score
 from grader.checks import registry
+from grader.checks._judged import JudgeCache
 from grader.checks.base import CheckResult
 from grader.checks.context import CheckContext
 from grader.execute import ProgressFn, run_notebook
@@ -56,6 +57,9 @@ class Env:
     only_notebooks: tuple[str, ...] | None = None  # grade only these notebooks (validate's mutants)
     exec_cache: Path | None = None  # content-hash cache of notebook executions (see grader/execute/cache.py)
     provenance: Any = None  # a batch's NetID, LMS time and deadline for this zip (grader.lms.sources.Provenance)
+    probe_cache: Path | None = None  # content-hash cache of probe results (grader/probe/cache.py)
+    judge_cache: Path | None = None  # values the checks compute from exports (grader/checks/_judged.py)
+    write_reports: bool = True  # False in a batch's worker: the coordinator publishes every file from the report
     reference_cache: dict = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -242,12 +246,13 @@ def stage_check(state: State, env: Env) -> State:
     mode = state.isolation.get("mode", "none")
     senv = state.student_env
     prober = Prober(state.job_dir / "probes", isolation=mode, hide=hidden_dirs(state, env),
-                    python=senv.python if senv else None, binds=senv.binds if senv else ())
+                    python=senv.python if senv else None, binds=senv.binds if senv else (), cache_dir=env.probe_cache)
+    judged = JudgeCache(env.judge_cache) if env.judge_cache is not None else None
     try:
         for spec in env.rubric.notebooks:
             ctx = CheckContext(spec, state.notebook_labels.get(spec.notebook, spec.notebook), state.extractions.get(spec.notebook),
                                runs.get(spec.notebook), prober, state.job_dir, env.reference_cache,
-                               submitted=state.submitted_notebooks.get(spec.notebook))
+                               submitted=state.submitted_notebooks.get(spec.notebook), judge_cache=judged)
             for item in spec.items:
                 if env.only_notebooks is not None and spec.notebook not in env.only_notebooks:
                     results.append(_item_result(item, CheckResult(0.0, "skipped", "not graded in this run"), 0.0))
@@ -327,7 +332,8 @@ def stage_report(state: State, env: Env) -> State:
     from grader.report import write_reports
 
     assert state.report is not None
-    write_reports(state.report, env.out_dir)
+    if env.write_reports:
+        write_reports(state.report, env.out_dir)
     return state
 
 

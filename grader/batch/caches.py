@@ -5,12 +5,18 @@ OUT/.batch/exec-cache/   notebook executions (grader/execute/cache.py), keyed by
                          instrumentation, the support files, the student environment
 OUT/.batch/probe-cache/  probe results (grader/probe/cache.py), keyed by the module source,
                          the calls and their inputs, the files, the isolation and the python
+OUT/.batch/judge-cache/  values the checks compute from what the kernel exported (the
+                         Section-8 curve: every snapshot evaluated by the reference model),
+                         keyed by those exports, the reference code and the libraries
+                         (grader/checks/_judged.py); never a verdict: thresholds apply anew
+OUT/.batch/code-cache/   the normalized target code of each submission (similarity)
 OUT/.batch/rubrics/      per rubric hash, the facts the plan compares (items, points,
                          parameters, execution fingerprints), to say why a job is regraded
 
 A rubric change changes every job key, so everything is re-judged; the caches make that
 cheap: a notebook runs again only when its execution key changed, an item is probed again
-only when its probe's inputs changed. `grader batch --clear-cache` empties both caches.
+only when its probe's inputs changed, the Section-8 curve is evaluated again only when
+its snapshots changed. `grader batch --clear-cache` empties them all.
 """
 from __future__ import annotations
 
@@ -31,13 +37,63 @@ def probe_dir(out_dir: Path) -> Path:
     return Path(out_dir) / ".batch" / "probe-cache"
 
 
+def judge_dir(out_dir: Path) -> Path:
+    """Values the checks computed from exports (grader/checks/_judged.py: the Section-8 curve)."""
+    return Path(out_dir) / ".batch" / "judge-cache"
+
+
 def code_dir(out_dir: Path) -> Path:
     """The normalized target code of each submission (similarity), by zip content and targets."""
     return Path(out_dir) / ".batch" / "code-cache"
 
 
+def similarity_code_digest() -> str:
+    """sha256 of the code that turns a notebook into the similarity's normalized target code:
+    the similarity module, the extraction (grader/extract/) and the notebook reader."""
+    from grader import extract
+    from grader.batch import similarity
+    from grader.intake import documents
+
+    h = hashlib.sha256()
+    files = [Path(similarity.__file__), Path(documents.__file__), *sorted(Path(extract.__file__).parent.glob("*.py"))]
+    for f in files:
+        h.update(f"\0{f.name}\0".encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def starter_code(out_dir: Path, rubric) -> dict[str, str]:
+    """similarity.starter_code, kept in a batch's OUT/.batch/code-cache by the starter notebooks'
+    content, the targets and the code that normalizes them: a regrade does not parse the
+    starter again. A corrupted entry (not a {str: str} mapping) is computed again."""
+    from grader.batch import similarity
+
+    starter_dir = similarity.find_starter_dir(rubric)
+    if starter_dir is None or not (Path(out_dir) / ".batch").is_dir():  # not a batch's OUT: nothing kept
+        return similarity.starter_code(rubric, starter_dir)
+    targets = similarity.targets_of(rubric)
+    h = hashlib.sha256(json.dumps({"targets": targets, "code": similarity_code_digest()}, sort_keys=True).encode())
+    for notebook in sorted(targets):
+        path = Path(starter_dir) / notebook
+        h.update(f"\0{notebook}\0".encode())
+        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+    path = code_dir(out_dir) / f"starter-{h.hexdigest()}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            return data
+    except (OSError, ValueError):
+        pass
+    code = similarity.starter_code(rubric, starter_dir)
+    try:
+        atomic_write_bytes(path, json.dumps(code, sort_keys=True).encode())
+    except OSError:
+        pass  # only costs the next run the parse
+    return code
+
+
 def clear(out_dir: Path) -> None:
-    for d in (exec_dir(out_dir), probe_dir(out_dir), code_dir(out_dir)):
+    for d in (exec_dir(out_dir), probe_dir(out_dir), judge_dir(out_dir), code_dir(out_dir)):
         shutil.rmtree(d, ignore_errors=True)
 
 

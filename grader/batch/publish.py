@@ -70,7 +70,7 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
                         gradescope_hidden: str = "visible", lms=None) -> dict:
     """`lms`: grader.lms.gradebooks.LmsOptions given now (--roster, the LMS names); they are
     remembered in OUT/.batch, so that a later call without them writes the LMS files too."""
-    from grader.batch import similarity
+    from grader.batch import caches, similarity
     from grader.model import Report, ReportError
     from grader.report.cohort import build_cohort
     from grader.report.formats import Context, write_class_files, write_student_files
@@ -115,7 +115,7 @@ def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: 
     pairs: list[dict] = []
     try:
         codes = _load_codes(out_dir, [r.netid for r in reports if _PLAIN_NAME.match(r.netid)])
-        starter = similarity.starter_code(rubric, similarity.find_starter_dir(rubric)) if rubric is not None else {}
+        starter = caches.starter_code(out_dir, rubric) if rubric is not None else {}
         pairs = similarity.similar_pairs(codes, starter, threshold=similarity_threshold)
     except Exception as exc:  # the class files are written without the pairs
         errors.append(f"the similarity of the class: {type(exc).__name__}: {text(exc, 300)}")

@@ -330,6 +330,7 @@ def _payload(job: Job, batch: Batch) -> dict:
     elif batch.cache:
         payload["exec_cache"] = str(caches.exec_dir(batch.out_dir))
         payload["probe_cache"] = str(caches.probe_dir(batch.out_dir))
+        payload["judge_cache"] = str(caches.judge_dir(batch.out_dir))
         payload["code_cache"] = str(caches.code_dir(batch.out_dir))
     return payload
 
@@ -375,7 +376,12 @@ def stage_grade(state: ClassState, batch: Batch) -> ClassState:
         # Only re-judging (every notebook's execution is cached): no student code runs in
         # the kernel again, and a probe whose inputs changed still runs in its sandbox with
         # its own limits. For a few submissions starting a cluster costs more than the work:
-        # grade here, one after the other (the caches' hit counters are per process).
+        # grade here, one after the other (the caches' hit counters are per process), with
+        # the rubric loaded above (its digest is the jobs' key: the same files).
+        from grader.batch.worker import keep_rubric
+
+        if payloads:
+            keep_rubric(payloads[0][1]["rubric_dir"], batch.rubric_digest, batch.rubric)
         for netid, payload in payloads:
             on_done(netid, grade_job(payload))
         return dataclasses.replace(state, results=results, graded=len(todo), failed=failed)

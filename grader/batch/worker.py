@@ -38,6 +38,12 @@ def single_threaded() -> None:
         pass
 
 
+def keep_rubric(directory: str, digest: str, rubric) -> None:
+    """Grading in the coordinator's process: the rubric it loaded serves the jobs too."""
+    _RUBRICS.clear()
+    _RUBRICS[(directory, digest)] = (rubric, {})
+
+
 def _rubric(directory: str, digest: str):
     key = (directory, digest)
     if key not in _RUBRICS:
@@ -49,7 +55,8 @@ def _rubric(directory: str, digest: str):
 
 
 def _extra_files(report_dir: Path) -> dict[str, str]:
-    """Files a check wrote beside the report (e.g. a loss-curve PNG), base64, size-capped."""
+    """Files a check wrote beside the report, base64, size-capped (the report's own files and
+    artifacts, such as the loss-curve PNG, are written by the coordinator from the report)."""
     out: dict[str, str] = {}
     if not report_dir.is_dir():
         return out
@@ -64,6 +71,7 @@ def _extra_files(report_dir: Path) -> dict[str, str]:
 def reuse_block(report: dict) -> dict:
     """What this grading took from the batch's caches, and from when: the executions (per
     notebook: reused or executed now) and the probes. Everything was judged now."""
+    from grader.checks import _judged
     from grader.execute import cache as exec_cache
     from grader.probe import cache as probe_cache
 
@@ -76,6 +84,7 @@ def reuse_block(report: dict) -> dict:
         "judged_at": report.get("graded_at"),
         "executions": {"reused": reused, "executed": executed, "from": times[0] if times else None},
         "probes": {"reused": stats["hits"], "run": stats["misses"], "from": stats["oldest"]},
+        "judged_values": {"reused": _judged.STATS["hits"], "computed": _judged.STATS["misses"], "from": _judged.STATS["oldest"]},
     }
 
 
@@ -86,12 +95,13 @@ def _cached_code(directory: str | None, src: Path, rubric, compute) -> dict:
     import json
 
     from grader.batch import similarity
+    from grader.batch.caches import similarity_code_digest
 
     if not directory:
         return compute()
     h = hashlib.sha256(Path(src).read_bytes())
     h.update(json.dumps(similarity.targets_of(rubric), sort_keys=True).encode())
-    h.update(Path(similarity.__file__).read_bytes())
+    h.update(similarity_code_digest().encode())
     path = Path(directory) / f"{h.hexdigest()}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -111,6 +121,7 @@ def _cached_code(directory: str | None, src: Path, rubric, compute) -> dict:
 def grade_job(job: dict) -> dict:
     """Grade job["path"] (or job["data"], the zip's bytes, written under job["name"])."""
     from grader.batch.similarity import submission_code
+    from grader.checks import _judged
     from grader.execute import cache as exec_cache
     from grader.pipeline import Env, grade
     from grader.probe import cache as probe_cache
@@ -130,13 +141,13 @@ def grade_job(job: dict) -> dict:
             submitted_at = dt.datetime.fromisoformat(job["submitted_at"]) if job.get("submitted_at") else None
             env = Env(rubric=rubric, out_dir=tmp_path / "out", submitted_at=submitted_at,
                       isolation=job.get("isolation", "auto"), jobs=int(job.get("jobs", 1)),
-                      reference_cache=ref_cache, exec_cache=Path(job["exec_cache"]) if job.get("exec_cache") else None,
-                      provenance=job.get("provenance"))
+                      reference_cache=ref_cache, provenance=job.get("provenance"), write_reports=False,
+                      **{k: Path(job[k]) if job.get(k) else None for k in ("exec_cache", "probe_cache", "judge_cache")})
             exec_cache.HITS.clear()
             probe_cache.reset_stats()
-            with probe_cache.use(job.get("probe_cache")):
-                report = grade(src, env).to_dict()
-            if job.get("exec_cache") or job.get("probe_cache"):
+            _judged.reset_stats()
+            report = grade(src, env).to_dict()
+            if job.get("exec_cache") or job.get("probe_cache") or job.get("judge_cache"):
                 report["environment"] = {**report.get("environment", {}), "reuse": reuse_block(report)}
             files = _extra_files(tmp_path / "out" / report["netid"])
             try:

@@ -22,6 +22,7 @@ class CheckContext:
     scratch: Path
     reference_cache: dict = field(default_factory=dict)
     submitted: Any = None  # the notebook as the student saved it (untrusted: outputs included), or None
+    judge_cache: Any = None  # a batch's grader.checks._judged.JudgeCache, or None: compute every value
 
     def seed_for(self, item: ItemSpec, salt: str = "") -> int:
         """A per-item seed derived from the rubric seed: stable across runs and students."""

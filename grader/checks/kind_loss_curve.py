@@ -420,7 +420,8 @@ def judge_run(r: dict, loaded: dict, p: "LossCurve.Params | dict", meta: dict, c
     sizes = list(p.sizes)
     cls = p.model_class
     names, stacked = loaded["names"], loaded["stacked"]
-    want = _cached(ctx, f"lc-shapes:{sizes}", lambda: reference_shapes(sizes))
+    want = _cached(ctx, f"lc-shapes:{sizes}", lambda: {k: tuple(v) for k, v in _stored(
+        ctx, "reference_shapes", lambda: reference_shapes(sizes), {"sizes": sizes}, valid=_shapes_ok).items()})
     steps, effective = _int(r.get("steps"), 0), _int(r.get("effective"), 0)
     ev = {"graded_run": r["index"], "steps": steps, "effective_steps": effective, "snapshot_steps": loaded["at"][:2000]}
     if sorted(stacked) != sorted(want):
@@ -441,7 +442,9 @@ def judge_run(r: dict, loaded: dict, p: "LossCurve.Params | dict", meta: dict, c
     snaps = [{k: v[j] for k, v in stacked.items()} for j in range(n)]
     gate: list[Part] = []
     if p.seed is not None:
-        init = _cached(ctx, f"lc-init:{p.seed}:{sizes}", lambda: reference_init(int(p.seed), sizes))
+        init = _cached(ctx, f"lc-init:{p.seed}:{sizes}", lambda: _stored(
+            ctx, "reference_init", lambda: reference_init(int(p.seed), sizes), {"seed": int(p.seed), "sizes": sizes},
+            valid=lambda v: isinstance(v, dict) and all(isinstance(a, np.ndarray) for a in v.values())))
         same = all(np.array_equal(snaps[0][k].astype(np.float32), init[k].astype(np.float32)) for k in init)
         gate.append(Part(f"initial weights are those of torch.manual_seed({p.seed}) + {cls}{tuple(sizes)}", 1.0, same,
                          "" if same else "the seed or the model's initialisation was changed (change only the training procedure)"))
@@ -456,7 +459,10 @@ def judge_run(r: dict, loaded: dict, p: "LossCurve.Params | dict", meta: dict, c
                          f"{effective} of {steps} steps changed the weights" + ("" if ok else
                          f" (the procedure is {min_epochs} epochs of {spe} steps; stopping early hides the later "
                          "spikes, and steps that change nothing are not training)")))
-    curve = _cached(ctx, None, lambda: evaluate_snapshots(snaps, sizes, _cached(ctx, "lc-evalset", _eval_set)))
+    # a pure function of the snapshots and the reference code: kept by a batch (a regrade
+    # after a threshold change evaluates nothing again); judged below with the rubric's numbers
+    curve = _stored(ctx, "evaluate_snapshots", lambda: evaluate_snapshots(snaps, sizes, _cached(ctx, "lc-evalset", _eval_set)),
+                    {"sizes": sizes}, arrays=stacked, valid=lambda v: _curve_ok(v, n))
     losses, accs = curve["loss"], curve["accuracy"]
     parts, cev = judge_curve(losses, accs, p)
     ev.update(cev)
@@ -482,7 +488,10 @@ def judge_run(r: dict, loaded: dict, p: "LossCurve.Params | dict", meta: dict, c
                      "weights trained elsewhere looks like this; the lab's procedures move a weight by ~0.01 per step)")
     if p.plot:
         try:
-            ev["artifacts"] = {f"{item.id if item else 'loss_curve'}.loss_curve.png": base64.b64encode(plot_png(losses, accs, p)).decode()}
+            png = _stored(ctx, "plot_png", lambda: base64.b64encode(plot_png(losses, accs, p)).decode(),
+                          {"loss": losses, "accuracy": accs, "max_rise": p.max_rise, "min_accuracy": p.min_accuracy},
+                          libs=("matplotlib", "numpy", "pillow"), valid=lambda v: isinstance(v, str))
+            ev["artifacts"] = {f"{item.id if item else 'loss_curve'}.loss_curve.png": png}
         except Exception as exc:  # a plot is a nicety, never a verdict
             ev["plot_error"] = f"{type(exc).__name__}: {exc}"
     res = combine(gate + parts, ev)
@@ -564,6 +573,27 @@ def _cached(ctx, key, compute):
     if ctx is None or key is None:
         return compute()
     return ctx.reference(key, compute)
+
+
+# what the values kept in a batch's judge cache depend on besides their inputs
+_CODE = (__name__, "reference.seq_classification", "reference.res.sequential_tasks")
+
+
+def _stored(ctx, name, compute, params, arrays=None, libs=("torch", "numpy"), valid=None):
+    """compute(), through the grading's judge cache when it has one (grader/checks/_judged.py)."""
+    from grader.checks import _judged
+
+    return _judged.cached(getattr(ctx, "judge_cache", None), f"loss_curve.{name}", compute, params=params,
+                          arrays=arrays, code=_CODE, libs=libs, valid=valid)
+
+
+def _shapes_ok(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(s, (list, tuple)) and all(type(d) is int for d in s) for s in v.values())
+
+
+def _curve_ok(v, n: int) -> bool:
+    return (isinstance(v, dict) and all(isinstance(v.get(k), list) and len(v[k]) == n
+                                        and all(type(x) is float for x in v[k]) for k in ("loss", "accuracy")))
 
 
 def plot_png(losses, accs, p) -> bytes:
