@@ -48,12 +48,6 @@ class ItemView:
     verdict: str  # one line: what a format without room for details says
     details: bool  # worth a details section: not a passed item with nothing more to say
     seconds: float = 0.0
-    history: tuple[str, ...] = ()  # the TAs' decisions on it (grader review, the TA sheet), oldest first
-    extra_credit: bool = False  # adds above the maximum; never a loss
-    attempted: bool = True  # False: an extra-credit item that earned nothing (not a loss)
-    label: str = ""  # the status as shown: "failed", "passed (extra credit)", "extra credit, not attempted"
-    points: str = ""  # the points as shown: "3 / 5", "+5 extra credit (of 5)"
-    history: tuple[str, ...] = ()  # the TAs' decisions on it (grader review, the TA sheet), oldest first
     extra_credit: bool = False  # adds above the maximum; never a loss
     attempted: bool = True  # False: an extra-credit item that earned nothing (not a loss)
     label: str = ""  # the status as shown: "failed", "passed (extra credit)", "extra credit, not attempted"
@@ -146,7 +140,8 @@ def _item(i: ItemResult, report: Report, audience: str) -> ItemView:
     else:
         label, points = str(i.status), f"{num(i.score)} / {num(i.max_score)}"
     return ItemView(i.id, i.title, i.kind, i.status, float(i.score), float(i.max_score), hidden, feedback, evidence,
-                    pictures, verdict, details, float(i.seconds or 0), i.extra_credit, i.attempted, label, points)
+                    pictures, verdict, details, float(i.seconds or 0), extra_credit=i.extra_credit,
+                    attempted=i.attempted, label=label, points=points)
 
 
 def with_history(view: ItemView, i: ItemResult) -> ItemView:
