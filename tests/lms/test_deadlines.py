@@ -273,3 +273,7 @@ def test_gradebook_and_class_summary_show_the_flag():
     md = cohort_markdown(build_cohort([flagged, fine]))
     assert "Submission times not trustworthy (1)" in md and "**ab1234**" in md and "**cd5678**" not in md
     assert "Submission times not trustworthy" not in cohort_markdown(build_cohort([fine]))
+    from grader.report.cohort import cohort_html
+
+    page = cohort_html(build_cohort([flagged, fine]))
+    assert "Submission times not trustworthy (1)" in page and "<b>ab1234</b>" in page
