@@ -1,7 +1,8 @@
 """Every sample submission graded for real with the shipped rubric, as `grader run` does.
 
 The samples share notebooks (full_marks, misnamed_files, macos_junk and nested_folder are
-the same three notebooks), so one session-wide execution cache runs each distinct
+the same three notebooks), so the session-wide execution cache (shared_exec_cache, which
+the other files grading these notebooks under rubrics/hw2 use too) runs each distinct
 notebook once, and a probe cache serves the probes that are the same call on the same
 code (the checks still judge every sample; test_grading_twice_gives_the_same_items grades
 again with neither cache).
@@ -26,11 +27,11 @@ def hw2_rubric():
 
 
 @pytest.fixture(scope="session")
-def sample_reports(tmp_path_factory, hw2_rubric):
+def sample_reports(tmp_path_factory, hw2_rubric, shared_exec_cache):
     from grader.pipeline import Env, grade
 
     base = tmp_path_factory.mktemp("samples")
-    cache, ref_cache = base / "exec-cache", {}
+    cache, ref_cache = shared_exec_cache, {}
     reports = {}
     from grader.probe import cache as probe_cache
 

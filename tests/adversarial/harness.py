@@ -266,17 +266,20 @@ if __name__ == "__main__":
         print("  penalties", rep.get("penalties"), "procs", r["sandbox_procs"], r["new_kernel_procs"])
 
 
-def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: int = 1) -> dict[str, dict]:
+def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: int = 1,
+                cache: Path | None = None) -> dict[str, dict]:
     """Grade each phase's attacks in turn (twins first: their executions fill the shared
     cache), each with the rubric its manifest names (key "rubric", default rubrics/hw2),
     `workers` at a time. {name: {report, error, seconds, procs}}; a grader failure is
-    recorded, not raised (the tests assert on it)."""
+    recorded, not raised (the tests assert on it). `cache`: the execution cache (the
+    session's shared_exec_cache: honest twins hold the samples' notebooks); default one of
+    the suite's own."""
     from concurrent.futures import ThreadPoolExecutor
 
     from grader.pipeline import Env, grade
     from grader.rubric import load_rubric
 
-    cache, ref_cache, rubrics, out = tmp / "exec-cache", {}, {}, {}
+    cache, ref_cache, rubrics, out = cache or tmp / "exec-cache", {}, {}, {}
 
     def one(name):
         m = manifests[name]

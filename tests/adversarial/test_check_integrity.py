@@ -43,12 +43,12 @@ ATTACKS = [n for n, m in MANIFESTS.items() if m["twin"]]
 
 
 @pytest.fixture(scope="session")
-def graded():
+def graded(shared_exec_cache):
     tmp = Path(tempfile.mkdtemp(prefix="chk-"))
     t0 = time.monotonic()
     try:
         twins = sorted(n for n in MANIFESTS if MANIFESTS[n]["twin"] is None)
-        out = H.grade_suite(MANIFESTS, [twins, sorted(n for n in MANIFESTS if n not in twins)], tmp)
+        out = H.grade_suite(MANIFESTS, [twins, sorted(n for n in MANIFESTS if n not in twins)], tmp, cache=shared_exec_cache)
         print(f"\ncheck-integrity corpus: {len(out)} submissions graded in {time.monotonic() - t0:.0f} s")
         yield {"results": out, "out": tmp / "out"}
     finally:

@@ -46,13 +46,13 @@ ATTACKS = sorted(n for n, m in MANIFESTS.items() if m["twin"])
 
 
 @pytest.fixture(scope="session")
-def graded():
+def graded(shared_exec_cache):
     tmp = Path(tempfile.mkdtemp(prefix="exe-"))
     t0 = time.monotonic()
     try:
         # the twins first (their executions fill the cache), then the rest two at a time
         twins = sorted(n for n in MANIFESTS if MANIFESTS[n]["twin"] is None)
-        out = H.grade_suite(MANIFESTS, [twins, [n for n in sorted(MANIFESTS) if n not in twins]], tmp, workers=2)
+        out = H.grade_suite(MANIFESTS, [twins, [n for n in sorted(MANIFESTS) if n not in twins]], tmp, workers=2, cache=shared_exec_cache)
         seconds = time.monotonic() - t0
         print(f"\nexecution-integrity corpus: {len(out)} submissions graded in {seconds:.0f} s")
         yield {"results": out, "seconds": seconds}

@@ -48,11 +48,11 @@ def _params(names):
 
 
 @pytest.fixture(scope="session")
-def graded():
+def graded(shared_exec_cache):
     tmp = Path(tempfile.mkdtemp(prefix="rt-"))
     t0 = time.monotonic()
     try:  # twins first: their notebooks fill the execution cache
-        out = H.grade_suite(MANIFESTS, [TWINS, SINGLE], tmp)
+        out = H.grade_suite(MANIFESTS, [TWINS, SINGLE], tmp, cache=shared_exec_cache)
         print(f"\nred-team corpus: {len(out)} submissions graded in {time.monotonic() - t0:.0f} s")
         yield {"results": out, "out": tmp / "out", "tmp": tmp}
     finally:

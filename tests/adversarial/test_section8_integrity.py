@@ -52,11 +52,11 @@ ATTACKS = sorted(n for n, m in MANIFESTS.items() if m["twin"])
 
 
 @pytest.fixture(scope="session")
-def graded():
+def graded(shared_exec_cache):
     tmp = Path(tempfile.mkdtemp(prefix="s8-"))
     t0 = time.monotonic()
     try:
-        out = H.grade_suite(MANIFESTS, [TWINS, ATTACKS], tmp)
+        out = H.grade_suite(MANIFESTS, [TWINS, ATTACKS], tmp, cache=shared_exec_cache)
         print(f"\nsection-8 corpus: {len(out)} submissions graded in {time.monotonic() - t0:.0f} s: "
               + ", ".join(f"{n} {r['seconds']:.0f} s" for n, r in out.items()))
         yield out
