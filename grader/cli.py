@@ -125,6 +125,34 @@ def cmd_validate(args) -> int:
     return 0 if v.ok else 1
 
 
+def cmd_check(args) -> int:
+    """`grader check`: the student's pre-check (grader/precheck.py); exit 0 when ready to submit."""
+    from grader.precheck import check
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    progress = ProgressLine()
+    now = _parse_time(args.at, rubric.timezone) if args.at else None
+    result = check(args.submission, rubric, netid=args.netid, now=now, isolation=args.isolation, cache=args.cache,
+                   progress=progress)
+    progress.done()
+    print(result.text)
+    return 0 if result.ready else 1
+
+
+def cmd_gradescope(args) -> int:
+    """`grader gradescope build|run` (grader/gradescope/)."""
+    from grader import gradescope
+
+    if args.action == "build":
+        b = gradescope.build(args.rubric or DEFAULT_RUBRIC, args.out)
+        print(f"{b.path}: {b.files} files, {b.bytes / 1e6:.1f} MB; rubric {b.rubric}. Upload it as the autograder "
+              "(base image Ubuntu 22.04 or later; give it the memory and time the rubric's limits need)")
+        return 0
+    return gradescope.run(args.root, args.rubric, isolation=args.isolation, cache=args.cache,
+                          hidden_visibility=args.gradescope_hidden)
+
+
 def cmd_rubric_check(args) -> int:
     from grader.rubric import load_rubric
 
@@ -221,6 +249,30 @@ def build_parser() -> argparse.ArgumentParser:
     envp.add_argument("--force", action="store_true", help="rebuild even if it is built")
     envp.add_argument("--modules", help="comma-separated modules to try importing in it, e.g. tqdm,torchvision")
     envp.set_defaults(func=cmd_env)
+    pre = sub.add_parser("check", help="students: check a submission before submitting (public items only)",
+                         description="Naming, zip layout, every notebook run top to bottom in the grader's sandbox, the "
+                                     "rubric's public items and the lateness if submitted now. Prints 'ready to submit' "
+                                     "or each problem with the penalty it would cost; exit 0 when ready.")
+    pre.add_argument("submission", help="your <netid>.zip, or the folder with your notebooks and PDF")
+    pre.add_argument("--rubric", default=str(DEFAULT_RUBRIC), help="rubric directory (default: %(default)s)")
+    pre.add_argument("--netid", help="your NetID, to name the zip when checking a folder")
+    pre.add_argument("--at", metavar="TIME", help="judge the lateness as if submitted at TIME (ISO 8601; default: now)")
+    pre.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
+    pre.add_argument("--cache", help="reuse executions of identical notebooks from this directory (content-hash cache)")
+    pre.set_defaults(func=cmd_check)
+    gs = sub.add_parser("gradescope", help="Gradescope: build the autograder bundle, or grade as its run_autograder does",
+                        description="build RUBRIC -o autograder.zip: the bundle to upload (setup.sh, run_autograder, the "
+                                    "grader and the rubric). run: grade AUTOGRADER_ROOT/submission into "
+                                    "AUTOGRADER_ROOT/results/results.json (what run_autograder calls).")
+    gs.add_argument("action", choices=["build", "run"])
+    gs.add_argument("rubric", nargs="?", help="rubric directory (build: default rubrics/hw2; run: default the bundle's)")
+    gs.add_argument("-o", "--out", default="autograder.zip", help="build: the bundle zip to write (default: %(default)s)")
+    gs.add_argument("--root", help="run: the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
+    gs.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
+    gs.add_argument("--cache", help="run: reuse executions of identical notebooks from this directory")
+    gs.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
+                    help="run: Gradescope visibility of the rubric's hidden items (default: %(default)s)")
+    gs.set_defaults(func=cmd_gradescope)
     chk = sub.add_parser("rubric-check", help="load and validate a rubric set")
     chk.add_argument("rubric", nargs="?", default=str(DEFAULT_RUBRIC))
     chk.set_defaults(func=cmd_rubric_check)

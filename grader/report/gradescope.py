@@ -5,13 +5,24 @@ optional `output`, `execution_time`, `tests`: [{score, max_score, name, number, 
 visibility, status}], visibility one of visible | hidden | after_due_date |
 after_published. Items the rubric marks hidden keep their result visible but their
 output is reduced to the verdict: no inputs, no feedback, no evidence.
+
+The richer fields: the overall `output` is Markdown (`output_format: md`; every line of
+student-influenced text escaped, so none can forge a score line, a link or a heading) and
+says which isolation was in force when it was weaker than the full sandbox; the tests'
+outputs stay plain text (`test_output_format: text`); `extra_data` holds the grader's
+version, the isolation and the submission time's source; `leaderboard` holds the numbers
+the rubric's `gradescope.leaderboard` asks for (grader/rubric/gradescope.py), each taken
+from the grader's own evidence of a visible item, and only when it is a finite number.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Mapping
 
-from grader.model import ItemStatus, Report
+from grader.model import ItemStatus, Report, as_report
+from grader.report.markdown import inline
 from grader.report.view import ItemView, StudentView, num, student_view
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -49,18 +60,91 @@ def _overall(v: StudentView) -> str:
     return "\n".join(lines)[:MAX_OUTPUT]
 
 
-def gradescope_results(report: Report | Mapping, hidden_visibility: str = "visible") -> dict:
+def _md_line(text: str) -> str:
+    """One line of text as Markdown: active characters escaped (grader.report.markdown.inline),
+    and what could start a block (a heading, a quote, a list, a rule) escaped too."""
+    s = inline(text)
+    if s[:1] in ("#", ">", "+", "-", "=", "~", "_"):
+        s = "\\" + s
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
+
+
+def isolation_note(report) -> str:
+    """Which isolation was in force, and why it was not the full sandbox ("" for bwrap)."""
+    iso = (report.environment or {}).get("isolation") if isinstance(report.environment, dict) else None
+    iso = iso if isinstance(iso, dict) else {}
+    mode = str(iso.get("mode", "?"))
+    if mode == "bwrap":
+        return ""
+    why = "; ".join(str(m) for m in iso.get("missing") or [])[:600]
+    return (f"Isolation in force: {mode}, weaker than the full sandbox (bubblewrap)" + (f": {why}" if why else "")
+            + ". Your code was still run with limits and graded the same way.")
+
+
+def _overall_md(v: StudentView, report) -> str:
+    text = [line for line in _overall(v).splitlines() if line.strip()]
+    # the grader's own score line (the first that starts with the score: a student's text never comes before it)
+    score_at = next((k for k, line in enumerate(text) if line.startswith(f"Score: {num(v.score)} / ")), None)
+    lines = [f"**{_md_line(line)}**" if k == score_at else "- " + _md_line(line) for k, line in enumerate(text)]
+    note = isolation_note(report)
+    if note:
+        lines.append("- " + _md_line(note))
+    return "\n\n".join(lines)[:MAX_OUTPUT]
+
+
+def _extra_data(report) -> dict:
+    env = report.environment if isinstance(report.environment, dict) else {}
+    iso = env.get("isolation") if isinstance(env.get("isolation"), dict) else {}
+    sub = report.submission
+    return {
+        "grader_version": env.get("grader_version"),
+        "isolation": {"mode": str(iso.get("mode", "?")), "features": [str(f) for f in iso.get("features") or []],
+                      "missing": [str(m)[:300] for m in iso.get("missing") or []]},
+        "assignment": report.assignment,
+        "netid": report.netid,
+        "submitted_at": sub.submitted_at,
+        "submitted_at_source": sub.submitted_at_source,
+    }
+
+
+def leaderboard(report, entries) -> list[dict]:
+    """Gradescope's leaderboard entries for the rubric's `gradescope.leaderboard` (a number the
+    grader computed, from a visible item's evidence; an entry without one is left out)."""
+    items = {i.id: i for i in report.items}
+    out = []
+    for e in entries or ():
+        item = items.get(e.item)
+        if item is None or item.hidden or not isinstance(item.evidence, dict):
+            continue
+        value = item.evidence.get(e.value)
+        if type(value) not in (int, float) or not math.isfinite(value):
+            continue
+        out.append({"name": e.name, "value": value, "order": e.order})
+    return out
+
+
+def gradescope_results(report: Report | Mapping, hidden_visibility: str = "visible", board=()) -> dict:
+    """`board`: the rubric's leaderboard entries (Rubric.gradescope.leaderboard)."""
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"hidden_visibility must be one of {VISIBILITIES}, not {hidden_visibility!r}")
-    v = student_view(report)
-    return {
+    r = as_report(report)
+    v = student_view(r)
+    out = {
         "score": v.score,
         "execution_time": int(round(v.seconds)),
-        "output": _overall(v),
+        "output": _overall_md(v, r),
+        "output_format": "md",
+        "test_output_format": "text",
+        "extra_data": _extra_data(r),
         "tests": [_test(n, i, hidden_visibility) for n, i in enumerate(v.items, start=1)],
     }
+    entries = leaderboard(r, board)
+    if entries:
+        out["leaderboard"] = entries
+    return out
 
 
 def render(report: Report, ctx=None) -> bytes:
     hidden = getattr(ctx, "gradescope_hidden", "visible")
-    return (json.dumps(gradescope_results(report, hidden), indent=2, allow_nan=False) + "\n").encode("utf-8", "replace")
+    board = getattr(getattr(getattr(ctx, "rubric", None), "gradescope", None), "leaderboard", ())
+    return (json.dumps(gradescope_results(report, hidden, board), indent=2, allow_nan=False) + "\n").encode("utf-8", "replace")

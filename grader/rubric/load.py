@@ -419,7 +419,15 @@ def load_rubric(directory: str | Path) -> Rubric:
         extra_credit_cap=float(raw["extra_credit_cap"]) if "extra_credit_cap" in raw else None,
     )
     _check_split(file, rubric)
-    return rubric
+    import dataclasses
+
+    from grader.rubric import gradescope
+
+    settings, problem = gradescope.load(raw.get("gradescope"), rubric.items)
+    if problem:
+        where, why = problem.split(": ", 1)
+        raise RubricError(file, where, why)
+    return dataclasses.replace(rubric, gradescope=settings)
 
 
 def _datasets(file: Path, raw: list, support_dir: Path | None) -> tuple[Dataset, ...]:

@@ -174,6 +174,8 @@ class Rubric:
     late_days: Any = None
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
+    # `gradescope:` (grader.rubric.gradescope.GradescopeSettings); None: nothing beyond the defaults
+    gradescope: Any = None
     # the most extra-credit points counted above max_score; None: the extra-credit items' sum
     extra_credit_cap: float | None = None
     # which run of the course it grades (assignment.yaml `semester:`), "" when not said

@@ -67,6 +67,12 @@ EXECUTION = {
 
 PERCENT = {"type": "number", "minimum": 0, "maximum": 100}
 
+
+def _gradescope_schema() -> dict:
+    from grader.rubric.gradescope import json_schema
+
+    return json_schema()
+
 # Data the course provides (grader/offline.py): mounted read-only where notebooks expect it.
 _DATASET = {
     "type": "object",
@@ -151,6 +157,8 @@ ASSIGNMENT = {
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
         "environment": STUDENT_ENVIRONMENT,
+        # what Gradescope's results add, e.g. a leaderboard (grader/rubric/gradescope.py)
+        "gradescope": _gradescope_schema(),
         # the most extra-credit points counted (items with `extra_credit: true`); none: their sum
         "extra_credit_cap": {"type": "number", "minimum": 0},
         # late-day tokens (grader/lms/deadlines.py declares them)
