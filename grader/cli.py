@@ -156,9 +156,14 @@ def cmd_gradescope(args) -> int:
 def cmd_rubric_check(args) -> int:
     from grader.rubric import load_rubric
 
+    from grader.rubric.origins import describe
+
     rubric = load_rubric(args.rubric)
     print(f"{rubric.directory}: {len(rubric.items)} items, {rubric.max_score:g} points, notebooks: "
-          + ", ".join(nb.notebook for nb in rubric.notebooks))
+          + ", ".join(nb.notebook for nb in rubric.notebooks)
+          + (f"; extra credit up to {rubric.extra_credit_max:g} points" if rubric.extra_credit_max else ""))
+    print()
+    print(describe(rubric.directory))  # the resolved values, each with the file of the extends chain it came from
     return 0
 
 

@@ -338,7 +338,31 @@ def extended_dirs(file: Path) -> tuple[Path, ...]:
     return tuple(out)
 
 
+# Keys whose value alone is judged after the `extends` chain is merged: a bad one is named
+# in the file of the chain that set it (grader.rubric.origins), not in the one being loaded.
+VALUE_CHECKED_KEYS = ("timezone", "deadline", "support_dir", "datasets", "execution", "environment_errors")
+
+
 def load_rubric(directory: str | Path) -> Rubric:
+    try:
+        return _load_rubric(directory)
+    except RubricError as exc:
+        raise _at_origin(exc, Path(directory)) from None
+
+
+def _at_origin(exc: RubricError, directory: Path) -> RubricError:
+    file = (directory.parent if directory.is_file() else directory).resolve() / ASSIGNMENT_FILE
+    if Path(exc.file).resolve() != file or not exc.path or _split_path(exc.path)[0] not in VALUE_CHECKED_KEYS:
+        return exc
+    from grader.rubric.origins import assignment_origins
+
+    origin = assignment_origins(file).of(tuple(_split_path(exc.path)))
+    if origin is None or Path(origin).resolve() == file:
+        return exc
+    return RubricError(origin, exc.path, f"{exc.detail} (inherited by {file} through `extends`)")
+
+
+def _load_rubric(directory: str | Path) -> Rubric:
     directory = Path(directory)
     if directory.is_file():
         directory = directory.parent
