@@ -318,3 +318,17 @@ def test_the_pipeline_keeps_the_flag_and_the_evidence_of_a_manual_extra_credit_i
     assert res.evidence["plots"]["as_submitted"]["images_in_section"] == 1
     # a submission that was not accepted: pending, no evidence gathered
     assert _check_one(item, ctx, SimpleNamespace(accepted=False)).evidence == {}
+
+
+def test_lms_exports_carry_the_score_above_the_maximum_and_a_pending_extra_credit_withholds_nothing():
+    from grader.lms import gradebooks as G
+    from grader.lms.roster import parse_roster
+    from grader.report.formats import Context
+
+    roster = parse_roster("OrgDefinedId,Username,Last Name,First Name,Email,End-of-Line Indicator\r\n"
+                          "#N001,#ab1234,Doe,Jo,ab1234@nyu.edu,#\r\n#N002,#cd5678,Roe,Al,cd5678@nyu.edu,#\r\n")
+    ctx = Context(roster=roster, lms_grade_item="Homework 2")
+    reports = [graded(FULL + [BONUS], cap=5),
+               graded(FULL + [it("nb.bonus", 0, 5, "pending", extra=True, kind="manual")], cap=5, netid="cd5678")]
+    out = list(csv.reader(io.StringIO(G.render_brightspace(reports, ctx).decode("utf-8"), newline="")))
+    assert [r[1:3] for r in out[1:]] == [["#ab1234", "105"], ["#cd5678", "100"]]
