@@ -67,6 +67,8 @@ def drop_nulls(file: Path, base: dict, child: dict, path: tuple = ()) -> dict:
         elif isinstance(v, dict) and isinstance(base.get(k), dict):
             base[k] = dict(base[k])
             out[k] = drop_nulls(file, base[k], v, path + (k,))
+        elif isinstance(v, dict):  # a new mapping: a null inside it names nothing
+            out[k] = drop_nulls(file, {}, v, path + (k,))
         else:
             out[k] = v
     return out
