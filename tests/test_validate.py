@@ -8,8 +8,8 @@ from factories import copy_hw2_rubric as _copy_rubric
 pytestmark = pytest.mark.slow
 
 
-MUTANTS = ["conv1d_dldW_sign_flip", "binary_adder_missing_carry", "gated_rnn_dl_dWx_missing_recurrence_term",
-           "step_no_zero_grad"]
+# two mutants: the weak-item report (every shipped mutant runs in tests/test_validate_mutants.py)
+MUTANTS = ["conv1d_dldW_sign_flip", "step_no_zero_grad"]
 
 
 def test_mutants_are_caught_and_weak_items_listed(tmp_path):
