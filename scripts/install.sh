@@ -22,6 +22,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 PY=${PYTHON:-python3}
+# A stock Debian 12 python3 has no venv/ensurepip until python3-venv is installed.
+if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >/dev/null \
+      || echo "install.sh: could not install python3-venv" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
