@@ -16,13 +16,19 @@ SAMPLES = ROOT / "submissions"
 ZIP_TIME = (2026, 2, 27, 12, 0, 0)
 
 
-def make_nb(*cells: str, markdown: str | None = None) -> str:
+def notebook_node(*cells: str, markdown: str | None = None) -> nbformat.NotebookNode:
+    """A notebook of code cells (after one markdown cell, if given), with a python3 kernelspec."""
     nb = nbformat.v4.new_notebook()
     if markdown:
         nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
     nb.cells.extend(nbformat.v4.new_code_cell(c) for c in cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nbformat.writes(nb)
+    return nb
+
+
+def make_nb(*cells: str, markdown: str | None = None) -> str:
+    """notebook_node's notebook as .ipynb text."""
+    return nbformat.writes(notebook_node(*cells, markdown=markdown))
 
 
 _PDF: bytes | None = None

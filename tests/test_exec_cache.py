@@ -14,10 +14,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
+from factories import notebook_node
 from grader.execute import cache as ec
 from grader.probe import Call, Prober
 from grader.probe import cache as pc
@@ -28,9 +28,7 @@ RUN = {"status": "completed", "n_cells": 1, "cells": [{"index": 0, "status": "ok
 
 
 def _nb(src="x = 1"):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src)]
-    return nb
+    return notebook_node(src)
 
 
 def test_the_execution_key_changes_with_what_determines_an_execution(tmp_path):

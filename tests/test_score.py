@@ -1,4 +1,5 @@
 """Scoring rules: penalties as percentages of the total, the not-executable rule."""
+from factories import notebook_node
 from grader.model import CellOutcome, ItemResult, NotebookRun, Penalty
 from grader.score import not_executable_reasons, total
 
@@ -23,11 +24,7 @@ def nb_run(*cells):
 
 
 def notebook(*sources):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    return {"nb.ipynb": nb}
+    return {"nb.ipynb": notebook_node(*sources)}
 
 
 def test_a_missing_module_is_the_environment_and_excuses_only_its_consequences():

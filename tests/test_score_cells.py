@@ -8,15 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from factories import ROOT
+from factories import ROOT, notebook_node
 from grader.model import CellOutcome, NotebookRun
 from grader.score import environment_errors, execution_penalty, not_executable_reasons
-
-
-def nb_of(*sources):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    return nb
 
 
 def failing(*cells, status="cell_errors"):
@@ -28,7 +22,7 @@ def failing(*cells, status="cell_errors"):
 # per-cell judgement
 
 
-SHIELD = nb_of("def bonus():\n    raise NotImplementedError\nrf = bonus()",  # 0
+SHIELD = notebook_node("def bonus():\n    raise NotImplementedError\nrf = bonus()",  # 0
                "x = 1",  # 1
                "f3 = conv(x)\nprint(f3.shape[2])")  # 2
 
@@ -43,7 +37,7 @@ def test_an_early_not_implemented_no_longer_shields_a_later_genuine_failure():
 
 
 def test_answer_errors_excuse_only_their_consequences_transitively():
-    nbs = {"nb.ipynb": nb_of(
+    nbs = {"nb.ipynb": notebook_node(
         "def bonus():\n    raise NotImplementedError\nrf = bonus()",  # 0: unfinished TODO, binds rf
         "print(rf)\nlength = len(rf)",  # 1: NameError rf (consequence), would bind length
         "print(length)",  # 2: NameError length (consequence of a consequence)
@@ -62,7 +56,7 @@ def test_answer_errors_excuse_only_their_consequences_transitively():
 
 
 def test_a_consequence_must_be_a_name_error_on_a_name_the_failed_cell_binds():
-    nbs = {"nb.ipynb": nb_of("def bonus():\n    raise NotImplementedError\nrf = bonus()", "print(rf[0] / 0)")}
+    nbs = {"nb.ipynb": notebook_node("def bonus():\n    raise NotImplementedError\nrf = bonus()", "print(rf[0] / 0)")}
     # a ZeroDivisionError after an unfinished TODO is not its consequence
     run = failing((0, "NotImplementedError", ""), (1, "ZeroDivisionError", "division by zero"))
     assert "cell 1 raised ZeroDivisionError" in not_executable_reasons([run], None, nbs)[0]
@@ -78,7 +72,7 @@ def test_environment_rules_and_answer_errors_mix():
     from grader.rubric import load_rubric
 
     rubric = load_rubric(ROOT / "rubrics" / "hw2-original")
-    nbs = {"hw2_cnn.ipynb": nb_of("import torchvision\nfrom torchvision import transforms", "def todo():\n    raise NotImplementedError\nm = todo()",
+    nbs = {"hw2_cnn.ipynb": notebook_node("import torchvision\nfrom torchvision import transforms", "def todo():\n    raise NotImplementedError\nm = todo()",
                                   "print(m)", "1/0")}
     run = NotebookRun("hw2_cnn.ipynb", "cell_errors", False, 1.0, 4, (
         CellOutcome(0, "error", 0.1, "ModuleNotFoundError", "No module named 'torchvision'"),
@@ -92,7 +86,7 @@ def test_environment_rules_and_answer_errors_mix():
 
 def test_a_cell_the_witness_saw_fail_is_judged_like_any_failure():
     run = failing((6, "IndexError", "the kernel reported success; the grader's witness saw this cell raise IndexError"))
-    (reason,) = not_executable_reasons([run], None, {"nb.ipynb": nb_of(*["x = 1"] * 7)})
+    (reason,) = not_executable_reasons([run], None, {"nb.ipynb": notebook_node(*["x = 1"] * 7)})
     assert "cell 6 raised IndexError" in reason
 
 
@@ -129,7 +123,7 @@ def test_a_line_neutralised_for_the_kernel_is_neutralised_for_the_probe():
     from grader.execute.prepare import prepare_notebook
     from grader.extract import extract
 
-    p = prepare_notebook(nb_of("import torch", SKIPPED_RETURN), _rules())
+    p = prepare_notebook(notebook_node("import torch", SKIPPED_RETURN), _rules())
     assert p.valid and [n.index for n in p.notes] == [1] and "Google Drive" in p.notes[0].note
     kernel_source = p.nb.cells[1].source
     assert "return (F, H, W)" not in kernel_source and "raise NotImplementedError" in kernel_source
@@ -150,7 +144,7 @@ def test_rewrites_happen_once_for_the_kernel_and_the_probe():
     from grader.rubric import load_rubric
 
     rules = load_rubric(ROOT / "rubrics" / "hw2-original").notebook("hw2_rnn.ipynb").execution.skip_cells
-    p = prepare_notebook(nb_of("import torch\ndef f(x):\n    return x.cuda()"), rules)
+    p = prepare_notebook(notebook_node("import torch\ndef f(x):\n    return x.cuda()"), rules)
     assert "x.cpu()" in p.nb.cells[0].source
     ex = extract(p.code_cells())
     calls = []
@@ -214,7 +208,7 @@ def test_an_invalid_prepared_notebook_is_not_run(tmp_path):
     from grader.rubric import load_rubric
 
     spec = load_rubric(ROOT / "rubrics" / "hw2").notebook("hw2_cnn.ipynb")
-    p = Prepared(nb_of("x = 1"), (), "the executor cannot run this notebook: code cell 0's source is a JSON number")
+    p = Prepared(notebook_node("x = 1"), (), "the executor cannot run this notebook: code cell 0's source is a JSON number")
     run = run_notebook(None, spec, tmp_path, None, "none", prepared=p)
     assert run.status == "invalid" and "JSON number" in run.message and list(tmp_path.iterdir()) == []
 
@@ -227,7 +221,7 @@ def test_the_pipeline_prepares_once_and_extracts_the_prepared_cells(tmp_path):
 
     rubric = load_rubric(ROOT / "rubrics" / "hw2")
     env = pipeline.Env(rubric=rubric, out_dir=tmp_path / "out", execute=False)
-    raw = nb_of("import torch", SKIPPED_RETURN)
+    raw = notebook_node("import torch", SKIPPED_RETURN)
     raw.cells[0].metadata["tags"] = 5
     state = pipeline.State(source=tmp_path / "x.zip", job_dir=tmp_path, isolation={"mode": "none"},
                            started=0.0, notebooks={"hw2_cnn.ipynb": raw})
@@ -247,7 +241,7 @@ def test_the_pipeline_prepares_once_and_extracts_the_prepared_cells(tmp_path):
 def _client():
     from grader.execute.executor import CappedClient
 
-    nb = nb_of("x")
+    nb = notebook_node("x")
     client = CappedClient(nb, max_output_bytes=10_000, record_timing=False)
     client.reset_execution_trackers()  # what nbclient does before running a notebook, and a cell:
     client.clear_before_next_output = False

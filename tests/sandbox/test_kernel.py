@@ -3,22 +3,15 @@ from __future__ import annotations
 
 import sys
 
-import nbformat
 import pytest
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from factories import notebook_node
 from sandbox_helpers import uid_processes
 
 from grader.sandbox import SandboxedKernelManager
-
-
-def _notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
 
 
 def _stream(cell) -> str:
@@ -28,7 +21,7 @@ def _stream(cell) -> str:
 @pytest.mark.slow
 def test_notebook_runs_in_sandboxed_kernel(bwrap_iso, make_sandbox):
     sb = make_sandbox(bwrap_iso)
-    nb = _notebook(
+    nb = notebook_node(
         "import os, sys, torch",
         "print(float(torch.arange(4.).sum()))",
         "print(os.getuid(), os.environ.get('JPY_PARENT_PID'), sys.version.split()[0], os.getcwd())",
@@ -47,7 +40,7 @@ def test_notebook_runs_in_sandboxed_kernel(bwrap_iso, make_sandbox):
 @pytest.mark.slow
 def test_os_exit_gives_dead_kernel_and_leaves_nothing(bwrap_iso, make_sandbox):
     sb = make_sandbox(bwrap_iso)
-    nb = _notebook(
+    nb = notebook_node(
         "import subprocess; subprocess.Popen(['sleep', '302'], start_new_session=True)",
         "import os; os._exit(0)",
         "print('never')",
