@@ -6,19 +6,17 @@ import csv
 import dataclasses
 import io
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "report"))
-from test_golden import BRIGHTSPACE_ROSTER, CANVAS_ROSTER, CTX, crashed_report, lms_contexts, lms_reports  # noqa: E402
+from test_golden import BRIGHTSPACE_ROSTER, CANVAS_ROSTER, CTX, crashed_report, lms_contexts, lms_reports
 
-from factories import MINI_RUBRIC  # noqa: E402
-from grader.errors import RubricError, UsageError  # noqa: E402
-from grader.lms import gradebooks as G  # noqa: E402
-from grader.lms.roster import parse_roster  # noqa: E402
-from grader.report import formats as F  # noqa: E402
+from factories import MINI_RUBRIC
+from grader.errors import RubricError, UsageError
+from grader.lms import gradebooks as G
+from grader.lms.roster import parse_roster
+from grader.report import formats as F
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 

@@ -1,13 +1,10 @@
 """The class gradebook CSV: stable columns, one row per report, safe for spreadsheets."""
 import csv
 import io
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "batch"))
-from batch_helpers import Finding, Penalty, item, make_report  # noqa: E402
+from batch_helpers import Finding, Penalty, item, make_report
 
-from grader.report.gradebook import gradebook_csv  # noqa: E402
+from grader.report.gradebook import gradebook_csv
 
 
 def rows(text):
