@@ -126,7 +126,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # -- the longest files first: xdist (--dist loadfile) hands files to workers in collection
 # order, so a long end-to-end file collected last would finish last, alone -------------------
 LONGEST_FIRST = (
-    "tests/test_samples_e2e.py", "tests/test_validate_mutants.py", "tests/original/test_original_samples.py", "tests/adversarial/test_attacks.py",
+    "tests/semesters/test_semester_samples_e2e.py", "tests/test_samples_e2e.py", "tests/test_validate_mutants.py", "tests/original/test_original_samples.py", "tests/adversarial/test_attacks.py",
     "tests/original/test_original_real_world.py", "tests/checks/test_e2e_checks.py",
     "tests/adversarial/test_section8_integrity.py", "tests/test_run_e2e.py", "tests/adversarial/test_untrusted_data.py",
     "tests/adversarial/test_redteam.py", "tests/adversarial/test_check_integrity.py", "tests/test_regrade.py",

@@ -1,0 +1,107 @@
+"""Every semester variant grades its own samples end to end (issue 16): full marks, blank,
+typical mistake (submissions/semesters/<rubric>/, scripts/build_semester_samples.py), and
+`grader validate` holds on every variant. Executions go through the session's
+shared_exec_cache: the validate runs reuse the samples' executions (same notebooks)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.pipeline import Env, grade
+from grader.rubric import load_rubric
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+RUBRICS = ROOT / "rubrics"
+SAMPLES = ROOT / "submissions" / "semesters"
+VARIANTS = ["hw2-spring2021", "hw3-fall2021", "hw2-spring2021-original", "hw3-fall2021-original", "hw2-fall2024-original"]
+
+
+class Reports(dict):
+    """(rubric, outcome) -> report dict, graded on first use, once per session."""
+
+    def __init__(self, cache: Path, out: Path):
+        super().__init__()
+        self.cache, self.out = cache, out
+
+    def __missing__(self, key):
+        rubric, outcome = key
+        (z,) = sorted((SAMPLES / rubric / outcome).glob("*.zip"))
+        env = Env(rubric=load_rubric(RUBRICS / rubric), out_dir=self.out / rubric / outcome, exec_cache=self.cache, jobs=1)
+        rep = grade(z, env).to_dict()
+        self[key] = rep
+        return rep
+
+
+@pytest.fixture(scope="session")
+def reports(shared_exec_cache, tmp_path_factory):
+    return Reports(shared_exec_cache, tmp_path_factory.mktemp("semester-reports"))
+
+
+def auto(rep):
+    return {i["id"]: i for i in rep["items"] if i["kind"] != "manual"}
+
+
+def failed(rep):
+    return {k for k, i in auto(rep).items() if i["score"] < i["max_score"]}
+
+
+@pytest.mark.parametrize("rubric", VARIANTS)
+def test_full_marks_sample_scores_every_automatic_point_without_penalty(reports, rubric):
+    rep = reports[rubric, "full_marks"]
+    assert failed(rep) == set(), json.dumps({k: (i["status"], i["feedback"][:300]) for k, i in auto(rep).items()
+                                             if i["score"] < i["max_score"]}, indent=1)
+    assert rep["penalties"] == []
+    stems = {i["id"].split(".")[0] for i in rep["items"]}
+    names = {f.name.rsplit(".", 1)[0] for f in load_rubric(RUBRICS / rubric).files}
+    assert stems == names  # the items follow the semester's file names
+
+
+@pytest.mark.parametrize("rubric", VARIANTS)
+def test_blank_sample_scores_the_floor(reports, rubric):
+    rep = reports[rubric, "blank"]
+    assert all(i["score"] == 0 for i in auto(rep).values()), {k: i["score"] for k, i in auto(rep).items()}
+    assert not any(p["rule"] == "not_executable" for p in rep["penalties"])  # unfinished TODOs are not a broken notebook
+
+
+@pytest.mark.parametrize("rubric,stem", [("hw2-spring2021", "hw2"), ("hw3-fall2021", "hw3")])
+def test_project_typical_mistake_loses_exactly_dl_dW(reports, rubric, stem):
+    rep = reports[rubric, "typical_mistake"]
+    assert failed(rep) == {f"{stem}_cnn.conv1d_dldW"}
+    assert "the sign is flipped" in auto(rep)[f"{stem}_cnn.conv1d_dldW"]["feedback"]
+    assert rep["penalties"] == []
+
+
+def test_fall2021_hw3_names_cost_nothing_under_its_rubric(reports):
+    rep = reports["hw3-fall2021", "full_marks"]
+    assert not any(p["rule"] in ("naming", "extra_files") for p in rep["penalties"])
+    assert {i["id"] for i in rep["items"]} >= {"hw3_cnn.CNN", "hw3_rnn.GRUMemory", "hw3_theory.conv1d_derivation"}
+
+
+@pytest.mark.parametrize("rubric,stem", [("hw2-spring2021-original", "hw2"), ("hw3-fall2021-original", "hw3")])
+def test_original_2021_typical_mistake_loses_the_unfinished_variable_delay(reports, rubric, stem):
+    rep = reports[rubric, "typical_mistake"]
+    assert failed(rep) == {f"{stem}_rnn.VariableDelayGRUMemory"}
+
+
+def test_fall2024_delay_0_template_bug_costs_nothing_and_the_old_max_delay_does(reports):
+    full = auto(reports["hw2-fall2024-original", "full_marks"])
+    v = full["hw2_rnn.VariableDelayGRUMemory"]
+    assert v["status"] == "passed" and "Fall 2024" in json.dumps(v["evidence"])
+    mistake = reports["hw2-fall2024-original", "typical_mistake"]
+    assert failed(mistake) == {"hw2_rnn.VariableDelayGRUMemory"}
+    assert "max_delay=12" in auto(mistake)["hw2_rnn.VariableDelayGRUMemory"]["feedback"]
+
+
+@pytest.mark.parametrize("rubric", VARIANTS)
+def test_validate_holds_on_every_variant(reports, rubric, shared_exec_cache, tmp_path):
+    """Reference full marks and starter floor (the full-marks and blank samples' notebooks:
+    their executions are cached) and every mutant caught."""
+    from grader.validate import validate
+
+    reports[rubric, "full_marks"], reports[rubric, "blank"]  # the executions, shared with the samples
+    lines = []
+    v = validate(RUBRICS / rubric, tmp_path / "v", exec_cache=shared_exec_cache, log=lines.append)
+    assert v.ok, "\n".join(lines)
+    assert len(v.promises) >= 2
