@@ -75,6 +75,10 @@ def test_the_cap_holds():
 def test_pending_extra_credit_counts_nothing_yet():
     r = graded(FULL + [it("nb.bonus", 0, 5, "pending", extra=True, kind="manual")])
     assert (r.score, r.pending_points, r.pending_extra_credit) == (100, 0, 5)
+    md = feedback_markdown(r)
+    assert "**Score: 100 / 100 (extra credit: up to 5 point(s) above the maximum; waiting for a TA)**" in md
+    assert "1 extra-credit item(s) worth up to 5 points above the maximum are graded by a TA and still pending." in md
+    assert "| pending (extra credit) | +0 extra credit (of 5) |" in md
 
 
 def test_penalties_come_off_the_total_extra_credit_included():

@@ -87,6 +87,7 @@ class StudentView:
     seconds: float
     extra_credit: float = 0.0  # extra-credit points counted in the score (after the cap)
     extra_credit_max: float = 0.0  # the most the rubric counts (0: the rubric has no extra credit)
+    extra_credit_pending: float = 0.0  # points of extra-credit items a TA has not graded yet
     # flagged findings shown first, apart from the others (e.g. the submission looks like another semester's)
     prominent: tuple[str, ...] = ()
 
@@ -97,7 +98,8 @@ class StudentView:
         if self.extra_credit_max > 0:
             text += (f" (includes {num(self.extra_credit)} extra-credit point(s) above the maximum; up to "
                      f"{num(self.extra_credit_max)} count)" if self.extra_credit > 0 else
-                     f" (extra credit: up to {num(self.extra_credit_max)} point(s) above the maximum; none earned, nothing lost)")
+                     f" (extra credit: up to {num(self.extra_credit_max)} point(s) above the maximum; "
+                     + ("waiting for a TA)" if self.extra_credit_pending else "none earned, nothing lost)"))
         return text
 
     @property
@@ -229,4 +231,5 @@ def student_view(report: Report | dict, audience: str = "student") -> StudentVie
         notebooks=tuple(_notebook(nb) for nb in r.notebooks), findings=findings, not_graded=r.crash_reason,
         isolation=r.isolation_mode, graded_at=r.graded_at, seconds=float(r.seconds or 0),
         extra_credit=float(r.extra_credit or 0), extra_credit_max=r.extra_credit_max, prominent=prominent,
+        extra_credit_pending=r.pending_extra_credit,
     )
