@@ -2,13 +2,14 @@
 module with grader helper code and read what the kernel exported: cnn_architecture,
 train_step, trained_model, validation_accuracy, loss_curve (and gradient's guarded probe).
 
-- `ModuleContext.prober.run(source, calls, files=...)`: the grader's text (every line of
+- `ModuleContext.prober.run(source, calls, files=...)` (and `.probe`): the grader's text (every line of
   `source`: helpers, guards; the "student module" part is only comment lines here) is
   exec'd in a copy of the student's namespace (a dict of the test's classes and functions),
   in a fresh work dir holding `files`; arguments and results cross as they do between the
   grader and a real probe (grader.probe's encoder -> the worker's decoder; the worker's
   encoder -> grader.probe.decode, the untrusted-data door), so a kind sees the same plain
-  data (numpy arrays, Opaque for objects) as from a sandbox.
+  data (numpy arrays, Opaque for objects) as from a sandbox. `probe_errors` makes the calls
+  of a function fail as a killed or timed-out probe reports it, without running them.
 - `FakeKernel.run(kind, item, *cells)`: a kind's instrument() prologue and epilogue, as
   text, around "cells" (callables on the user namespace) in a work dir, with a stand-in
   IPython shell (post_run_cell callbacks, execution_count); returns the NotebookRun the
@@ -81,6 +82,9 @@ class FakeProber:
                 return [Outcome(False, error=err) for _ in calls]
             for call, c in zip(spec["calls"], calls):
                 self.ctx.calls.append(c)
+                if c.fn in self.ctx.probe_errors:  # the probe itself failed (killed, timed out, refused)
+                    out.append(Outcome(False, error=self.ctx.probe_errors[c.fn]))
+                    continue
                 try:
                     args = [worker.decode(a, inputs.arrays, torch) for a in call["args"]]
                     kwargs = {k: worker.decode(v, inputs.arrays, torch) for k, v in call["kwargs"].items()}
@@ -119,6 +123,7 @@ class ModuleContext(FakeContext):
         self.prober = FakeProber(self)
         self.extraction = _Extraction(self)
         self.sources: list[str] = []  # the module text of every probe, in order
+        self.probe_errors: dict[str, str] = {}  # function name -> the error its probe call reports, uncalled
 
     def probe(self, targets, calls, load_timeout_s: float = 60.0, *, extra_source: str = "", files=None) -> list[Outcome]:
         source = self.module_for(*targets) + ("\n\n# --- grader helpers ---\n" + extra_source if extra_source else "")

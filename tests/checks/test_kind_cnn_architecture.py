@@ -130,3 +130,11 @@ def test_a_nan_output_earns_nothing(tmp_path):
     res, _ = grade(tmp_path, {"CNN": NanHead})
     assert res.status in ("failed", "pending") and res.fraction == 0.0
     assert "NaN" in res.feedback or "nan" in res.feedback
+
+
+def test_a_failed_probe_fails_closed(tmp_path):
+    ctx = ModuleContext({"CNN": Full}, tmp_path)
+    ctx.probe_errors["__grader_cnn_verify"] = "the probe was killed: memory limit exceeded"
+    res = KIND.run(ctx, item("cnn_architecture", "CNN", {}))
+    assert res.status == "failed" and res.fraction == 0.0
+    assert res.feedback == "could not build and run CNN(): the probe was killed: memory limit exceeded"

@@ -135,3 +135,10 @@ def test_hand_derived_autograd_is_pending_for_a_ta_and_a_derivation_passes(tmp_p
 
 
 KIND_GUARD_START = "\ndef __grader_install_autograd_guard():"
+
+
+def test_a_failed_probe_fails_every_case(tmp_path):
+    ctx = ModuleContext({"d_add": eye}, tmp_path)
+    ctx.probe_errors["d_add"] = "Timeout: the call took longer than 20.0 s"
+    res = KIND.run(ctx, item("gradient", "d_add", JAC))
+    assert res.fraction == 0.0 and "raised Timeout: the call took longer than 20.0 s" in res.feedback

@@ -79,3 +79,19 @@ def test_a_bad_input_spec_is_the_rubrics_error_not_the_students():
     assert res.status == "error" and "unknown input generator 'gauss'" in res.feedback
     with pytest.raises(pydantic.ValidationError):
         item("shape", "add", {**PARAMS, "cases": []})
+
+
+def test_a_failed_probe_and_an_object_across_the_boundary_fail_closed(tmp_path):
+    """Through the real probe encoder/decoder (fake_kernel): a killed probe is an error on
+    every case; a custom object comes back as an opaque name, never as an array."""
+    from fake_kernel import ModuleContext
+
+    ctx = ModuleContext({"add": lambda a, b: a}, tmp_path)
+    ctx.probe_errors["add"] = "the probe was killed: memory limit exceeded"
+    res = KIND.run(ctx, item("shape", "add", PARAMS))
+    assert res.fraction == 0.0 and res.feedback.count("raised the probe was killed: memory limit exceeded") == 2
+
+    class Box:
+        shape = (3,)
+    res = KIND.run(ModuleContext({"add": lambda a, b: Box()}, tmp_path), item("shape", "add", PARAMS))
+    assert res.fraction == 0.0 and "expected an array of shape [3], got Opaque" in res.feedback

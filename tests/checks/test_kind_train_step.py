@@ -113,3 +113,14 @@ def test_step_raising_and_the_learning_rate_param(tmp_path):
     assert res.status == "passed" and ctx.calls[0].args[6] == 0.01 and res.evidence["inputs"]["optimizer"] == "SGD(lr=0.01)"
     with pytest.raises(pydantic.ValidationError):
         item("train_step", "fn", {"contract": "train"})
+
+
+def test_a_failed_probe_fails_closed(tmp_path):
+    ctx = ModuleContext({"fn": glc_ok}, tmp_path)
+    ctx.probe_errors["__grader_glc"] = "the probe was stopped after 70 s (time limit)"
+    res = KIND.run(ctx, item("train_step", "fn", GLC))
+    assert res.fraction == 0.0 and "raised the probe was stopped after 70 s" in res.feedback
+    ctx = ModuleContext({"fn": step_ok}, tmp_path)
+    ctx.probe_errors["__grader_step"] = "probe result refused: too large"
+    res = KIND.run(ctx, item("train_step", "fn", STEP))
+    assert res.fraction == 0.0 and "step(loss, optimizer) raised probe result refused" in res.feedback

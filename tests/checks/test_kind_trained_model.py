@@ -174,3 +174,15 @@ def test_with_the_weights_control_an_echo_the_grader_cannot_recompute_is_left_to
     assert res.status == "pending" and res.fraction == 0.0
     assert res.evidence["recomputed"]["verified"] is False and "needs a TA" in res.feedback
     assert [c.args[6] for c in ctx.calls if c.fn == "__grader_echo_forward"] == ["weights.npz", "control.npz"]
+
+
+def test_failed_probes_fail_closed(tmp_path):
+    cls = fresh(Echo)
+    spec = item("trained_model", "GRUMemory", PARAMS, id=ITEM_ID)
+    run = FakeKernel(tmp_path / "kernel").run(KIND, spec, lambda ns: ns.update(GRUMemory=cls), train())
+    ctx = ModuleContext({"GRUMemory": cls}, tmp_path / "scratch", run=run)
+    ctx.probe_errors.update({f: "the probe was killed: memory limit exceeded"
+                             for f in ("__grader_echo", "__grader_echo_diag", "__grader_echo_forward")})
+    res = KIND.run(ctx, spec)
+    assert res.status == "failed" and res.fraction == 0.0
+    assert "could not run forward: the probe was killed" in res.feedback

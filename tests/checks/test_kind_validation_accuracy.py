@@ -151,3 +151,15 @@ def test_missing_exports_say_why(tmp_path):
     assert res.status == "failed" and "is malformed" in res.feedback
     res = KIND.run(ModuleContext({}, tmp_path / "d"), item("validation_accuracy", "CNN", PARAMS, id=ITEM_ID))
     assert res.status == "failed" and "`CNN` is not defined" in res.feedback
+
+
+def test_a_failed_probe_fails_closed(tmp_path):
+    cls = fresh(FillRatio)
+    spec = item("validation_accuracy", "CNN", PARAMS, id=ITEM_ID)
+    run = FakeKernel(tmp_path / "kernel").run(KIND, spec, lambda ns: ns.update(CNN=cls), train())
+    ctx = ModuleContext({"CNN": cls}, tmp_path / "scratch", run=run)
+    ctx.reference_cache = REFERENCES
+    ctx.probe_errors["__grader_cnn_eval"] = "the probe was stopped after 120 s (time limit)"
+    res = KIND.run(ctx, spec)
+    assert res.status == "failed" and res.fraction == 0.0
+    assert res.feedback.startswith("could not evaluate your trained CNN: the probe was stopped after 120 s")
