@@ -336,3 +336,11 @@ def test_lms_exports_carry_the_score_above_the_maximum_and_a_pending_extra_credi
                graded(FULL + [it("nb.bonus", 0, 5, "pending", extra=True, kind="manual")], cap=5, netid="cd5678")]
     out = list(csv.reader(io.StringIO(G.render_brightspace(reports, ctx).decode("utf-8"), newline="")))
     assert [r[1:3] for r in out[1:]] == [["#ab1234", "105"], ["#cd5678", "100"]]
+
+
+def test_the_run_summary_says_the_extra_credit():
+    from grader.report.summary import summary_table
+
+    assert "TOTAL ab1234: 105 / 100  (includes 5 extra credit)" in summary_table(graded(FULL + [BONUS]))
+    pending = graded(FULL + [it("nb.bonus", 0, 5, "pending", extra=True, kind="manual")])
+    assert summary_table(pending).endswith("TOTAL ab1234: 100 / 100  (up to 5 extra-credit points pending TA grading)")

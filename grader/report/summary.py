@@ -21,5 +21,7 @@ def summary_table(report: Report | Mapping, width: int = 100) -> str:
     weak = r.isolation_mode != "bwrap"
     out.append(f"isolation: {r.isolation_mode}" + (f" (WEAKER than the full sandbox: {'; '.join(map(str, iso.get('missing') or []))})" if weak else ""))
     out.append(f"TOTAL {r.netid}: {r.score:g} / {r.max_score:g}"
-               + (f"  ({r.pending_points:g} points pending TA grading)" if r.pending_points else ""))
+               + (f"  (includes {r.extra_credit:g} extra credit)" if r.extra_credit else "")
+               + (f"  ({r.pending_points:g} points pending TA grading)" if r.pending_points else "")
+               + (f"  (up to {r.pending_extra_credit:g} extra-credit points pending TA grading)" if r.pending_extra_credit else ""))
     return "\n".join(out)
