@@ -1,4 +1,4 @@
-"""`manual`: graded by a TA (theory PDF, free-text answers). Pending until a score is entered."""
+"""`manual`: graded by a TA (theory PDF, free-text answers). Pending until a score is entered; with `plots_after` the grader lists the notebook's pictures per cell as evidence for the TA (never a score)."""
 from __future__ import annotations
 
 import re
