@@ -28,6 +28,10 @@ TESTS = ROOT / "tests"
 # (then they may be removed from here). A package that is in neither fails the test.
 KNOWN_UNLISTED = {"grader/batch/", "grader/inkernel/", "grader/review/", "grader/lms/", "grader/gradescope/"}
 
+# grader subcommands the README does not show yet (added by this round's sessions: `check`
+# issue 15, `gradescope` and `review`); the lead documents them. Any other one fails.
+KNOWN_UNDOCUMENTED = {"check", "gradescope", "review"}
+
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 COMMAND = re.compile(r"^(?:\$\s*)?grader\s+([a-z][a-z0-9-]*)([^`\n]*)")
 
@@ -184,6 +188,11 @@ def test_every_command_and_flag_the_readme_shows_exists(readme, options):
     assert {"run", "batch", "report", "validate", "rubric-check", "calibrate"} <= set(s.commands)
     assert "--workers" in s.commands["batch"] and "--submitted-at" in s.commands["run"]
     assert problems(readme, options) == []
+
+
+def test_every_subcommand_is_in_the_readme(readme, options):
+    missing = set(options) - set(shown(readme).commands) - KNOWN_UNDOCUMENTED
+    assert not missing, f"grader subcommands the README never shows: {sorted(missing)}"
 
 
 def test_every_flag_the_readme_shows_is_used_by_a_test(readme):
