@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 
 import nbformat
 
+from grader.checks.registry import graded_by_ta
 from grader.errors import RubricError
 from grader.nbedit import EditError, edit_cell_source
 from grader.rubric import load_rubric, load_yaml_validated
@@ -153,7 +154,7 @@ def load_mutants(mfile: Path, renames: dict | None = None, _seen: tuple = ()) ->
 
 
 def _auto_items(report: dict) -> list[dict]:
-    return [i for i in report["items"] if i["kind"] != "manual"]
+    return [i for i in report["items"] if not graded_by_ta(i["kind"])]
 
 
 def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool = True, isolation: str = "auto",
@@ -174,7 +175,7 @@ def validate(rubric_dir: Path, out_dir: Path | None = None, *, full_runs: bool =
         for name in nb_names:
             if not (d / name).exists():
                 raise RubricError(mfile, what, f"{d / name} does not exist")
-    auto_ids = {i.id for i in rubric.items if i.kind != "manual"}
+    auto_ids = {i.id for i in rubric.items if not i.by_ta}
     for i, m in enumerate(spec["mutants"]):
         unknown = set(m["kills"]) - auto_ids
         if unknown:

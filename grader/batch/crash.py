@@ -19,7 +19,7 @@ def crash_report(rubric, zip_path: Path, netid: str, sha256: str, reason: str, d
     reason = reason or "the grader failed on this submission"  # never "": an empty crash_reason means graded
     items = []
     for item in rubric.items:
-        manual = item.kind == "manual"
+        manual = item.by_ta
         items.append(ItemResult(
             id=item.id, title=item.title, kind=item.kind, score=0.0, max_score=item.points,
             status="pending" if manual else "error",

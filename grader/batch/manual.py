@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import score as scoring
+from grader.checks.registry import graded_by_ta
 from grader.errors import GraderError
 from grader.model import ItemResult, Penalty
 
@@ -51,8 +52,8 @@ class ManualScores:
 def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None) -> ManualScores:
     """Parse and validate the sheet against the rubric's manual items (and the batch's netids)."""
     path = Path(path)
-    manual = {i.id: i for i in rubric.items if i.kind == "manual"}
-    auto = {i.id: i for i in rubric.items if i.kind != "manual"}
+    manual = {i.id: i for i in rubric.items if i.by_ta}
+    auto = {i.id: i for i in rubric.items if not i.by_ta}
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -121,14 +122,14 @@ def merge_manual(report: dict, entries: dict) -> dict:
         if ms is None or ms.points is None:
             continue
         pts = round(float(ms.points), 4)
-        if item["kind"] != "manual" and item["status"] != "pending":
+        if not graded_by_ta(item["kind"]) and item["status"] != "pending":
             r.setdefault("findings", []).append({
                 "code": "ta_score_ignored", "severity": "warning",
                 "message": f"{item['id']}: the TA sheet gives {pts:g} but the grader verified this item itself "
                            f"({item['status']}, {item['score']:g}/{item['max_score']:g}); a TA score counts only for "
                            "manual items and items the grader left pending"})
             continue
-        why = item.get("feedback", "") if item["kind"] != "manual" else ""
+        why = item.get("feedback", "") if not graded_by_ta(item["kind"]) else ""
         item["score"] = pts
         item["status"] = "passed" if pts >= item["max_score"] - 1e-9 else "failed"
         item["feedback"] = ms.comment or f"graded by a TA: {pts:g}/{item['max_score']:g}"

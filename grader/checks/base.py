@@ -126,6 +126,9 @@ class CheckKind:
     Params: ClassVar[type[CheckParams]] = NoParams
     params_schema: ClassVar[dict]
     needs_target: ClassVar[bool] = True
+    # Scored by a person, never by the grader: the item stays `pending` until a TA's score
+    # (the TA sheet, the review page) and takes one whatever the grader judged.
+    by_ta: ClassVar[bool] = False
 
     def params(self, item: "ItemSpec") -> CheckParams:
         """The item's typed parameters (the loader stores the model; tests may pass a dict)."""

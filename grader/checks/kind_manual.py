@@ -15,6 +15,7 @@ from grader.checks.registry import register
 class Manual(CheckKind):
     name = "manual"
     needs_target = False
+    by_ta = True
 
     class Params(CheckParams):
         source: Literal["pdf", "notebook"] | SkipJsonSchema[None] = Field(

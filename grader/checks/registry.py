@@ -45,6 +45,14 @@ def get(name: str) -> CheckKind:
     return _KINDS[name]
 
 
+def graded_by_ta(kind: str) -> bool:
+    """Whether items of `kind` are scored by a TA (the `by_ta` of its class); an unknown
+    kind (a report from another grader version) is not."""
+    _load_all()
+    k = _KINDS.get(kind)
+    return bool(k is not None and k.by_ta)
+
+
 def names() -> list[str]:
     _load_all()
     return sorted(_KINDS)

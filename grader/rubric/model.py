@@ -110,6 +110,13 @@ class ItemSpec:
     def notebook_stem(self) -> str:
         return self.id.split(".", 1)[0]
 
+    @property
+    def by_ta(self) -> bool:
+        """Scored by a TA, never by the grader (its kind's `by_ta`: the `manual` kind)."""
+        from grader.checks.registry import graded_by_ta
+
+        return graded_by_ta(self.kind)
+
 
 @dataclass(frozen=True)
 class NotebookRubric:
@@ -174,12 +181,12 @@ class Rubric:
     late_days: Any = None
     # the rubric directories this one `extends` (nearest first): hidden from students too
     bases: tuple[Path, ...] = ()
+    # which run of the course it grades (assignment.yaml `semester:`), "" when not said
+    semester: str = ""
     # `gradescope:` (grader.rubric.gradescope.GradescopeSettings); None: nothing beyond the defaults
     gradescope: Any = None
     # the most extra-credit points counted above max_score; None: the extra-credit items' sum
     extra_credit_cap: float | None = None
-    # which run of the course it grades (assignment.yaml `semester:`), "" when not said
-    semester: str = ""
 
     @property
     def items(self) -> tuple[ItemSpec, ...]:
