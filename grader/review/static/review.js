@@ -11,7 +11,8 @@
     s.style.width = of ? (100 * Number(s.dataset.done) / of) + "%" : "0";
   });
   const focus = document.querySelector(".page.focus");
-  if (focus) focus.scrollIntoView({ block: "start" });
+  const pdf = document.querySelector(".card.pdf");
+  if (focus && pdf) pdf.scrollTop = focus.offsetTop;  // the page that mentions the question
 
   const form = document.getElementById("decision");
   const score = document.getElementById("score");
