@@ -353,7 +353,6 @@ class ItemResult:
     part: str = "code"
     evidence: dict = field(default_factory=dict)
     seconds: float = 0.0
-    ta: TaRecord | None = field(default=None, metadata={"omit_none": True})  # TA decisions (grader review, CSV)
     # points above the maximum: max_score is what it can add, never what it can cost
     extra_credit: bool = False
     ta: TaRecord | None = field(default=None, metadata={"omit_none": True})  # TA decisions (grader review, CSV)

@@ -48,7 +48,6 @@ class ItemView:
     verdict: str  # one line: what a format without room for details says
     details: bool  # worth a details section: not a passed item with nothing more to say
     seconds: float = 0.0
-    history: tuple[str, ...] = ()  # the TAs' decisions on it (grader review, the TA sheet), oldest first
     extra_credit: bool = False  # adds above the maximum; never a loss
     attempted: bool = True  # False: an extra-credit item that earned nothing (not a loss)
     label: str = ""  # the status as shown: "failed", "passed (extra credit)", "extra credit, not attempted"
