@@ -16,16 +16,12 @@ they do to automatic items.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import score as scoring
-from grader.checks.registry import graded_by_ta
 from grader.errors import GraderError
-from grader.model import ItemResult, Penalty
 
 COMMENT = ":comment"
 
@@ -113,33 +109,13 @@ def load_manual_scores(path: str | Path, rubric, netids: set[str] | None = None)
 
 
 def merge_manual(report: dict, entries: dict) -> dict:
-    """A copy of `report` with TA scores in its manual items and the score recomputed."""
+    """A copy of `report` with TA scores in its manual items and the score recomputed: the
+    entries as decisions made now, through the one merge (grader.batch.ta_journal, which
+    also keeps each in the item's history). `grader batch --manual-scores` dates the sheet's
+    cells by the file's time instead and mixes them with grader review's journal there."""
     if not entries:
         return report
-    r = copy.deepcopy(report)
-    for item in r["items"]:
-        ms = entries.get(item["id"])
-        if ms is None or ms.points is None:
-            continue
-        pts = round(float(ms.points), 4)
-        if not graded_by_ta(item["kind"]) and item["status"] != "pending":
-            r.setdefault("findings", []).append({
-                "code": "ta_score_ignored", "severity": "warning",
-                "message": f"{item['id']}: the TA sheet gives {pts:g} but the grader verified this item itself "
-                           f"({item['status']}, {item['score']:g}/{item['max_score']:g}); a TA score counts only for "
-                           "manual items and items the grader left pending"})
-            continue
-        why = item.get("feedback", "") if not graded_by_ta(item["kind"]) else ""
-        item["score"] = pts
-        item["status"] = "passed" if pts >= item["max_score"] - 1e-9 else "failed"
-        item["feedback"] = ms.comment or f"graded by a TA: {pts:g}/{item['max_score']:g}"
-        item["evidence"] = {**item.get("evidence", {}), "graded_by": "TA"}
-        if why:  # what the grader could not verify stays on record
-            item["evidence"]["pending_reason"] = why[:2000]
-    items = [ItemResult(**{k: v for k, v in i.items() if k in ItemResult.__dataclass_fields__}) for i in r["items"]]
-    penalties = [Penalty(**{k: v for k, v in p.items() if k in Penalty.__dataclass_fields__}) for p in r["penalties"]]
-    raw, final = scoring.total(items, penalties, r["max_score"], r.get("extra_credit_cap"))
-    r["extra_credit"] = scoring.extra_credit_points(items, r.get("extra_credit_cap"))
-    r["raw_score"] = round(raw, 4)
-    r["score"] = final
-    return r
+    from grader.batch.ta_journal import apply_decisions, now, score_decisions
+
+    return apply_decisions(report, score_decisions(entries, "TA sheet", now(), str(report.get("netid", ""))))
+

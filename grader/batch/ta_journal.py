@@ -45,6 +45,12 @@ MAX_NAME = 60
 IGNORED = "ta_score_ignored"
 
 
+def _by_ta(kind) -> bool:
+    from grader.checks.registry import graded_by_ta
+
+    return graded_by_ta(str(kind or ""))
+
+
 class JournalError(UsageError):
     """A decision that cannot be recorded (what is wrong, and what to do)."""
 
@@ -99,10 +105,10 @@ def validate(entry: Mapping, items: Mapping[str, Mapping] | None = None) -> dict
         raise JournalError("an override needs a reason: say why the grader's result is replaced")
     if kind == "request" and (score is not None or not request):
         raise JournalError("a regrade request carries the student's text and no score")
-    if kind == "regrade" and spec is not None and score is not None and spec.get("kind") != "manual" \
+    if kind == "regrade" and spec is not None and score is not None and not _by_ta(spec.get("kind")) \
             and spec.get("status") != "pending" and not (reason or comment):
         raise JournalError("changing a verified automatic score answers the request with a reason")
-    if spec is not None and kind == "score" and spec.get("kind") != "manual" and spec.get("status") != "pending":
+    if spec is not None and kind == "score" and not _by_ta(spec.get("kind")) and spec.get("status") != "pending":
         raise JournalError(f"{item} was verified by the grader; change it with an override and a reason")
     return {"v": VERSION, "id": _clip(entry.get("id") or uuid.uuid4().hex, 80), "netid": netid, "item": item,
             "kind": kind, "ta": ta, "at": _clip(entry.get("at") or now(), 40), "score": score, "comment": comment,
@@ -241,14 +247,20 @@ def sheet_decisions(manual, netid: str) -> list[tuple[str, TaDecision]]:
         when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).isoformat(timespec="microseconds")
     except OSError:
         when = now()
+    return score_decisions(manual.for_netid(netid), path.name, when, netid)
+
+
+def score_decisions(entries: Mapping, sheet: str, when: str, netid: str = "") -> list[tuple[str, TaDecision]]:
+    """A sheet row's scores ({item id: grader.batch.manual.ManualScore}) as "score" decisions
+    made at `when` (a blank score is no decision)."""
     out = []
-    for item_id, ms in sorted(manual.for_netid(netid).items()):
+    for item_id, ms in sorted(entries.items()):
         if ms.points is None:
             continue
-        digest = hashlib.sha256(f"{path.name}\0{when}\0{netid}\0{item_id}\0{ms.points}\0{ms.comment}".encode()).hexdigest()[:20]
+        digest = hashlib.sha256(f"{sheet}\0{when}\0{netid}\0{item_id}\0{ms.points}\0{ms.comment}".encode()).hexdigest()[:20]
         out.append((item_id, TaDecision(id=f"csv-{digest}", kind="score", ta="TA sheet", at=when,
                                         score=round(float(ms.points), 4), comment=_clip(ms.comment),
-                                        source=f"csv:{path.name}")))
+                                        source=f"csv:{sheet}")))
     return out
 
 
@@ -259,11 +271,8 @@ def _rescore(r: dict) -> None:
     from grader.model import Report
 
     rep = Report.from_dict(r, safe=True)
-    cap = getattr(rep, "extra_credit_cap", None)
-    raw, final = scoring.total(list(rep.items), list(rep.penalties), rep.max_score,
-                               **({"extra_credit_cap": cap} if cap is not None else {}))
-    if hasattr(scoring, "extra_credit_points") and "extra_credit" in r:
-        r["extra_credit"] = scoring.extra_credit_points(list(rep.items), cap)
+    raw, final = scoring.total(list(rep.items), list(rep.penalties), rep.max_score, rep.extra_credit_cap)
+    r["extra_credit"] = scoring.extra_credit_points(list(rep.items), rep.extra_credit_cap)
     r["raw_score"] = round(raw, 4)
     r["score"] = final
 
@@ -308,7 +317,7 @@ def apply_decisions(report: Mapping, decisions: Iterable[tuple[str, TaDecision]]
 
 
 def _apply_item(item: dict, auto: dict, history: list[dict], findings: list) -> None:
-    is_manual = item.get("kind") == "manual"
+    is_manual = _by_ta(item.get("kind"))  # a TA scores it (the manual kind)
     pending = auto.get("status") == "pending"
     max_score = float(item.get("max_score", 0))
     current = None

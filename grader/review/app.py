@@ -142,7 +142,7 @@ def create_app(out_dir: Path, *, ta: str, token: str, rubric=None, isolation: st
         next_ungraded = grade_url(after[0], item_id, flt) if after else ""
         row = next((r for r in state.rows(reports, item_id, "all") if r.netid == netid))
         spec = state.spec(item_id)
-        verified = item.kind != "manual" and row.automatic_status != "pending"
+        verified = not row.by_ta and row.automatic_status != "pending"
         mode = "regrade" if row.open_requests else ("override" if verified else "score")
         # the theory PDF and the notebooks' free-text answers, from the student's zip (data only)
         zips = sources.zip_sources(state.out_dir)
@@ -159,7 +159,7 @@ def create_app(out_dir: Path, *, ta: str, token: str, rubric=None, isolation: st
         answers = sources.free_text_answers(
             sources.read_member(zips.get(netid), members.get(nb_role), sources.MAX_NOTEBOOK_BYTES), nb_role) if nb_role else ()
         evidence = {k: v for k, v in item.evidence.items() if k != "artifacts"} if isinstance(item.evidence, dict) else {}
-        return page("grade.html.j2", report=report, item=item, row=row, spec=spec, mode=mode, verified=verified,
+        return page("grade.html.j2", report=report, item=item, row=row, spec=spec, mode=mode, verified=verified, by_ta=row.by_ta,
                     flt=flt, prev_url=prev_url, next_url=next_url, next_ungraded=next_ungraded,
                     position=(k + 1, len(order)), pages=pages, focus=focus, answers=answers,
                     evidence=json.dumps(evidence, indent=2, ensure_ascii=False, default=str) if evidence else "",

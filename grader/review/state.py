@@ -37,6 +37,13 @@ class Row:
     graded_by: str  # the TA whose decision sets the score ("" none)
 
     @property
+    def by_ta(self) -> bool:
+        """Scored by a TA by its kind (the manual kind), not by the grader."""
+        from grader.checks.registry import graded_by_ta
+
+        return graded_by_ta(self.item.kind)
+
+    @property
     def reason(self) -> str:
         """Why the grader left it to a TA (its feedback when it gave the item to a TA)."""
         return str(self.item.ta.automatic.get("feedback", "")) if self.item.ta else self.item.feedback
@@ -47,7 +54,7 @@ class Row:
 
     @property
     def flagged(self) -> bool:
-        return self.item.kind != "manual" and self.automatic_status == "pending"
+        return not self.by_ta and self.automatic_status == "pending"
 
     @property
     def overridden(self) -> bool:
@@ -159,7 +166,7 @@ class ClassState:
                         "students": len(rows), "pending": sum(r.pending for r in rows),
                         "flagged": sum(r.flagged for r in rows), "regrade": sum(bool(r.open_requests) for r in rows),
                         "overridden": sum(r.overridden for r in rows),
-                        "needs_ta": first.kind == "manual" or any(r.flagged or r.open_requests for r in rows)})
+                        "needs_ta": rows[0].by_ta or any(r.flagged or r.open_requests for r in rows)})
         return out
 
     def ta_progress(self) -> dict[str, int]:
