@@ -178,6 +178,18 @@ def test_run_writes_results_even_when_the_grader_cannot_work(tmp_path):
     assert out["score"] == 0 and "could not grade" in out["output"] and "not your fault" in out["output"]
 
 
+def test_weaker_isolation_still_grades_and_says_so(tmp_path):
+    """Where bubblewrap cannot run (unprivileged Docker), `--isolation auto` falls back to
+    rlimits: forced here, the result is still written and names the isolation in force."""
+    root = tmp_path / "ag"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "ab1234.zip").write_bytes(b"not a zip")
+    assert gradescope.run(root, HW2_RUBRIC, isolation="rlimits", log=lambda m: None) == 0
+    out = valid(json.loads((root / "results" / "results.json").read_text()))
+    assert out["extra_data"]["isolation"]["mode"] == "rlimits"
+    assert "Isolation in force: rlimits, weaker than the full sandbox" in out["output"]
+
+
 def test_nothing_uploaded_is_a_result(tmp_path):
     root = tmp_path / "ag"
     (root / "submission").mkdir(parents=True)
