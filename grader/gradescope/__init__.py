@@ -101,6 +101,10 @@ def build(rubric_dir: str | Path, out: str | Path) -> Bundle:
     from grader.rubric import load_rubric
 
     rubric = load_rubric(rubric_dir)  # a rubric that does not load fails here, not on Gradescope
+    missing = [n for n in PROJECT_FILES if not (PROJECT_ROOT / n).is_file()]
+    if missing:
+        raise UsageError(f"the bundle carries the grader's source, but {PROJECT_ROOT} has no {', '.join(missing)}: "
+                         "run `grader gradescope build` from a checkout of the grader (pip install -e .)")
     out = Path(out)
     if out.suffix.lower() != ".zip":
         raise UsageError(f"{out}: the bundle is a zip; name it e.g. autograder.zip")

@@ -98,6 +98,29 @@ def test_scripts_parse_and_name_what_run_autograder_needs(bundle, tmp_path):
     assert ". \"$SRC/bundle.env\"" in run and "$HERE/bundle.env" in setup
 
 
+@pytest.mark.slow
+def test_the_bundles_source_builds_the_package_setup_sh_installs(bundle, tmp_path):
+    """setup.sh runs `pip install grader-src`: the copy is a buildable project whose wheel
+    carries the scripts (package data) and the commands run_autograder calls."""
+    root = unpack(bundle, tmp_path / "ag")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                        str(root / "source" / "grader-src"), "-w", str(tmp_path / "wheel")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    [wheel] = (tmp_path / "wheel").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"grader/gradescope/setup.sh", "grader/gradescope/run_autograder", "grader/precheck.py",
+            "grader/gradescope/__init__.py", "reference/cnn_theory.py"} <= names
+
+
+def test_build_outside_a_checkout_says_so(tmp_path, monkeypatch):
+    from grader.errors import UsageError
+
+    monkeypatch.setattr(gradescope, "PROJECT_ROOT", tmp_path)
+    with pytest.raises(UsageError, match="from a checkout"):
+        gradescope.build(HW2_RUBRIC, tmp_path / "b.zip")
+
+
 def test_build_rejects_a_bad_output_name_and_a_bad_rubric(tmp_path):
     from grader.errors import UsageError
 
