@@ -131,7 +131,7 @@ def cmd_check(args) -> int:
     from grader.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
-    progress = ProgressLine()
+    progress = ProgressLine(sys.stderr)  # today's stderr (the default was bound at import)
     now = _parse_time(args.at, rubric.timezone) if args.at else None
     result = check(args.submission, rubric, netid=args.netid, now=now, isolation=args.isolation, cache=args.cache,
                    progress=progress)

@@ -72,6 +72,16 @@ def test_a_folder_needs_a_netid_and_is_packed_as_the_zip(tmp_path):
         precheck.check(tmp_path / "nope.zip", rubric)
 
 
+def test_command_line_usage_errors(tmp_path, capsys):
+    from grader.cli import main
+
+    assert main(["check", str(tmp_path / "nope.zip"), "--rubric", str(MINI_RUBRIC)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "files").mkdir()
+    assert main(["check", str(tmp_path / "files"), "--rubric", str(MINI_RUBRIC)]) == 2
+    assert "--netid" in capsys.readouterr().err
+
+
 # -- the mini rubric: real kernels, small notebooks --------------------------------------
 
 WRONG_COUNT = make_nb("import torch\n\ndef add(a, b):\n    return a + b", "def count():\n    return 41", "print(add(1, 2))")

@@ -265,6 +265,9 @@ def run(root: str | Path | None = None, rubric_dir: str | Path | None = None, *,
     from grader.fsutil import atomic_write_bytes
 
     root = root_dir(root)
+    if not root.is_dir():
+        raise UsageError(f"{root} does not exist: run this inside Gradescope's image, or pass --root (or set "
+                         "AUTOGRADER_ROOT) to a folder laid out like /autograder (submission/, submission_metadata.json)")
     results = root / "results" / "results.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     meta = read_metadata(root)

@@ -113,6 +113,15 @@ def test_the_bundles_source_builds_the_package_setup_sh_installs(bundle, tmp_pat
             "grader/gradescope/__init__.py", "reference/cnn_theory.py"} <= names
 
 
+def test_build_from_the_command_line(tmp_path, capsys):
+    from grader.cli import main
+
+    assert main(["gradescope", "build", str(HW2_RUBRIC), "-o", str(tmp_path / "autograder.zip")]) == 0
+    assert "autograder.zip" in capsys.readouterr().out and zipfile.is_zipfile(tmp_path / "autograder.zip")
+    assert main(["gradescope", "build", str(HW2_RUBRIC), "-o", str(tmp_path / "autograder.tgz")]) == 2
+    assert "name it e.g. autograder.zip" in capsys.readouterr().err
+
+
 def test_build_outside_a_checkout_says_so(tmp_path, monkeypatch):
     from grader.errors import UsageError
 
@@ -211,6 +220,13 @@ def test_weaker_isolation_still_grades_and_says_so(tmp_path):
     out = valid(json.loads((root / "results" / "results.json").read_text()))
     assert out["extra_data"]["isolation"]["mode"] == "rlimits"
     assert "Isolation in force: rlimits, weaker than the full sandbox" in out["output"]
+
+
+def test_run_without_an_autograder_root_is_a_usage_error(tmp_path, capsys):
+    from grader.cli import main
+
+    assert main(["gradescope", "run", str(HW2_RUBRIC), "--root", str(tmp_path / "nope")]) == 2
+    assert "AUTOGRADER_ROOT" in capsys.readouterr().err and not (tmp_path / "nope").exists()
 
 
 def test_nothing_uploaded_is_a_result(tmp_path):
