@@ -57,7 +57,7 @@ def test_schema_rejects_what_gradescope_does_not_know():
     valid(ok)
     for bad in ({"score": 1, "output_format": "markdown"}, {"score": 1, "tests": [{"max_score": 1, "status": "error"}]},
                 {"score": 1, "leaderboard": [{"name": "acc", "value": 0.9, "order": "up"}]}, {"scores": 1},
-                {"score": 1, "tests": [{"score": 1}]}):
+                {"score": 1, "tests": [{"score": 1, "points": 1}]}, {"score": "1"}, {"score": 1, "leaderboard": [{"value": 1}]}):
         with pytest.raises(jsonschema.ValidationError):
             valid(bad)
 
