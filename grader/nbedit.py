@@ -16,7 +16,7 @@ def defined_names(source: str) -> set[str]:
     """Top-level names a cell's source defines (functions, classes, assignments)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte on Python < 3.11.4
         return set()
     names: set[str] = set()
     for node in tree.body:

@@ -74,3 +74,13 @@ def test_tamper_scan_flags_kernel_rewiring_and_ignores_honest_code():
                  "get_ipython().input_transformers_cleanup.append(lambda lines: [])"])
     assert len(hits) == 3 and "rewires how the kernel runs cells" in hits[0]
     assert scan(["def run(model):\n    return model  # run_cell in a comment", "x = 1"]) == []
+
+
+def test_a_nul_byte_in_a_cell_is_a_problem_not_a_crash():
+    """Python < 3.11.4 (Debian 12's 3.11.2) raises ValueError, not SyntaxError, for a NUL
+    byte in source: the cell is reported like any unparsable cell, on every version."""
+    from grader.extract import extract
+
+    ex = extract(["def f():\n    return 1\n", "x = 1\x00\n"])
+    assert ex.find("f") is not None
+    assert any("cell 1" in p for p in ex.problems), ex.problems

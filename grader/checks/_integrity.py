@@ -145,7 +145,7 @@ def autograd_signals(source: str, target: str | None = None) -> list[str]:
     the probe's guard and the finite-difference signal cover those."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte on Python < 3.11.4
         return []
     lines = source.splitlines()
     hits: list[str] = []

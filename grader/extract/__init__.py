@@ -195,6 +195,9 @@ def extract(cells: list[str]) -> Extraction:
         except SyntaxError as exc:
             problems.append(f"cell {ci}: syntax error at line {exc.lineno}: {exc.msg}; its definitions were not found")
             continue
+        except ValueError as exc:  # a NUL byte: Python < 3.11.4 raises ValueError, later ones SyntaxError
+            problems.append(f"cell {ci}: not Python source ({exc}); its definitions were not found")
+            continue
         for node in tree.body:
             binds, kind = _binds(node)
             uses = _Uses()

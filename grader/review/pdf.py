@@ -94,7 +94,7 @@ def _render_into(data: bytes, target: Path, isolation: str) -> str:
         (work / "out").mkdir()
         argv = [sys.executable, "-I", "pdf_worker.py", "in.pdf", "out", str(MAX_PAGES), str(SCALE)]
         limits = sbx.Limits(memory_bytes=2 << 30, cpu_seconds=int(WALL_S), max_processes=16,
-                            file_size_bytes=MAX_PNG_BYTES, disk_bytes=512 << 20)
+                            file_size_bytes=MAX_PNG_BYTES)  # the default disk cap (grader.defaults)
         iso = sbx.detect_isolation(prefer=None if isolation == "auto" else isolation)
         sb = sbx.Sandbox(work, limits, iso, name="review-pdf")
         try:

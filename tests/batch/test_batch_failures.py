@@ -121,13 +121,14 @@ def test_an_existing_scheduler_is_used_and_receives_the_zips(tmp_path, zips):
 
 
 def test_default_workers_is_one_per_core_unless_memory_is_short(monkeypatch):
+    from grader import defaults
     from grader.batch import cli
 
-    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(defaults.os, "sched_getaffinity", lambda pid: set(range(16)))
     pages = {"SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(cli.os, "sysconf", lambda name: pages.get(name, (64 << 30) // 4096))
+    monkeypatch.setattr(defaults.os, "sysconf", lambda name: pages.get(name, (64 << 30) // 4096))
     assert cli.default_workers() == 16  # 64 GiB: memory allows 32
-    monkeypatch.setattr(cli.os, "sysconf", lambda name: pages.get(name, (5 << 30) // 4096))
+    monkeypatch.setattr(defaults.os, "sysconf", lambda name: pages.get(name, (5 << 30) // 4096))
     assert cli.default_workers() == 2  # 5 GiB: two workers of ~1 GiB peak with headroom
-    monkeypatch.setattr(cli.os, "sysconf", lambda name: pages.get(name, (1 << 30) // 4096))
+    monkeypatch.setattr(defaults.os, "sysconf", lambda name: pages.get(name, (1 << 30) // 4096))
     assert cli.default_workers() == 1  # never zero

@@ -162,7 +162,7 @@ def test_torch_and_numpy_import_with_grader_python(bwrap_iso, make_sandbox):
             "print(json.dumps([sys.version, float(torch.ones(3).sum()), int(numpy.arange(4).sum()), "
             "torch.get_num_threads(), sys.prefix]))")
     version, tsum, nsum, threads, prefix = _json(run(make_sandbox(bwrap_iso), code))
-    assert version == sys.version and version.startswith("3.11.7")
+    assert version == sys.version  # the grader's own interpreter, whichever it is
     assert (tsum, nsum, threads) == (3.0, 6, 1)
     assert prefix == sys.prefix
 
