@@ -68,6 +68,15 @@ def _rubric_from_reports(reports) -> object | None:
 
 def write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
                         gradescope_hidden: str = "visible", lms=None) -> dict:
+    """_write_class_reports() under the TA journal's publish lock (grader review may be saving)."""
+    from grader.batch.ta_journal import publish_lock
+
+    with publish_lock(out_dir):
+        return _write_class_reports(out_dir, rubric, similarity_threshold, gradescope_hidden, lms)
+
+
+def _write_class_reports(out_dir: str | Path, rubric=None, similarity_threshold: float = defaults.SIMILARITY_THRESHOLD,
+                         gradescope_hidden: str = "visible", lms=None) -> dict:
     """`lms`: grader.lms.gradebooks.LmsOptions given now (--roster, the LMS names); they are
     remembered in OUT/.batch, so that a later call without them writes the LMS files too."""
     from grader.batch import caches, similarity

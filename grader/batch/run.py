@@ -213,6 +213,15 @@ def _summary(report: dict) -> str:
 
 
 def publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None) -> dict:
+    """_publish() under the TA journal's publish lock (grader review may be writing this
+    student's files from the journal at the same time)."""
+    from grader.batch.ta_journal import publish_lock
+
+    with publish_lock(out_dir):
+        return _publish(out_dir, netid, result, manual)
+
+
+def _publish(out_dir: Path, netid: str, result: dict, manual: ManualScores | None) -> dict:
     """Write OUT/<netid>/ from a cached job result: report.json with its artifacts, every
     student format (grader.report.formats), the check's extra files, the code for the
     similarity. Returns the published report's dict.

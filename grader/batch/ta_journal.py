@@ -23,6 +23,7 @@ idempotent: the result is recomputed from the automatic result and the whole his
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import datetime as dt
@@ -57,6 +58,18 @@ class JournalError(UsageError):
 
 def journal_dir(out_dir: str | Path) -> Path:
     return Path(out_dir) / ".batch" / "ta"
+
+
+@contextlib.contextmanager
+def publish_lock(out_dir: str | Path):
+    """Held while a student's files are rebuilt from a report + the journal and written (grader
+    review's saves, `grader batch`'s publish, `grader report`): each writer reads the journal
+    inside it, so the last one to write includes every decision recorded before it."""
+    d = journal_dir(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "publish.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def now() -> str:

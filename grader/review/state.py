@@ -9,12 +9,11 @@ automatic item's score changes only through an override with a reason.
 """
 from __future__ import annotations
 
-import fcntl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.batch.ta_journal import Journal, apply_decisions, decision
+from grader.batch.ta_journal import Journal, apply_decisions, decision, publish_lock
 from grader.model import ItemResult, ItemStatus, Report
 
 FILTERS = {
@@ -177,12 +176,6 @@ class ClassState:
         return dict(sorted(counts.items()))
 
     # -- writing -------------------------------------------------------------------------
-    def _publish_lock(self):
-        self.journal.dir.mkdir(parents=True, exist_ok=True)
-        fh = open(self.journal.dir / "publish.lock", "a+")
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        return fh
-
     def save(self, entry: dict) -> dict:
         """Record one decision (the acknowledgement), then rewrite the student's files."""
         raw = self.raw_reports().get(str(entry.get("netid", "")))
@@ -203,8 +196,7 @@ class ClassState:
     def publish_student(self, netid: str) -> None:
         from grader.report.formats import Context, write_student_files
 
-        lock = self._publish_lock()
-        try:
+        with publish_lock(self.out_dir):
             self._cache.pop(netid, None)
             raw = self.raw_reports().get(netid)
             if raw is None:
@@ -213,21 +205,15 @@ class ClassState:
             report = Report.from_dict(apply_decisions(raw, decisions), safe=True)
             write_student_files(report, self.out_dir / netid, Context(rubric=self.rubric), canonical=True)
             self._cache.pop(netid, None)
-        finally:
-            lock.close()
 
     def publish_class(self) -> None:
         """Every report.json, feedback file and class file from the reports + journal
         (what `grader report OUT` does)."""
         from grader.batch.publish import write_class_reports
 
-        lock = self._publish_lock()
-        try:
-            res = write_class_reports(self.out_dir, rubric=self.rubric)
-            self.last_error = "; ".join(res.get("errors", []))[:2000]
-            self._cache.clear()
-        finally:
-            lock.close()
+        res = write_class_reports(self.out_dir, rubric=self.rubric)  # under the publish lock
+        self.last_error = "; ".join(res.get("errors", []))[:2000]
+        self._cache.clear()
 
     def schedule_class(self) -> None:
         self._idle.clear()

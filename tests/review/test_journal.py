@@ -201,3 +201,27 @@ def test_a_batch_rerun_publishes_the_journal_and_the_sheet(tmp_path, mini_rubric
     assert q1["score"] == 9.0 and [h["source"] for h in q1["ta"]["history"]] == ["csv:ta.csv", "review"]
     assert add["score"] == 2.0 and add["ta"]["automatic"]["score"] == 6.0
     assert report_json(out, "ab1234")["score"] == data["score"] == 11.0
+
+
+def test_a_save_waits_for_the_publish_lock_and_its_decision_is_recorded_first(tmp_path):
+    """grader batch/report hold the publish lock while they write: a save in grader review is
+    in the journal at once and its files follow when the lock is free (no interleaved writes)."""
+    import threading
+
+    from grader.batch.ta_journal import publish_lock
+    from grader.review.state import ClassState
+
+    out = fabricated_class(tmp_path / "out")
+    state = ClassState(out)
+    done = threading.Event()
+    with publish_lock(out):
+        t = threading.Thread(target=lambda: (state.save(entry(score=6, ta="alice")), done.set()))
+        t.start()
+        for _ in range(100):
+            if Journal(out).entries():
+                break
+            t.join(0.05)
+        assert len(Journal(out).entries()) == 1 and not done.is_set()
+        assert item_of(report_json(out, "ab1234"), "q1")["status"] == "pending"  # files not written yet
+    t.join(30)
+    assert done.is_set() and item_of(report_json(out, "ab1234"), "q1")["score"] == 6.0
