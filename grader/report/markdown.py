@@ -66,6 +66,8 @@ def render_view(v: StudentView) -> str:
             lines += ["", *code_block(i.feedback), ""]
         for a in i.pictures:
             lines += [f"![{inline(a.name)}]({a.file})", ""]
+        if i.history:
+            lines += ["TA decisions:", "", *[f"- {inline(h)}" for h in i.history], ""]
     lines += ["## Notebooks", ""]
     for nb in v.notebooks:
         lines.append(f"- {inline(nb.notebook)}: {inline(nb.summary)}")

@@ -177,6 +177,8 @@ def test_grader_report_applies_the_journal(tmp_path):
     assert rows["cd5678"]["q1"] == ""
     page = (out / "ab1234" / "feedback.html").read_text()
     assert "alice overrode the grader&#39;s result: 4/4 (rounding)" in page
+    md = (out / "ab1234" / "feedback.md").read_text()
+    assert "TA decisions:" in md and "alice overrode the grader's result: 4/4 (rounding)" in md
     write_class_reports(out)  # again: the same files
     assert report_json(out, "ab1234") == r
 
