@@ -267,7 +267,7 @@ def stage_check(state: State, env: Env) -> State:
 
 def _check_one(item: ItemSpec, ctx: CheckContext, sub: Submission | None) -> ItemResult:
     t0 = time.monotonic()
-    if item.kind == "manual":  # pending; the kind may gather evidence for the TA (never a score)
+    if item.by_ta:  # pending; the kind may gather evidence for the TA (never a score)
         try:
             res = registry.get(item.kind).run(ctx, item) if sub is not None and sub.accepted else None
         except Exception:  # evidence is a help, never a reason to lose the item

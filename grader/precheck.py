@@ -35,7 +35,7 @@ MAX_FEEDBACK_LINES = 30  # of a public item's feedback
 
 def public_rubric(rubric: Rubric) -> Rubric:
     """The rubric with its hidden items and its TA-graded items removed."""
-    nbs = tuple(dataclasses.replace(nb, items=tuple(i for i in nb.items if i.visibility != "hidden" and i.kind != "manual"))
+    nbs = tuple(dataclasses.replace(nb, items=tuple(i for i in nb.items if i.visibility != "hidden" and not i.by_ta))
                 for nb in rubric.notebooks)
     return dataclasses.replace(rubric, notebooks=nbs, manual=())
 

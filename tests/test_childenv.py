@@ -25,3 +25,4 @@ def test_the_thread_settings_are_written_once_under_grader():
     hits = [str(p.relative_to(root)) for p in root.rglob("*.py")
             if p.name != "childenv.py" and ('OMP_NUM_THREADS="1"' in p.read_text() or '"OMP_NUM_THREADS": "1"' in p.read_text())]
     assert hits == []
+

@@ -67,7 +67,7 @@ def load(raw: dict | None, items) -> tuple[GradescopeSettings, str | None]:
         where = f"gradescope.leaderboard[{n}].item"
         if item is None:
             return GradescopeSettings(), f"{where}: bad value {entry.item!r}: no such item (ids: {', '.join(sorted(by_id))[:300]})"
-        if item.kind == "manual":
+        if item.by_ta:
             return GradescopeSettings(), f"{where}: bad value {entry.item!r}: a manual item has no computed value"
         if item.visibility == "hidden":
             return GradescopeSettings(), f"{where}: bad value {entry.item!r}: the item is hidden from students"
