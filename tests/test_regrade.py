@@ -4,11 +4,13 @@ For each change (a threshold, points, a new case, and a time limit, which needs 
 execution), a sample is graded with rubric A, then regraded with rubric B reusing the
 batch's caches (OUT/.batch), and graded from scratch with B in a fresh OUT: the items,
 scores and feedback must be equal (times and the `reuse` block aside), and the regrade
-must have re-executed only what the change needs.
+must have re-executed only what the change needs, and taken the Section-8 curve (the
+snapshots evaluated by the reference model: grader/checks/_judged.py) from the batch's
+judge cache instead of computing it.
 
 Cost (2 cores): one first grading of the sample (its notebooks run once), then per change
 a regrade and a fresh grading. The fresh gradings of B start from a copy of A's execution
-cache only (no manifest, no probe cache): every item is probed and judged anew, and a
+cache only (no manifest, no probe or judge cache): every item is probed and judged anew, and a
 changed execution key (the time limit) misses it and executes; that the key changes with
 limits, instrumentation and support files is tests/test_exec_cache.py's job. Samples:
 bs2001 by default; GRADER_REGRADE_SAMPLES=bs2001,pa3002,ab1234 for more (slower).
@@ -132,5 +134,9 @@ def test_a_regrade_equals_a_grading_from_scratch(first, change, tmp_path):
         assert reuse["executions"]["executed"] == [] and reuse["executions"]["reused"]
         assert reuse["executions"]["from"] <= regraded["graded_at"]
         assert reuse["probes"]["reused"] > 0
+    # Section 8's notebook ran once (every change keeps its execution): its curve, reference
+    # model and plot come from the judge cache; the same values a grading from scratch computes
+    assert reuse["judged_values"]["reused"] >= 2 and reuse["judged_values"]["computed"] == 0, reuse
     fresh = scratch["environment"]["reuse"]
     assert fresh["probes"]["reused"] == 0  # the scratch grading probed everything itself
+    assert fresh["judged_values"]["reused"] == 0 and fresh["judged_values"]["computed"] >= 2  # and judged it
