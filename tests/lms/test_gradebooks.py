@@ -264,3 +264,12 @@ def test_batch_with_a_roster_writes_and_remembers_the_lms_files(tmp_path, monkey
     (out / "brightspace_grades.csv").unlink()
     assert write_class_reports(out)["lms"]["roster"] == 4
     assert (out / "brightspace_grades.csv").read_bytes() == first
+
+
+def test_report_with_a_brightspace_roster_names_the_grade_item(tmp_path, out, capsys):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(BRIGHTSPACE_ROSTER, encoding="utf-8")
+    code, _, err = _main(["report", str(out), "--roster", str(roster), "--lms-grade-item", "HW 2 (CNN+RNN)"], capsys)
+    assert code == 0, err
+    header = rows((out / "brightspace_grades.csv").read_bytes())[0]
+    assert "HW 2 (CNN+RNN) Points Grade" in header and header[-1] == "End-of-Line Indicator"

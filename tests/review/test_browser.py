@@ -171,7 +171,13 @@ def full_item_score(report: dict, item_id: str) -> float:
 def test_two_tas_save_the_same_student_at_once_and_a_killed_server_loses_nothing(review_class, browser):
     out = review_class
     manual = [i["id"] for i in report_json(out, "ab1234")["items"] if i["kind"] == "manual"]
-    alice, bob = start(out, "alice"), start(out, "bob")
+    import socket
+
+    with socket.socket() as probe:  # a free port for bob, chosen with --port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    alice, bob = start(out, "alice"), start(out, "bob", "--port", str(port))
+    assert bob.base == f"http://127.0.0.1:{port}"
     try:
         pages = []
         for server in (alice, bob):
