@@ -128,7 +128,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 LONGEST_FIRST = (
     "tests/semesters/test_semester_samples_e2e.py", "tests/test_samples_e2e.py", "tests/test_validate_mutants.py", "tests/original/test_original_samples.py", "tests/adversarial/test_attacks.py",
     "tests/original/test_original_real_world.py", "tests/checks/test_e2e_checks.py",
-    "tests/gradescope/test_gradescope_bundle.py",
+    "tests/gradescope/test_gradescope_bundle.py", "tests/lms/test_lms_batch_e2e.py",
     "tests/adversarial/test_section8_integrity.py", "tests/test_run_e2e.py", "tests/adversarial/test_untrusted_data.py",
     "tests/adversarial/test_redteam.py", "tests/adversarial/test_check_integrity.py", "tests/test_regrade.py",
     "tests/adversarial/test_execution_integrity.py", "tests/batch/test_batch_e2e.py", "tests/reference/test_section8.py",
