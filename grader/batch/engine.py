@@ -13,7 +13,7 @@ import warnings
 from typing import Callable, Iterable, Iterator
 
 from grader.batch.manifest import BatchError
-from grader.batch.worker import THREAD_VARS
+from grader.childenv import SINGLE_THREAD
 
 ALLOWED_FAILURES = 1  # a job may kill one worker and get a second chance; not more
 
@@ -35,7 +35,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator:
             client.close()
         return
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.update({var: "1" for var in THREAD_VARS})
+    environ.update(SINGLE_THREAD)
     config = {
         "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
         "distributed.nanny.pre-spawn-environ": environ,

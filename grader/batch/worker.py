@@ -19,23 +19,13 @@ import time
 import traceback
 from pathlib import Path
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+from grader.childenv import make_this_process_single_threaded as single_threaded
+
 MAX_EXTRA_FILE_BYTES = 4 << 20
 
 # One worker process grades many submissions of the same rubric: keep the loaded rubric and
 # its reference-output cache for the life of the process (keyed by the rubric's hash).
 _RUBRICS: dict[tuple[str, str], tuple] = {}
-
-
-def single_threaded() -> None:
-    for var in THREAD_VARS:
-        os.environ[var] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except Exception:  # torch is optional for the batch machinery itself
-        pass
 
 
 def keep_rubric(directory: str, digest: str, rubric) -> None:
