@@ -394,8 +394,12 @@ def _with_student_env(state: State, env: Env) -> State:
     return state
 
 
-def grade(source: Path, env: Env) -> Report:
-    """Grade one submission through every stage; always returns a Report."""
+def grade(source: Path, env: Env, *, env_for: Callable[[str], Env] | None = None, skip: tuple[str, ...] = ()) -> Report:
+    """Grade one submission through every stage; always returns a Report.
+
+    `env_for(stage name)`: the Env that stage runs with (default: `env` for every stage;
+    the students' pre-check checks and scores with the public items only); `skip`: stages
+    not run (the pre-check writes no report files)."""
     scratch_root = env.scratch_root or Path(tempfile.gettempdir())
     if len(str(scratch_root.resolve())) > MAX_SCRATCH_CHARS:
         # Kernel sockets live in the job's work dir and a Unix socket path has a 107-byte
@@ -410,8 +414,10 @@ def grade(source: Path, env: Env) -> Report:
     state = _with_student_env(state, env)
     try:
         for name, stage in STAGES:
+            if name in skip:
+                continue
             try:
-                state = stage(state, env)
+                state = stage(state, env_for(name) if env_for is not None else env)
             except Exception as exc:
                 state = dataclasses.replace(state, findings=state.findings + (
                     Finding("internal_error", f"the {name} stage failed: {type(exc).__name__}: {exc}", "error"),))

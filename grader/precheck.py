@@ -16,10 +16,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import shutil
 import stat
 import tempfile
-import time
 import zipfile
 import zoneinfo
 from dataclasses import dataclass
@@ -77,42 +75,13 @@ def run_public(source: Path, rubric: Rubric, *, submitted_at: dt.datetime, isola
     """The grading pipeline's stages (grader.pipeline.STAGES, in their order, the report
     files aside) on `source`: intake through extract with the whole rubric (the same
     execution as when graded), check and score with its public items only."""
-    from grader import defaults, environment, pipeline
+    from grader import defaults, pipeline
 
     full = pipeline.Env(rubric=rubric, out_dir=Path(tempfile.gettempdir()) / "grader-check-out", submitted_at=submitted_at,
                         isolation=isolation, jobs=jobs or defaults.run_jobs(), progress=progress, exec_cache=cache)
     public = dataclasses.replace(full, rubric=public_rubric(rubric))
-    scratch_root = Path(tempfile.gettempdir())
-    if len(str(scratch_root.resolve())) > pipeline.MAX_SCRATCH_CHARS:  # kernel socket paths (see grader.pipeline.grade)
-        scratch_root = Path("/tmp/grader-scratch")
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    pipeline.sweep_stale_jobs(scratch_root)
-    job_dir = Path(tempfile.mkdtemp(prefix="grader-", dir=scratch_root))
-    os.chmod(job_dir, 0o711)
-    (job_dir / pipeline.OWNER_FILE).write_text(f"{pipeline._process_identity(os.getpid()) or os.getpid()}\n")
-    state = pipeline.State(source=Path(source), job_dir=job_dir, isolation=environment.isolation(isolation),
-                           started=time.monotonic())
-    state = pipeline._with_student_env(state, full)
-    try:
-        for name, stage in pipeline.STAGES:
-            if name == "report":
-                continue
-            try:
-                state = stage(state, public if name in ("check", "score") else full)
-            except Exception as exc:
-                from grader.model import Finding
-
-                state = dataclasses.replace(state, findings=state.findings + (
-                    Finding("internal_error", f"the {name} stage failed: {type(exc).__name__}: {exc}", "error"),))
-                if name == "score":
-                    raise
-        assert state.report is not None
-        return state.report
-    finally:
-        from grader.sandbox import detach_quotas
-
-        detach_quotas(job_dir)
-        shutil.rmtree(job_dir, ignore_errors=True)
+    return pipeline.grade(Path(source), full, env_for=lambda stage: public if stage in ("check", "score") else full,
+                          skip=("report",))
 
 
 @dataclass(frozen=True)
