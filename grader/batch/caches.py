@@ -77,18 +77,26 @@ def starter_code(out_dir: Path, rubric) -> dict[str, str]:
         path = Path(starter_dir) / notebook
         h.update(f"\0{notebook}\0".encode())
         h.update(path.read_bytes() if path.is_file() else b"<absent>")
-    path = code_dir(out_dir) / f"starter-{h.hexdigest()}.json"
+    return cached_code(code_dir(out_dir) / f"starter-{h.hexdigest()}.json",
+                       lambda: similarity.starter_code(rubric, starter_dir))
+
+
+def cached_code(path: Path, compute) -> dict[str, str]:
+    """The code-cache entry at `path` (a {str: str} mapping of normalized code), or
+    compute() written there. An entry that is not such a mapping is computed again; a
+    result carrying "__error__" (the code could not be read) is not kept."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
             return data
     except (OSError, ValueError):
         pass
-    code = similarity.starter_code(rubric, starter_dir)
-    try:
-        atomic_write_bytes(path, json.dumps(code, sort_keys=True).encode())
-    except OSError:
-        pass  # only costs the next run the parse
+    code = compute()
+    if "__error__" not in code:
+        try:
+            atomic_write_bytes(path, json.dumps(code, sort_keys=True).encode())
+        except OSError:
+            pass  # only costs the next run the parse
     return code
 
 

@@ -85,27 +85,14 @@ def _cached_code(directory: str | None, src: Path, rubric, compute) -> dict:
     import json
 
     from grader.batch import similarity
-    from grader.batch.caches import similarity_code_digest
+    from grader.batch.caches import cached_code, similarity_code_digest
 
     if not directory:
         return compute()
     h = hashlib.sha256(Path(src).read_bytes())
     h.update(json.dumps(similarity.targets_of(rubric), sort_keys=True).encode())
     h.update(similarity_code_digest().encode())
-    path = Path(directory) / f"{h.hexdigest()}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-            return data
-    except (OSError, ValueError):
-        pass
-    code = compute()
-    if "__error__" not in code:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(code, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    return code
+    return cached_code(Path(directory) / f"{h.hexdigest()}.json", compute)
 
 
 def grade_job(job: dict) -> dict:
