@@ -119,3 +119,23 @@ def test_a_variant_is_validated_after_the_merge(tmp_path):
     with pytest.raises(RubricError) as err:
         load_rubric(_overlay(tmp_path, f"extends: {MINI_RUBRIC}\npenalties: {{naming: lots}}\n"))
     assert "penalties.naming" in str(err.value) and "bad value 'lots'" in str(err.value)
+
+
+def test_a_notebook_rubric_key_nothing_reads_is_refused(tmp_path):
+    """`exports:` was accepted and never read: now an unknown key, located."""
+    import shutil
+
+    import yaml
+
+    from grader.errors import RubricError
+    from grader.rubric import load_rubric
+    from factories import HW2_RUBRIC
+
+    d = tmp_path / "r"
+    shutil.copytree(HW2_RUBRIC, d)
+    nb = yaml.safe_load((d / "hw2_cnn.yaml").read_text())
+    nb["exports"] = {"model": "npz"}
+    (d / "hw2_cnn.yaml").write_text(yaml.safe_dump(nb, sort_keys=False))
+    with pytest.raises(RubricError) as e:
+        load_rubric(d)
+    assert "hw2_cnn.yaml" in str(e.value) and "exports" in str(e.value)

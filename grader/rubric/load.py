@@ -259,7 +259,6 @@ def _notebook_rubric(file: Path, base: Execution, renames: dict | None = None) -
         seed=int(raw.get("seed", 0)),
         execution=_execution(file, raw.get("execution"), base),
         items=tuple(items),
-        exports=raw.get("exports", {}),
     )
 
 

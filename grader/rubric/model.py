@@ -125,7 +125,6 @@ class NotebookRubric:
     seed: int
     execution: Execution
     items: tuple[ItemSpec, ...]
-    exports: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:

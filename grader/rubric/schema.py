@@ -4,8 +4,8 @@ Unknown keys fail at load time (additionalProperties: false); each check kind's 
 `params` schema comes from the check registry, so a typo in a parameter fails too.
 """
 
-from grader.rubric import lms
 from grader.lms.deadlines import late_days_schema
+from grader.rubric import lms
 
 _SKIP_RULE = {
     "type": "object",
@@ -157,12 +157,12 @@ ASSIGNMENT = {
         "environment_errors": {"type": "array", "items": _ENVIRONMENT_ERROR},
         "datasets": {"type": "array", "items": _DATASET},
         "environment": STUDENT_ENVIRONMENT,
+        # late-day tokens (grader/lms/deadlines.py declares them)
+        "late_days": late_days_schema(),
         # what Gradescope's results add, e.g. a leaderboard (grader/rubric/gradescope.py)
         "gradescope": _gradescope_schema(),
         # the most extra-credit points counted (items with `extra_credit: true`); none: their sum
         "extra_credit_cap": {"type": "number", "minimum": 0},
-        # late-day tokens (grader/lms/deadlines.py declares them)
-        "late_days": late_days_schema(),
     },
 }
 
@@ -197,7 +197,6 @@ NOTEBOOK = {
         "notebook": {"type": "string", "pattern": r"\.ipynb$"},
         "seed": {"type": "integer", "minimum": 0},
         "execution": EXECUTION,
-        "exports": {"type": "object"},
         "items": {"type": "array", "items": ITEM},
     },
 }
