@@ -3,6 +3,7 @@ typical mistake (submissions/semesters/<rubric>/, scripts/build_semester_samples
 `grader validate` holds on every variant. Executions go through the session's
 shared_exec_cache: the validate runs reuse the samples' executions (same notebooks)."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,15 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 RUBRICS = ROOT / "rubrics"
 SAMPLES = ROOT / "submissions" / "semesters"
-VARIANTS = ["hw2-spring2021", "hw3-fall2021", "hw2-spring2021-original", "hw3-fall2021-original", "hw2-fall2024-original"]
+ALL_VARIANTS = ["hw2-spring2021", "hw3-fall2021", "hw2-spring2021-original", "hw3-fall2021-original", "hw2-fall2024-original"]
+# Spring 2021's variants are Fall 2021's under the hw2 names (same notebooks, same items,
+# renamed: `rename:` in rubrics/hw3-fall2021*/assignment.yaml), and an execution is keyed by
+# the notebook's name too, so grading both doubles the cost of the heaviest tests in the
+# suite. By default the Fall 2021 twins are graded end to end and Spring 2021's rubrics are
+# checked by tests/semesters/test_semester_variants.py (load, points, examples, renames,
+# mutants); GRADER_SEMESTERS=all grades every variant's samples (about twice as long).
+FULL = os.environ.get("GRADER_SEMESTERS", "") == "all"
+VARIANTS = ALL_VARIANTS if FULL else [v for v in ALL_VARIANTS if "spring2021" not in v]
 
 
 class Reports(dict):
@@ -65,7 +74,7 @@ def test_blank_sample_scores_the_floor(reports, rubric):
     assert not any(p["rule"] == "not_executable" for p in rep["penalties"])  # unfinished TODOs are not a broken notebook
 
 
-@pytest.mark.parametrize("rubric,stem", [("hw2-spring2021", "hw2"), ("hw3-fall2021", "hw3")])
+@pytest.mark.parametrize("rubric,stem", [p for p in [("hw2-spring2021", "hw2"), ("hw3-fall2021", "hw3")] if p[0] in VARIANTS])
 def test_project_typical_mistake_loses_exactly_dl_dW(reports, rubric, stem):
     rep = reports[rubric, "typical_mistake"]
     assert failed(rep) == {f"{stem}_cnn.conv1d_dldW"}
@@ -79,7 +88,8 @@ def test_fall2021_hw3_names_cost_nothing_under_its_rubric(reports):
     assert {i["id"] for i in rep["items"]} >= {"hw3_cnn.CNN", "hw3_rnn.GRUMemory", "hw3_theory.conv1d_derivation"}
 
 
-@pytest.mark.parametrize("rubric,stem", [("hw2-spring2021-original", "hw2"), ("hw3-fall2021-original", "hw3")])
+@pytest.mark.parametrize("rubric,stem", [p for p in [("hw2-spring2021-original", "hw2"), ("hw3-fall2021-original", "hw3")]
+                                         if p[0] in VARIANTS])
 def test_original_2021_typical_mistake_loses_the_unfinished_variable_delay(reports, rubric, stem):
     rep = reports[rubric, "typical_mistake"]
     assert failed(rep) == {f"{stem}_rnn.VariableDelayGRUMemory"}
