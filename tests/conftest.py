@@ -41,26 +41,6 @@ def shared_exec_cache(tmp_path_factory) -> Path:
     return path
 
 
-def _share_entries(src: Path, dst: Path) -> None:
-    """Copy the cache entries (directories named by their key) of `src` missing from `dst`,
-    each whole: copied under a temporary name, then renamed (readers never see half)."""
-    import os
-    import shutil
-
-    if not src.is_dir():
-        return
-    dst.mkdir(parents=True, exist_ok=True)
-    for entry in src.iterdir():
-        if entry.is_dir() and not entry.name.startswith(".") and not (dst / entry.name).exists():
-            tmp = dst / f".tmp-{os.getpid()}-{entry.name}"
-            shutil.copytree(entry, tmp)
-            try:
-                os.rename(tmp, dst / entry.name)
-            except OSError:  # another process shared it first
-                shutil.rmtree(tmp, ignore_errors=True)
-
-
-GRADED_CLASS = {"full_marks": "ab1234", "partial": "pa3002", "blank_starter": "bs2001"}
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +54,7 @@ def graded_class(shared_exec_cache) -> Path:
     import fcntl
     import shutil
 
-    from factories import HW2_RUBRIC, SAMPLES
+    from factories import GRADED_CLASS, HW2_RUBRIC, SAMPLES, share_cache_entries
 
     root = shared_exec_cache.parent
     out = root / "graded-class"
@@ -87,11 +67,11 @@ def graded_class(shared_exec_cache) -> Path:
             shutil.rmtree(out, ignore_errors=True)
             work = root / "graded-class.tmp"
             shutil.rmtree(work, ignore_errors=True)
-            _share_entries(shared_exec_cache, caches.exec_dir(work))
+            share_cache_entries(shared_exec_cache, caches.exec_dir(work))
             zips = [SAMPLES / name / f"{netid}.zip" for name, netid in GRADED_CLASS.items()]
             result = run_batch(zips, work, HW2_RUBRIC, workers=1)
             assert result.failed == 0, result
-            _share_entries(caches.exec_dir(work), shared_exec_cache)
+            share_cache_entries(caches.exec_dir(work), shared_exec_cache)
             (work / ".complete").write_text("ok\n")
             work.rename(out)
     return out

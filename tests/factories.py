@@ -86,3 +86,26 @@ def copy_hw2_rubric(tmp_path: Path, mutant_ids) -> Path:
     a["support_dir"] = str(ROOT / "reference" / "res")
     (d / "assignment.yaml").write_text(yaml.safe_dump(a, sort_keys=False))
     return d
+
+
+# The samples of the session's shared graded class (tests/conftest.py graded_class).
+GRADED_CLASS = {"full_marks": "ab1234", "partial": "pa3002", "blank_starter": "bs2001"}
+
+
+def share_cache_entries(src: Path, dst: Path) -> None:
+    """Copy the cache entries (directories named by their key) of `src` missing from `dst`,
+    each whole: copied under a temporary name, then renamed (readers never see half)."""
+    import os
+    import shutil
+
+    if not src.is_dir():
+        return
+    dst.mkdir(parents=True, exist_ok=True)
+    for entry in src.iterdir():
+        if entry.is_dir() and not entry.name.startswith(".") and not (dst / entry.name).exists():
+            tmp = dst / f".tmp-{os.getpid()}-{entry.name}"
+            shutil.copytree(entry, tmp)
+            try:
+                os.rename(tmp, dst / entry.name)
+            except OSError:  # another process shared it first
+                shutil.rmtree(tmp, ignore_errors=True)

@@ -43,3 +43,19 @@ def test_the_scan_finds_each_form_and_ignores_strings():
     src = ("import sys\nsys.path.insert(0, 'x')\ndef f():\n    sys.path.append('y')\nsys.path[:0] = ['z']\n"
            "sys.path += ['w']\ncode = \"import sys\\nsys.path.insert(0, 'q')\"\nother.path.insert(0, 'ok')\n")
     assert sys_path_edits(src) == [2, 4, 5, 6]
+
+
+def test_no_test_file_imports_from_a_conftest():
+    """`from conftest import X` finds whichever conftest.py is first on sys.path (the suite
+    has several: under xdist it found tests/sandbox/conftest.py): shared names live in
+    tests/factories.py."""
+    found = []
+    for p in sorted(TESTS.rglob("*.py")):
+        try:
+            tree = ast.parse(p.read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue
+        found += [f"{p.relative_to(TESTS.parent)}:{n.lineno}" for n in ast.walk(tree)
+                  if (isinstance(n, ast.ImportFrom) and n.module == "conftest")
+                  or (isinstance(n, ast.Import) and any(a.name == "conftest" for a in n.names))]
+    assert not found, f"import shared test helpers from factories, not conftest: {found}"

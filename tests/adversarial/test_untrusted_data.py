@@ -305,7 +305,7 @@ def test_a_report_that_cannot_be_published_becomes_its_row(tmp_path, monkeypatch
 
     rubric = load_rubric(H.RUBRIC)
     ok = crash_report(rubric, Path("zz0002.zip"), "zz0002", "0" * 64, "a stand-in report")
-    ok["findings"] = []  # a graded report as far as publishing goes
+    ok["findings"], ok["crash_reason"] = [], ""  # a graded report as far as publishing goes
     ok["submission"].update(accepted=True, rejection="")
     bad = json.loads(json.dumps(ok))
     bad["netid"] = "zz0001"

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_graded_class_has_every_student_report_and_row(graded_class):
-    from conftest import GRADED_CLASS
+    from factories import GRADED_CLASS
 
     for netid in GRADED_CLASS.values():
         report = json.loads((graded_class / netid / "report.json").read_text())

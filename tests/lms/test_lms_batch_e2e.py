@@ -58,7 +58,7 @@ def late_days_rubric(tmp_path_factory) -> Path:
 
 
 def _grade(kind: str, download: str, rubric: Path, tmp_path: Path, graded_class, shared_exec_cache) -> Path:
-    from conftest import _share_entries
+    from factories import share_cache_entries as _share_entries
 
     from grader.batch import caches
     from grader.batch.run import run_batch
