@@ -357,20 +357,9 @@ def test_train_step_probes_call_the_named_function(monkeypatch):
 @pytest.fixture
 def guarded(monkeypatch):
     """The guard installed in this process, and every attribute it wraps restored after."""
-    import torch.autograd.forward_ad
-    import torch.autograd.functional
-    import torch.autograd.graph
-    import torch.func
+    from factories import restore_autograd_attrs
 
-    owners = [(torch.autograd, ("grad", "backward", "_engine_run_backward")),
-              (torch.autograd.graph, ("_engine_run_backward",)), (torch.Tensor, ("backward",)),
-              (torch.autograd.functional, ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp")),
-              (torch.autograd.forward_ad, ("make_dual", "unpack_dual", "dual_level")),
-              (torch.func, ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))]
-    for owner, names in owners:
-        for n in names:
-            if n in vars(owner):
-                monkeypatch.setattr(owner, n, vars(owner)[n])
+    restore_autograd_attrs(monkeypatch)
     state = mod("autograd_guard").__grader_install_autograd_guard()
     hd = mod("hand_derived")
     monkeypatch.setattr(hd, "__grader_autograd_state", state)

@@ -32,32 +32,31 @@ def _head(file: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def assignment_chain(file: Path) -> list[Path]:
-    """assignment.yaml files of the `extends` chain, the farthest base first, `file` last."""
+def _chain(file: Path, folder_file: str | None) -> list[Path]:
+    """The `extends` chain from `file`, the farthest base first, `file` last; an `extends`
+    naming a folder means its `folder_file` (None: folders are not allowed)."""
     out = [Path(file).resolve()]
     while True:
         ext = _head(out[-1]).get("extends")
         if not isinstance(ext, str) or not ext:
             break
         nxt = (out[-1].parent / ext).resolve()
-        nxt = nxt / ASSIGNMENT_FILE if nxt.is_dir() else nxt
+        if folder_file is not None and nxt.is_dir():
+            nxt = nxt / folder_file
         if nxt in out or not nxt.is_file():
             break
         out.append(nxt)
     return out[::-1]
+
+
+def assignment_chain(file: Path) -> list[Path]:
+    """assignment.yaml files of the `extends` chain, the farthest base first, `file` last."""
+    return _chain(file, ASSIGNMENT_FILE)
 
 
 def notebook_chain(file: Path) -> list[Path]:
-    out = [Path(file).resolve()]
-    while True:
-        ext = _head(out[-1]).get("extends")
-        if not isinstance(ext, str) or not ext:
-            break
-        nxt = (out[-1].parent / ext).resolve()
-        if nxt in out or not nxt.is_file():
-            break
-        out.append(nxt)
-    return out[::-1]
+    """A notebook rubric's `extends` chain (files only), the farthest base first."""
+    return _chain(file, None)
 
 
 def _key(path: tuple) -> str:

@@ -99,20 +99,9 @@ def test_rubric_mistakes_are_errors_or_load_failures():
 @pytest.fixture
 def restore_autograd(monkeypatch):
     """Every torch attribute the guard wraps is put back after the test."""
-    import torch.autograd.forward_ad
-    import torch.autograd.functional
-    import torch.autograd.graph
-    import torch.func
+    from factories import restore_autograd_attrs
 
-    owners = [(torch.autograd, ("grad", "backward", "_engine_run_backward")),
-              (torch.autograd.graph, ("_engine_run_backward",)), (torch.Tensor, ("backward",)),
-              (torch.autograd.functional, ("jacobian", "hessian", "vjp", "jvp", "hvp", "vhp")),
-              (torch.autograd.forward_ad, ("make_dual", "unpack_dual", "dual_level")),
-              (torch.func, ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"))]
-    for owner, names in owners:
-        for n in names:
-            if n in vars(owner):
-                monkeypatch.setattr(owner, n, vars(owner)[n])
+    restore_autograd_attrs(monkeypatch)
 
 
 def by_autograd(a, b):
