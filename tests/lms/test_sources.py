@@ -278,3 +278,44 @@ def test_lms_time_source_is_never_the_zip(rubric, tmp_path):
         sub = intake(path, rubric, tmp_path / "job" / prov.netid, None, prov)
         assert sub.submitted_at == prov.timing.submitted_at and "zip" not in sub.submitted_at_source
         assert not any(f.code.startswith("time_from_zip") for f in sub.findings)
+
+
+# -- attack: a student who reads the grader sets their zip's file times back ----------------
+
+def _restamped(zip_bytes: bytes, when: tuple) -> bytes:
+    """The same files, every entry dated `when` (what `touch -d` + zip does on a student's machine)."""
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as src_zip, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src_zip.infolist():
+            z.writestr(zipfile.ZipInfo(info.filename, when), src_zip.read(info))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("entry_times, twin", [((2026, 2, 27, 12, 0, 0), "attack: zip times set 2.5 days back"),
+                                               ((2026, 3, 2, 10, 25, 0), "honest twin: zip times as submitted")])
+def test_zip_times_set_back_in_an_lms_download_change_nothing(rubric, tmp_path, entry_times, twin):
+    """Brightspace says 10:30 AM on Mar 2 (10.5 h after the 23:59 deadline): the attack's
+    zip, dated before the deadline, is exactly as late as its honest twin."""
+    from grader.intake import intake
+
+    student = _restamped((ROOT / "submissions/full_marks/ab1234.zip").read_bytes(), entry_times)
+    download = tmp_path / "download.zip"
+    with zipfile.ZipFile(download, "w") as z:
+        z.writestr("index.html", "<html><body>Homework 2</body></html>")
+        z.writestr("118201-2411 - Alex Brown - Mar 2, 2026 1030 AM - ab1234.zip", student)
+    found, _ = src.gather([download], rubric, src.Options(), tmp_path / "out")
+    ((path, prov),) = found
+    sub = intake(path, rubric, tmp_path / "job", None, prov)
+    assert prov.netid == "ab1234" and prov.timing.kind == tm.LMS_NAME, twin
+    assert sub.submitted_at.isoformat() == "2026-03-02T10:30:00-05:00", twin
+    assert [p.rule for p in sub.penalties if p.rule in ("late", "too_late")] == ["late"], twin
+    assert "zip" not in sub.submitted_at_source, twin
+    if "attack" in twin:  # what the forged times buy without an LMS time: on time, marked student-controlled
+        alone = tmp_path / "alone" / "ab1234.zip"
+        alone.parent.mkdir()
+        alone.write_bytes(student)
+        plain = intake(alone, rubric, tmp_path / "job-alone")
+        assert plain.submitted_at.date().isoformat() == "2026-02-27" and "student" in plain.submitted_at_source
+        assert not [p.rule for p in plain.penalties if p.rule in ("late", "too_late")]
