@@ -43,3 +43,31 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def append_lines(path: str | Path, data: bytes) -> None:
+    """Append `data` (whole lines) to a line journal and fsync it before returning: once
+    this returns the lines survive a kill. A torn last line left by an earlier crash is
+    closed first, so the new lines start on their own line; a journal created here has its
+    directory fsync'd too. Callers serialise writers (a lock) where lines must not mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":  # a torn line: the next record starts on its own line
+                    data = b"\n" + data
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

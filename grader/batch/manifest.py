@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from grader.errors import GraderError
-from grader.fsutil import atomic_write_bytes  # noqa: F401 - the one writer, imported from here by older code
+from grader.fsutil import append_lines, atomic_write_bytes  # noqa: F401 - atomic_write_bytes re-exported for older imports
 
 MANIFEST_VERSION = 1
 GRADER_ROOT = Path(__file__).resolve().parent.parent
@@ -181,17 +181,4 @@ class Manifest:
         return Entry(key, status, netid, name, cache, rec["cache_sha256"], rec)
 
     def _append(self, rec: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        line = (json.dumps(rec, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.fstat(fd).st_size
-            if size:
-                with open(self.path, "rb") as fh:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":
-                        line = b"\n" + line
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_lines(self.path, (json.dumps(rec, sort_keys=True) + "\n").encode())

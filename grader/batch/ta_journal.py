@@ -31,12 +31,12 @@ import fcntl
 import hashlib
 import json
 import math
-import os
 import uuid
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from grader.errors import UsageError
+from grader.fsutil import append_lines
 from grader.model import TaDecision
 
 VERSION = 1
@@ -162,26 +162,8 @@ class Journal:
                 lines = [x for x in lines if x["id"] not in known]
             if not lines:
                 return []
-            data = b"".join((json.dumps(x, sort_keys=True, ensure_ascii=True) + "\n").encode() for x in lines)
-            new = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                size = os.fstat(fd).st_size
-                if size:
-                    with open(self.path, "rb") as r:
-                        r.seek(size - 1)
-                        if r.read(1) != b"\n":  # a torn line: the next record starts on its own line
-                            data = b"\n" + data
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if new:
-                dfd = os.open(self.dir, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+            append_lines(self.path, b"".join((json.dumps(x, sort_keys=True, ensure_ascii=True) + "\n").encode()
+                                             for x in lines))
             return lines
         finally:
             fh.close()
