@@ -3,31 +3,24 @@
 # bubblewrap (the sandbox) from Debian, and a virtualenv in .venv with the project.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v bwrap >/dev/null 2>&1; then
+# apt_install PACKAGE CONSEQUENCE: install a Debian package when root with apt-get; else say
+# what running without it costs (never fatal: the grader says the same in its reports).
+apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null \
-      || echo "install.sh: could not install bubblewrap; the grader will run with weaker isolation" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1") >/dev/null \
+      || echo "install.sh: could not install $1; $2" >&2
   else
-    echo "install.sh: bubblewrap missing and not root: the grader will run with weaker isolation" >&2
+    echo "install.sh: $1 missing and not root: $2" >&2
   fi
-fi
+}
+command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap "the grader will run with weaker isolation"
 # Debian's chromium for the review page's browser tests (tests/review; Playwright drives it,
 # it downloads no browser). Without it those tests are skipped.
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
-      || echo "install.sh: could not install chromium; the review page's browser tests will be skipped" >&2
-  else
-    echo "install.sh: chromium missing and not root: the review page's browser tests will be skipped" >&2
-  fi
-fi
+command -v chromium >/dev/null 2>&1 || apt_install chromium "the review page's browser tests will be skipped"
 PY=${PYTHON:-python3}
 # A stock Debian 12 python3 has no venv/ensurepip until python3-venv is installed.
 if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >/dev/null \
-      || echo "install.sh: could not install python3-venv" >&2
-  fi
+  apt_install python3-venv "creating .venv will fail"
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
