@@ -67,6 +67,8 @@ def cmd_review(args) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port") from None
     port = sock.getsockname()[1]
+    # listening before the URL is printed: a browser (or a TA) that opens it at once is queued, never refused
+    sock.listen(128)
     app = create_app(out, ta=ta, token=token, rubric=rubric, isolation=args.isolation)
     print(f"grader review: http://127.0.0.1:{port}/?token={token}", flush=True)
     print(f"(TA {ta}; decisions in {out / '.batch' / 'ta' / 'journal.jsonl'}; Ctrl-C stops)", file=sys.stderr, flush=True)

@@ -141,3 +141,31 @@ def test_bad_input_gets_a_message_not_a_traceback(tmp_path, capsys):
     bad.write_text("netid,item,text\nab1234,no.such.item,please\n")
     assert main(["review", str(out), "--requests", str(bad)]) == 2
     assert "ab1234 has no item 'no.such.item'" in capsys.readouterr().err
+
+
+def test_the_printed_url_is_listening_at_once(tmp_path):
+    """The URL `grader review` prints is accepted by the first connect, with no retry: a TA (or a
+    browser test) who opens it at once is queued until uvicorn runs, never refused (the CI run of
+    2026-11-30 lost a browser test to ERR_CONNECTION_REFUSED when the URL came before listen())."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    out = fabricated_class(tmp_path / "out")
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "review", str(out), "--ta", "alice"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=\S+", proc.stdout.readline())
+        assert m, "no URL printed"
+        socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=5).close()  # one try: refused fails here
+        import http.cookiejar
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with opener.open(m.group(0), timeout=60) as page:  # the token becomes a cookie, then a redirect
+            assert page.status == 200 and b"ab1234" in page.read()
+    finally:
+        proc.terminate()
+        proc.wait(30)
