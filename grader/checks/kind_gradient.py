@@ -96,7 +96,9 @@ def diagnose(got: np.ndarray, want: np.ndarray) -> str:
     if got.shape == want.shape and np.abs(want).max() > 0:
         ratio = np.divide(got, want, out=np.full_like(got, np.nan, dtype=float), where=np.abs(want) > 1e-9)
         ratio = ratio[np.isfinite(ratio)]
-        if ratio.size and np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0] - 1) > 1e-6:
+        # the factor must hold on every entry, zeros included: identity + 0.5 is not "a factor 1.5"
+        if (ratio.size and np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0] - 1) > 1e-6
+                and np.allclose(got, ratio[0] * want, rtol=1e-6, atol=1e-9)):
             return f"the result is off by a constant factor {ratio[0]:.4g}"
     return ""
 

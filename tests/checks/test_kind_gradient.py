@@ -42,6 +42,9 @@ def test_a_sign_slip_keeps_the_shape_credit_and_is_named():
     assert "it looks like the sign is flipped" in res.feedback
     res, _ = run(lambda a, b: 2 * eye(a, b))
     assert "off by a constant factor 2" in res.feedback
+    # identity + 0.5 matches 1.5 x the identity on the diagonal only: no factor is named
+    res, _ = run(lambda a, b: eye(a, b) + 0.5)
+    assert res.status == "failed" and "factor" not in res.feedback and "looks like" not in res.feedback
     res, _ = run(lambda a, b: -eye(a, b), {**JAC, "shape_weight": 0.5})
     assert res.fraction == pytest.approx(0.5)
 
