@@ -516,9 +516,13 @@ def replay(trace: dict, x: np.ndarray, params: dict[str, np.ndarray], buffers: d
             got = out.detach().numpy()
             if got.shape != probe_out.shape:
                 return Replay(False, f"the grader's replay of the traced calls gives shape {list(got.shape)}, forward returned {list(probe_out.shape)}")
-            scale = float(np.max(np.abs(probe_out))) if probe_out.size else 0.0
-            diff = float(np.max(np.abs(got.astype(np.float64) - probe_out.astype(np.float64)))) if got.size else 0.0
-            if not np.isfinite(diff) or diff > rtol * max(scale, 1e-6) + 1e-6:
+            gf, pf = got.astype(np.float64), probe_out.astype(np.float64)
+            fin = np.isfinite(pf)
+            # NaN and inf must sit where the probe saw them (then the output is judged, and fails, for them)
+            same_nonfinite = np.array_equal(np.isfinite(gf), fin) and np.array_equal(gf[~fin], pf[~fin], equal_nan=True)
+            scale = float(np.max(np.abs(pf[fin]))) if fin.any() else 0.0
+            diff = float(np.max(np.abs(gf[fin] - pf[fin]))) if fin.any() else 0.0
+            if not same_nonfinite or not np.isfinite(diff) or diff > rtol * max(scale, 1e-6) + 1e-6:
                 return Replay(False, f"the grader's replay of the traced calls does not reproduce forward's output "
                                      f"(max difference {diff:.3g} at scale {scale:.3g}): the record of the forward pass is not what forward computed")
             if not out.requires_grad or not out.is_floating_point():

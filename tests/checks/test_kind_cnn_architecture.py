@@ -123,13 +123,12 @@ class NanHead(Full):
         return super().forward(x) * float("nan")
 
 
-def test_a_nan_output_earns_nothing(tmp_path):
-    """Fail closed. (Today the replay's comparison cannot match NaN with NaN, so this goes to a
-    TA as "the record is not what forward computed" rather than failing the output part with
-    "output contains NaN or inf": a weakness of the message, not of the score.)"""
+def test_a_nan_output_fails_its_output_part_and_keeps_the_rest(tmp_path):
+    """The replay reproduces the NaN where the probe saw it, so the record is verified and the
+    output part fails for the right reason (not a TA's "could not verify")."""
     res, _ = grade(tmp_path, {"CNN": NanHead})
-    assert res.status in ("failed", "pending") and res.fraction == 0.0
-    assert "NaN" in res.feedback or "nan" in res.feedback
+    assert res.status == "failed" and "output contains NaN or inf" in res.feedback, res.feedback
+    assert 0 < res.fraction < 1 and res.evidence["verified"] == "replayed by the grader"
 
 
 def test_a_failed_probe_fails_closed(tmp_path):
