@@ -67,7 +67,7 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
     answer quoted in feedback is the answer)."""
     if isinstance(want, dict):
         if not isinstance(got, dict):
-            return Comparison(False, f"expected a dict with keys {sorted(want)}, got {_kind(got)}", {})
+            return Comparison(False, f"expected a dict with keys {sorted(want)}, got {kind_of(got)}", {})
         missing = sorted(set(want) - set(got))
         if missing:
             return Comparison(False, f"missing key(s) {missing} (got keys {sorted(got)})", {})
@@ -79,7 +79,7 @@ def compare_values(got: Any, want: Any, rtol: float | None, atol: float | None, 
     g = as_array(got)
     w = np.asarray(want)
     if g is None:
-        return Comparison(False, f"expected numbers of shape {list(w.shape)}, got {_kind(got)}", {"got_type": _kind(got)})
+        return Comparison(False, f"expected numbers of shape {list(w.shape)}, got {kind_of(got)}", {"got_type": kind_of(got)})
     if w.ndim == 0 and g.size == 1:
         g = g.reshape(())  # a number returned as a 1-element array is still that number
     if g.shape != w.shape:
@@ -128,7 +128,8 @@ def _small(a: np.ndarray):
     return a.tolist() if a.size <= 16 else {"shape": list(a.shape)}
 
 
-def _kind(v: Any) -> str:
+def kind_of(v: Any) -> str:
+    """What a student's value is, in words, for feedback (an Opaque by the type it came from)."""
     if isinstance(v, Opaque):
         return f"an object of type {v.type} (not plain numbers)"
     if isinstance(v, np.ndarray):

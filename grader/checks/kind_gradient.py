@@ -44,7 +44,7 @@ from grader.checks import _integrity as integ
 from grader.checks import inputs as inp
 from grader.checks.base import IDENTIFIER, CheckKind, CheckResult, Part, combine
 from grader.checks.cases import REFERENCE_PATTERN, CaseParams, fold_shadows, run_cases
-from grader.checks.compare import as_array, compare_values, load_reference
+from grader.checks.compare import as_array, compare_values, kind_of, load_reference
 from grader.checks.registry import register
 from grader.probe import Call, Outcome
 
@@ -174,7 +174,7 @@ class Gradient(CheckKind):
             hint = diagnose(g.astype(float), want) if g is not None and not c.ok and g.dtype.kind in "biuf" else ""
             detail = c.detail + (f" — it looks like {hint}" if hint else "")
             per_parts.append([Part(f"{r.label}: shape {list(want.shape)}", sw, shape_ok,
-                                   "" if shape_ok else f"expected shape {list(want.shape)}, got {list(g.shape) if g is not None else type(got).__name__}"),
+                                   "" if shape_ok else f"expected shape {list(want.shape)}, got {list(g.shape) if g is not None else kind_of(got)}"),
                               Part(f"{r.label}: values vs autograd", 1 - sw, c.ok, detail)])
             per_ev.append({"label": r.label, "inputs": r.describe_inputs(), "ok": c.ok, "expected_shape": list(want.shape),
                        "diagnosis": hint, **c.evidence})

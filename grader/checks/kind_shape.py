@@ -7,7 +7,7 @@ from pydantic import Field
 from grader.checks import inputs as inp
 from grader.checks.base import CheckKind, CheckResult, Part, combine
 from grader.checks.cases import ReferenceCaseParams, fold_shadows, run_cases
-from grader.checks.compare import as_array
+from grader.checks.compare import as_array, kind_of
 from grader.checks.registry import register
 
 
@@ -36,7 +36,7 @@ class Shape(CheckKind):
                 continue
             got = as_array(r.outcome.value)
             if got is None:
-                per_parts.append([Part(r.label, 1.0, False, f"expected an array of shape {want}, got {type(r.outcome.value).__name__}")])
+                per_parts.append([Part(r.label, 1.0, False, f"expected an array of shape {want}, got {kind_of(r.outcome.value)}")])
                 per_ev.append(None)
                 continue
             ok = list(got.shape) == want

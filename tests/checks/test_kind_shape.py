@@ -94,4 +94,4 @@ def test_a_failed_probe_and_an_object_across_the_boundary_fail_closed(tmp_path):
     class Box:
         shape = (3,)
     res = KIND.run(ModuleContext({"add": lambda a, b: Box()}, tmp_path), item("shape", "add", PARAMS))
-    assert res.fraction == 0.0 and "expected an array of shape [3], got Opaque" in res.feedback
+    assert res.fraction == 0.0 and "expected an array of shape [3], got an object of type Box (not plain numbers)" in res.feedback, res.feedback
