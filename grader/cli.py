@@ -12,6 +12,7 @@ import time
 import zoneinfo
 from pathlib import Path
 
+from grader.report.gradescope import VISIBILITIES as GRADESCOPE_VISIBILITIES
 from grader import defaults
 from grader.sandbox.detect import ISOLATION_CHOICES
 
@@ -275,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--root", help="run: the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
     gs.add_argument("--isolation", default="auto", choices=ISOLATION_CHOICES)
     gs.add_argument("--cache", help="run: reuse executions of identical notebooks from this directory")
-    gs.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
+    gs.add_argument("--gradescope-hidden", default="visible", choices=GRADESCOPE_VISIBILITIES,
                     help="run: Gradescope visibility of the rubric's hidden items (default: %(default)s)")
     gs.set_defaults(func=cmd_gradescope)
     chk = sub.add_parser("rubric-check", help="load and validate a rubric set")

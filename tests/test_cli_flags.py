@@ -103,3 +103,55 @@ def test_env_check_modules_tries_each_module(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert asked == ["tqdm", "torchvision"]
     assert "import tqdm" in out and "ok" in out and "import torchvision" in out and "MISSING" in out
+
+
+def test_batch_similarity_threshold_and_no_class_reports_reach_run_batch(tmp_path, fake_batch):
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--similarity-threshold", "0.7",
+                 "--no-class-reports"]) == 0
+    assert fake_batch["similarity_threshold"] == 0.7 and fake_batch["class_reports"] is False
+    fake_batch.clear()
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    from grader import defaults
+    assert fake_batch["similarity_threshold"] == defaults.SIMILARITY_THRESHOLD and fake_batch["class_reports"] is True
+
+
+def test_report_flags_reach_the_class_reports(tmp_path, monkeypatch, capsys):
+    from grader.batch import publish
+
+    seen = {}
+
+    def write_class_reports(out, **kw):
+        seen.update(kw, out=out)
+        return {"n_submissions": 0, "similarity": {"pairs": []}}
+    monkeypatch.setattr(publish, "write_class_reports", write_class_reports)
+    assert main(["report", str(tmp_path), "--gradescope-hidden", "after_due_date", "--similarity-threshold", "0.9"]) == 0
+    assert seen["gradescope_hidden"] == "after_due_date" and seen["similarity_threshold"] == 0.9
+    with pytest.raises(SystemExit):  # the choices are the Gradescope format's own
+        main(["report", str(tmp_path), "--gradescope-hidden", "secret"])
+    assert "invalid choice: 'secret'" in capsys.readouterr().err
+
+
+def test_gradescope_run_flags_reach_the_run(tmp_path, monkeypatch):
+    from grader import gradescope
+
+    seen = {}
+    monkeypatch.setattr(gradescope, "run", lambda root, rubric, **kw: seen.update(kw, root=root, rubric=rubric) or 0)
+    assert main(["gradescope", "run", "--root", str(tmp_path), "--gradescope-hidden", "hidden", "--cache",
+                 str(tmp_path / "c"), "--isolation", "none"]) == 0
+    assert seen == {"root": str(tmp_path), "rubric": None, "isolation": "none", "cache": str(tmp_path / "c"),
+                    "hidden_visibility": "hidden"}
+
+
+def test_env_build_force_reaches_the_builder(monkeypatch, capsys):
+    from grader import rubric as rubric_mod
+    from grader import studentenv
+
+    spec = SimpleNamespace(name="colab-2023", key="k1", packages=[], optional=[])
+    monkeypatch.setattr(rubric_mod, "load_rubric", lambda path: SimpleNamespace(environment=spec, directory=Path(path)))
+    env = SimpleNamespace(root=Path("/envs/k1"), python_version="3.10.12", built_at="2026-01-01", packages={},
+                          missing_optional=[])
+    forced = []
+    monkeypatch.setattr(studentenv, "build", lambda s, force: forced.append(force) or env)
+    assert main(["env", "build", "rubrics/x", "--force"]) == 0
+    assert main(["env", "build", "rubrics/x"]) == 0
+    assert forced == [True, False]

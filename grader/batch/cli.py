@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from grader.report.gradescope import VISIBILITIES as GRADESCOPE_VISIBILITIES
 from grader import defaults
 from grader.sandbox.detect import ISOLATION_CHOICES
 
@@ -138,7 +139,7 @@ def add_batch_parser(subparsers) -> None:
     r.add_argument("out", metavar="OUT", help="a folder written by `grader batch` or `grader run`")
     r.add_argument("--rubric", help="rubric directory (column order, starter code); default: the one in the reports")
     r.add_argument("--similarity-threshold", type=float, default=defaults.SIMILARITY_THRESHOLD, help="(default: %(default)s)")
-    r.add_argument("--gradescope-hidden", default="visible", choices=["visible", "hidden", "after_due_date", "after_published"],
+    r.add_argument("--gradescope-hidden", default="visible", choices=GRADESCOPE_VISIBILITIES,
                    help="Gradescope visibility of hidden items; their output is always reduced to the verdict (default: %(default)s)")
     _lms_arguments(r)
     r.set_defaults(func=cmd_report)
