@@ -9,6 +9,7 @@ timings depend on the machine's load.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Mapping
 
 SINGLE_THREAD: Mapping[str, str] = {
@@ -27,10 +28,37 @@ def single_threaded_env(base: Mapping[str, str] | None = None, **extra: str) -> 
     return env
 
 
+_blas_lock = threading.Lock()
+_blas_limited = False
+
+
+def fork_safe_blas() -> None:
+    """This process's own BLAS (numpy's OpenBLAS) on one thread, once, before it starts a
+    child with a preexec_fn (every sandboxed process): the fork runs OpenBLAS's fork handler,
+    which deadlocks when another thread is inside a BLAS call on OpenBLAS's thread pool (the
+    test suite's attack corpus hung for 30 minutes on it: one thread forking a probe server,
+    one in the binary adder's matrix products). The grader's own numerical work is small;
+    one thread costs it nothing measurable. Called when grader.sandbox is imported, before
+    any grading thread runs: a limit set while a threaded BLAS call is in flight can still
+    leave that call waiting for a worker the next fork shuts down."""
+    global _blas_limited
+    if _blas_limited:
+        return
+    with _blas_lock:
+        if _blas_limited:
+            return
+        import numpy  # noqa: F401  (loaded first, so that threadpoolctl finds its BLAS)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _blas_limited = True
+
+
 def make_this_process_single_threaded() -> None:
     """For a long-lived worker process (a Dask worker): the variables for its children and
     torch's own thread pool for itself."""
     os.environ.update(SINGLE_THREAD)
+    fork_safe_blas()
     try:
         import torch
 

@@ -138,8 +138,9 @@ def run_notebook(
         hit = cache.get(cache_key)
         if hit is not None:
             return _restore(hit, spec, job, workdir, skip_notes, budget)
-    from grader.childenv import single_threaded_env
+    from grader.childenv import fork_safe_blas, single_threaded_env
 
+    fork_safe_blas()  # a preexec_fn fork follows: see grader/childenv.py
     env = single_threaded_env({k: v for k, v in os.environ.items() if not k.startswith("JPY_")})
     t0 = time.monotonic()
     stderr_path = private / "executor.stderr"

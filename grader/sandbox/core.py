@@ -17,12 +17,18 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from . import bwrap, disk
+from grader.childenv import fork_safe_blas
 from grader.errors import GraderError
 
 from .cgroup import CONTROLLERS, JobCgroups
 from .config import MIN_ADDRESS_SPACE, Isolation, Limits
 from .detect import detect_isolation
 from .uids import UidLease, allocate_uid
+
+
+# Before any grading thread can be inside a BLAS call: limiting the pool while a threaded
+# call is in flight is itself a race with the next fork (grader/childenv.py fork_safe_blas).
+fork_safe_blas()
 
 
 class SandboxError(GraderError, RuntimeError):
@@ -180,6 +186,7 @@ class Sandbox:
 
         Everything is precomputed: the function runs between fork and exec.
         """
+        fork_safe_blas()  # the caller forks next: see grader/childenv.py
         procs_files = list(self._procs_files)
         rlimits = list(self._rlimits)
         mode = self.isolation.mode
