@@ -7,6 +7,7 @@ Used by the tests (a session fixture) and by hand:
 from __future__ import annotations
 
 import json
+import queue
 import os
 import socket
 import subprocess
@@ -25,6 +26,9 @@ WATCHED_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/work"),
                 ROOT / "grader", ROOT / "rubrics" / "hw2", ROOT / "reference", ROOT / "reference" / "res",
                 ROOT / "submissions", ROOT / "tests"]
 LISTEN_PORT = 47123
+# A corpus grading past this is a hang (the whole corpus takes about 6 minutes on 2 loaded cores);
+# under pytest-timeout's 900 s, so the failure names the stuck submissions.
+CORPUS_DEADLINE_S = 800.0
 
 
 def ensure_corpus() -> None:
@@ -222,10 +226,43 @@ def grade_one(zip_path: Path, out_dir: Path, scratch: Path, rubric_dir: Path = R
     return {"report": rep, "seconds": time.monotonic() - t0, "error": err}
 
 
+def run_all(one, names: list[str], workers: int) -> None:
+    """one(name) for every name, `workers` at a time, on daemon threads with a deadline, not
+    a ThreadPoolExecutor: a grading that never returns (the OpenBLAS fork deadlock of
+    grader/childenv.py hung the suite for 30 minutes) fails naming the stuck submissions,
+    and neither this call nor the test worker's exit waits for it."""
+    todo: queue.Queue = queue.Queue()
+    for name in names:
+        todo.put(name)
+    done: set[str] = set()
+    errors: list[str] = []
+
+    def drain():
+        while True:
+            try:
+                name = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                one(name)
+            except BaseException as exc:  # the harness itself failed: raised below
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            done.add(name)
+    threads = [threading.Thread(target=drain, daemon=True, name=f"corpus-{k}") for k in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + CORPUS_DEADLINE_S
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        stuck = [n for n in names if n not in done]
+        raise AssertionError(f"grading {stuck} did not return within {CORPUS_DEADLINE_S:.0f} s (a hang, not a slow grading)")
+    if errors:
+        raise AssertionError("the harness failed: " + "; ".join(errors))
+
+
 def grade_corpus(names, out_dir: Path, scratch: Path, log=None, workers: int = 1) -> dict:
     """Grade the named attacks (each in its own scratch root, so checks stay per attack)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     ms = manifests()
     results = {}
 
@@ -242,8 +279,7 @@ def grade_corpus(names, out_dir: Path, scratch: Path, log=None, workers: int = 1
             log(f"{name:34s} {res['seconds']:6.1f}s score={rep.get('score')} "
                 f"nb={[n['status'] for n in rep.get('notebooks', []) if n['status'] != 'missing']} err={res['error']}")
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, names))
+    run_all(one, names, workers)
     return {n: results[n] for n in names}
 
 
@@ -274,8 +310,6 @@ def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: in
     recorded, not raised (the tests assert on it). `cache`: the execution cache (the
     session's shared_exec_cache: honest twins hold the samples' notebooks); default one of
     the suite's own."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from grader.pipeline import Env, grade
     from grader.rubric import load_rubric
 
@@ -296,9 +330,8 @@ def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: in
         out[name] = {"report": rep, "error": err, "seconds": time.monotonic() - t1,
                      "procs": sorted(kernel_processes(str(scratch)))}
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for phase in phases:
-            list(pool.map(one, phase))
+    for phase in phases:
+        run_all(one, phase, workers)
     return out
 
 
