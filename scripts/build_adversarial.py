@@ -573,8 +573,14 @@ def _():
                 hog.append(b"x" * (64 << 20))
         '''])
 def _():
+    # The memory cap itself is proven in tests/sandbox/test_limits.py. Here what counts is
+    # the grader's answer: on a loaded machine the cgroup's reclaim (evicting and refaulting
+    # the kernel's mapped torch libraries) can hold the OOM kill past the 8 s cell limit, so
+    # the cell is cut first (measured once in a full suite run: 'timeout', then the kernel
+    # died after the interrupt). Either way: no gain, the not-executable penalty, a report.
     return E("A memory bomb (64 MiB strings, touched, forever).",
-             notebook_status=["dead_kernel", "cell_errors"], failing_ename=["DeadKernelError", "MemoryError"],
+             notebook_status=["dead_kernel", "cell_errors", "timeout"],
+             failing_ename=["DeadKernelError", "MemoryError", "Timeout"],
              penalties=["not_executable"], max_seconds=120)
 
 

@@ -63,7 +63,10 @@ def test_full_marks_scores_every_automatic_point(sample_reports, hw2_rubric):
     assert r["score"] == r["max_score"] - manual == 100 - manual
     assert r["penalties"] == [] and all(nb["executed"] for nb in r["notebooks"])
     assert {i["status"] for i in r["items"] if i["kind"] == "manual"} == {"pending"}
-    assert all(nb["seconds"] < 180 for nb in r["notebooks"])
+    # every notebook ran to its end within the budgets (no cut, no timed-out cell); its
+    # wall time is the machine's business (a full suite run once took the RNN notebook past
+    # 180 s on 2 loaded cores): plain-nbclient times are tests/reference/test_notebooks.py's
+    assert [nb["status"] for nb in r["notebooks"]] == ["completed"] * 3
 
 
 def test_blank_starter_scores_zero_on_every_todo(sample_reports):
