@@ -117,11 +117,29 @@ PROMISES_ONLY = {"hw2-spring2021"}
 EXECUTED_IN_HW2 = set() if FULL else {"hw3-fall2021"}
 
 
+SAME_MUTANT = ("notebook", "cell", "edits", "kills", "execute")
+
+
+def _validation_rubric(rubric: str, dest: Path, mutants: list) -> Path:
+    """A rubric folder extending `rubric`, with its reference and starter and only `mutants`."""
+    import yaml
+
+    from grader.validate import load_mutants
+
+    src = RUBRICS / rubric
+    spec = load_mutants(src / "mutants.yaml")
+    dest.mkdir()
+    (dest / "assignment.yaml").write_text(f"extends: {src}\n")
+    (dest / "mutants.yaml").write_text(yaml.safe_dump({
+        "schema": 1, "reference": str((src / spec["reference"]).resolve()),
+        "starter": str((src / spec["starter"]).resolve()), "mutants": mutants}, sort_keys=False))
+    return dest
+
+
 def _without_executed_mutants(rubric: str, dest: Path) -> Path:
     """A rubric folder extending `rubric` whose mutants.yaml lists its probe-judged
     mutants only, after asserting each executed one is rubrics/hw2's on the same cell."""
     import nbformat
-    import yaml
 
     from grader.nbedit import find_cell
     from grader.rubric.load import assignment_raw
@@ -136,35 +154,23 @@ def _without_executed_mutants(rubric: str, dest: Path) -> Path:
     assert executed, f"{rubric} has no executed mutants left to check"
     for m in executed:
         base = hw2[m["id"]]
-        assert {k: base[k] for k in ("notebook", "cell", "edits", "kills", "execute")} == \
-               {k: plain[m["id"]][k] for k in ("notebook", "cell", "edits", "kills", "execute")}, m["id"]
+        assert {k: base[k] for k in SAME_MUTANT} == {k: plain[m["id"]][k] for k in SAME_MUTANT}, m["id"]
         ours = find_cell(nbformat.read((src / spec["reference"]).resolve() / m["notebook"], as_version=4), m["cell"])
         theirs = find_cell(nbformat.read(hw2_ref / base["notebook"], as_version=4), base["cell"])
         assert ours.source == theirs.source, f"{rubric}: mutant {m['id']} patches a cell that differs from rubrics/hw2's"
-    dest.mkdir()
-    (dest / "assignment.yaml").write_text(f"extends: {src}\n")
-    keep = [{k: v for k, v in m.items()} for m in spec["mutants"] if not m.get("execute")]
-    (dest / "mutants.yaml").write_text(yaml.safe_dump({
-        "schema": 1, "reference": str((src / spec["reference"]).resolve()),
-        "starter": str((src / spec["starter"]).resolve()), "mutants": keep}, sort_keys=False))
-    return dest
+    return _validation_rubric(rubric, dest, [m for m in spec["mutants"] if not m.get("execute")])
 
 
 @pytest.mark.parametrize("rubric", VARIANTS)
 def test_validate_holds_on_every_variant(reports, rubric, shared_exec_cache, tmp_path):
     """Reference full marks and starter floor (the full-marks and blank samples' notebooks:
     their executions are cached) and every mutant caught."""
-    from grader.validate import load_mutants, validate
+    from grader.validate import validate
 
     reports[rubric, "full_marks"], reports[rubric, "blank"]  # the executions, shared with the samples
     target = RUBRICS / rubric
     if rubric in PROMISES_ONLY:
-        spec = load_mutants(target / "mutants.yaml")
-        target = tmp_path / rubric
-        target.mkdir()
-        (target / "assignment.yaml").write_text(f"extends: {RUBRICS / rubric}\n")
-        (target / "mutants.yaml").write_text(f"schema: 1\nreference: {(RUBRICS / rubric / spec['reference']).resolve()}\n"
-                                             f"starter: {(RUBRICS / rubric / spec['starter']).resolve()}\nmutants: []\n")
+        target = _validation_rubric(rubric, tmp_path / rubric, [])
     elif rubric in EXECUTED_IN_HW2:
         target = _without_executed_mutants(rubric, tmp_path / rubric)
     lines = []
