@@ -350,3 +350,92 @@ def test_more_damaged_entries_are_ignored(tmp_path, damage):
         assert cache.get("k1") is None
         return
     assert cache.get("k1") is None and not d.exists()
+
+
+# -- single flight: graders that miss on the same key at the same time run it once ----------
+
+def test_a_waiter_takes_the_entry_its_lock_holder_stored(tmp_path):
+    import threading
+    import time
+
+    cache = ec.ExecCache(tmp_path / "cache")
+    (tmp_path / "exports").mkdir()
+    held, got = threading.Event(), {}
+
+    def holder():
+        with cache.claim("k1", wait_s=5) as hit:
+            assert hit is None
+            held.set()
+            time.sleep(0.8)  # "executing"
+            cache.put("k1", RUN, tmp_path / "none.ipynb", tmp_path / "exports")
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    t0 = time.monotonic()
+    with cache.claim("k1", wait_s=10, poll_s=0.05) as hit:
+        got["hit"], got["waited"] = hit, time.monotonic() - t0
+    t.join()
+    assert got["hit"] is not None and json.loads((got["hit"] / "run.json").read_text()) == RUN
+    assert got["waited"] >= 0.5  # it waited for the holder instead of running the notebook too
+
+
+def test_a_holder_that_stores_nothing_or_hangs_does_not_stop_the_waiter(tmp_path):
+    import time
+
+    cache = ec.ExecCache(tmp_path / "cache")
+    with cache.claim("k1", wait_s=5) as hit:
+        assert hit is None
+    with cache.claim("k1", wait_s=5) as hit:  # released, nothing stored (a timeout is not cached): run it
+        assert hit is None
+        t0 = time.monotonic()
+        with cache.claim("k1", wait_s=0.3, poll_s=0.05) as inner:  # the holder "hangs": give up waiting
+            assert inner is None
+        assert 0.3 <= time.monotonic() - t0 < 3
+
+
+def test_a_dead_holders_lock_is_released(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    cache = ec.ExecCache(tmp_path / "cache")
+    lock = tmp_path / "cache" / ".locks" / "k1"
+    lock.parent.mkdir()
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    proc.kill()
+    proc.wait()
+    t0 = time.monotonic()
+    with cache.claim("k1", wait_s=30, poll_s=0.05) as hit:
+        assert hit is None
+    assert time.monotonic() - t0 < 5
+
+
+def test_two_gradings_of_the_same_notebook_at_once_execute_it_once(tmp_path, mini_spec):
+    """Two run_notebook calls on one cache at the same time (a batch's workers, the suite's
+    processes): the notebook runs once, the second takes the first's entry. The notebook
+    counts its own executions in a file outside the sandbox (isolation none)."""
+    import threading
+
+    from grader.execute import run_notebook
+
+    counter = tmp_path / "executions.txt"
+    nb = _nb(f"import time\nwith open({str(counter)!r}, 'a') as f:\n    f.write('x')\ntime.sleep(3)")
+    cache = ec.ExecCache(tmp_path / "cache")
+    runs = {}
+
+    def grade(name):
+        job = tmp_path / name
+        job.mkdir()
+        runs[name] = run_notebook(nb, mini_spec, job, None, "none", cache=cache)
+
+    threads = [threading.Thread(target=grade, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {r.status for r in runs.values()} == {"completed"}, runs
+    assert counter.read_text() == "x"  # without the lock: "xx"
