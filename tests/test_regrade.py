@@ -8,7 +8,8 @@ must have re-executed only what the change needs, and taken the Section-8 curve 
 snapshots evaluated by the reference model: grader/checks/_judged.py) from the batch's
 judge cache instead of computing it.
 
-Cost (2 cores): one first grading of the sample (its notebooks run once), then per change
+Cost (2 cores): one first grading of the sample (its notebooks run once, or not at all when the
+session graded the sample under rubrics/hw2 before: shared_exec_cache), then per change
 a regrade and a fresh grading. The fresh gradings of B start from a copy of A's execution
 cache only (no manifest, no probe or judge cache): every item is probed and judged anew, and a
 changed execution key (the time limit) misses it and executes; that the key changes with
@@ -94,13 +95,21 @@ def _pinned(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=CHOSEN)
-def first(request, tmp_path_factory):
+def first(request, tmp_path_factory, shared_exec_cache):
+    from factories import share_cache_entries
+
+    from grader.batch import caches
+
     netid = request.param
     d = tmp_path_factory.mktemp(f"first-{netid}")
     (d / "in").mkdir()
     shutil.copy(ROOT / "submissions" / SAMPLES[netid], d / "in" / f"{netid}.zip")
     rubric = _rubric(d / "rubricA")
+    # A's executions may come from the session's (the sample graded elsewhere under the same
+    # rubric: same keys); what this test compares starts after this first grading
+    share_cache_entries(shared_exec_cache, caches.exec_dir(d / "outA"))
     run_batch([d / "in"], d / "outA", rubric, workers=1, stream=io.StringIO(), class_reports=False)
+    share_cache_entries(caches.exec_dir(d / "outA"), shared_exec_cache)
     return netid, d
 
 

@@ -65,7 +65,7 @@ def test_full_marks_scores_every_automatic_point(sample_reports, hw2_rubric):
     assert {i["status"] for i in r["items"] if i["kind"] == "manual"} == {"pending"}
     # every notebook ran to its end within the budgets (no cut, no timed-out cell); its
     # wall time is the machine's business (a full suite run once took the RNN notebook past
-    # 180 s on 2 loaded cores): plain-nbclient times are tests/reference/test_notebooks.py's
+    # 180 s on 2 loaded cores): plain-nbclient times are bench/bench.py (a)'s
     assert [nb["status"] for nb in r["notebooks"]] == ["completed"] * 3
 
 
