@@ -32,7 +32,7 @@ KINDS = (
     ("kernel", ("ipykernel_launcher", "ipykernel")),
     ("executor", ("grader.execute.executor",)),
     ("probe worker", ("grader/probe/", "-I worker.py", "-I forkserver.py", "grader.probe")),
-    ("dask worker", ("distributed", "dask")),
+    ("dask / multiprocessing worker", ("distributed", "dask", "multiprocessing.spawn")),
     ("browser", ("chromium", "chrome")),
     ("pip / env build", ("-m pip", "bin/pip", "-m venv", "virtualenv")),
     ("sandbox (bwrap)", ("bwrap",)),
@@ -106,8 +106,8 @@ def main() -> None:
     print(f"\nexit {proc.returncode}; wall {wall:.0f} s; machine busy {busy:.0f} core-s "
           f"({busy / max(wall, 1e-9):.2f} cores on average, {os.cpu_count()} present)")
     for kind, s in sorted(per_kind.items(), key=lambda kv: -kv[1]):
-        print(f"  {kind:18} {s:8.0f} core-s  {100 * s / max(busy, 1e-9):5.1f} %")
-    print(f"  {'unsampled':18} {busy - sampled:8.0f} core-s  (processes shorter than {a.interval} s, the rest of the machine)")
+        print(f"  {kind:30} {s:8.0f} core-s  {100 * s / max(busy, 1e-9):5.1f} %")
+    print(f"  {'unsampled':30} {busy - sampled:8.0f} core-s  (processes shorter than {a.interval} s, the rest of the machine)")
     if top:
         print("  'other', the largest:")
         for c, s in sorted(top.items(), key=lambda kv: -kv[1])[:8]:
