@@ -195,7 +195,7 @@ class _KeyRecorder:
     def __init__(self):
         self.key = None
 
-    def get(self, k):
+    def claim(self, k, wait_s):  # run_notebook's one way into the cache: lock, then look up
         self.key = k
         raise _Stop
 

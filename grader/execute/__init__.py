@@ -132,30 +132,27 @@ def run_notebook(
     # the budget, then the interrupt and the exports after a cut, then the grace
     limit = budget.notebook_s + budget_mod.CUT_WAIT_S + budget_mod.CUT_EPILOGUE_S + WATCHDOG_GRACE_S + 30
     if cache is None:
-        return _execute(job, job_file, private, workdir, spec, progress, skip_notes, budget, limit, len(prepared_nb.cells))
+        return _execute(job, job_file, private, workdir, spec, progress, skip_notes, budget, limit, len(prepared_nb.cells))[0]
     settings = {k: job[k] for k in ("cell_timeout_s", "deadline_s", "max_output_bytes", "memory_bytes", "disk_bytes", "isolation", "prologue", "epilogue")}
     settings["student_env"] = student_env.spec.key if student_env is not None else None
     settings["datasets"] = mounts.digest
     cache_key = cache_mod.key(prepared_nb, settings, cache_mod.tree_digest(support_dir))
-    hit = cache.get(cache_key)
-    if hit is not None:
-        return _restore(hit, spec, job, workdir, skip_notes, budget)
-    # a miss: another grader may be running this very notebook now; wait for its entry
-    # (at most as long as this run could take) instead of running it a second time
+    # the entry, or on a miss: another grader may be running this very notebook now; wait
+    # for its entry (at most as long as this run could take) instead of running it twice
     with cache.claim(cache_key, wait_s=limit) as hit:
         if hit is not None:
             return _restore(hit, spec, job, workdir, skip_notes, budget)
         run, res = _execute(job, job_file, private, workdir, spec, progress, skip_notes, budget, limit,
-                            len(prepared_nb.cells), raw=True)
+                            len(prepared_nb.cells))
         if res is not None and res["status"] in cache_mod.CACHEABLE:
             cache.put(cache_key, res, Path(job["notebook_out"]), workdir / EXPORTS)
     return run
 
 
 def _execute(job: dict, job_file: Path, private: Path, workdir: Path, spec, progress, skip_notes, budget, limit: float,
-             n_cells: int, raw: bool = False):
+             n_cells: int) -> "tuple[NotebookRun, dict | None]":
     """Run the executor process on the prepared job under the watchdog. Returns the
-    NotebookRun, or (NotebookRun, the executor's result dict or None) when `raw`."""
+    NotebookRun and the executor's result dict (None when it left none: watchdog, crash)."""
     from grader.childenv import fork_safe_blas, single_threaded_env
 
     fork_safe_blas()  # a preexec_fn fork follows: see grader/childenv.py
@@ -190,10 +187,9 @@ def _execute(job: dict, job_file: Path, private: Path, workdir: Path, spec, prog
                else f"execution stopped abnormally (exit code {proc.returncode}); most likely the notebook flooded its output or memory")
         run = NotebookRun(spec.notebook, status, False, round(seconds, 3), n_cells, tuple(skip_notes),
                           message=why + (f"\n{tail.strip()[-600:]}" if tail.strip() else ""), budget=budget)
-        return (run, None) if raw else run
+        return run, None
     res = json.loads(result_file.read_text())
-    run = _from_result(res, spec, job, workdir, skip_notes, seconds, budget=budget)
-    return (run, res) if raw else run
+    return _from_result(res, spec, job, workdir, skip_notes, seconds, budget=budget), res
 
 
 def _cut(raw) -> CellCut | None:
