@@ -41,7 +41,11 @@ def test_sigkill_midway_then_resume_then_regrade_only_the_changed_zip(tmp_path):
     inp = tmp_path / "in"
     make_zip(inp / "ab1111.zip", mini_files())
     make_zip(inp / "cd2222.zip", mini_files(mini__ipynb=WRONG_ADD))
-    make_zip(inp / "ef3333.zip", mini_files())
+    # ef3333: full marks, one notebook slower (a cell sleeps 8 s, under the rubric's 10 s), so
+    # that it is still running when the first grade lands and the kill finds work left. With
+    # ab1111's notebooks it would finish with ab1111: the execution cache's single flight
+    # (grader/execute/cache.py) makes a worker that needs the same notebook wait for its entry.
+    make_zip(inp / "ef3333.zip", mini_files(other__ipynb=make_nb("import time\ntime.sleep(8)", "def count():\n    return 40 + 2")))
     (inp / "zz9999.zip").write_bytes(b"PK\x03\x04 truncated: not a zip")
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "grader", "batch", str(inp), "--out", str(out), "--rubric", str(MINI_RUBRIC), "--workers", "2"]
