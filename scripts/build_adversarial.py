@@ -575,7 +575,7 @@ def _():
 def _():
     # The memory cap itself is proven in tests/sandbox/test_limits.py. Here what counts is
     # the grader's answer: on a loaded machine the cgroup's reclaim (evicting and refaulting
-    # the kernel's mapped torch libraries) can hold the OOM kill past the 8 s cell limit, so
+    # the kernel's mapped torch libraries) can hold the OOM kill past the cell limit, so
     # the cell is cut first (measured once in a full suite run: 'timeout', then the kernel
     # died after the interrupt). Either way: no gain, the not-executable penalty, a report.
     return E("A memory bomb (64 MiB strings, touched, forever).",

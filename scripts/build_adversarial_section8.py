@@ -9,7 +9,7 @@ live weights as the last snapshot whatever had changed them, and asked for no nu
 epochs. Each attack below makes the graded run one that did not produce the live `model`
 (or a run shorter than the lab's 100 epochs) and passed that check; the honest twin is
 the lab's fixed procedure (reference/solution: RMSprop lr 4e-4, gradient norm clipped at
-0.25, 100 epochs), which must still pass.
+0.1, 100 epochs), which must still pass.
 
 The notebooks hold only what the check needs: the lab's imports and given code, then the
 Section-8 cell. The attacks train for 16-25 epochs (3-6 s of CPU each); only the twin
@@ -193,7 +193,7 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
     A = []
     A.append(("s8_honest_fixed", "ads0801", {SEQ: nb_of(*head, s["easy"], s["section8"])},
               E("Honest twin: the lab solution's cells (imports, given code, the EASY demo run, Section 8 "
-                "with the reference fix: RMSprop lr 4e-4, gradient norm clipped at 0.25, 100 epochs).",
+                "with the reference fix: RMSprop lr 4e-4, gradient norm clipped at 0.1, 100 epochs).",
                 "passed (8/8).", twin=None, notebook_status=["completed"], items={ITEM: "passed"},
                 feedback_contains={ITEM: ["Graded: run #1", "run #0 (hidden size 4"]}, graded_runs=[1], max_seconds=240)))
     A.append(("s8_decoy_after_spiky", "ads0802", {SEQ: nb_of(*head, decoy_after_spiky())},

@@ -4,6 +4,7 @@ import pytest
 
 import rnn_cells as rc
 from _nb import FIXTURES, code_cells, grade, items, make_zip, notebook
+from reference import seq_classification as sc
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +131,7 @@ def _seq_cells(epochs=None, lr=None, hidden=None, clip=None, smooth=False):
 
         sec8 = re.sub(r"RMSprop\(model.parameters\(\), lr=[0-9.e-]+\)", f"RMSprop(model.parameters(), lr={lr})", sec8)
     if clip is not None:
-        sec8 = sec8.replace("clip_grad_norm=0.25", f"clip_grad_norm={clip}")
+        sec8 = sec8.replace(f"clip_grad_norm={sc.FIXED_CLIP}", f"clip_grad_norm={clip}")
     if hidden is not None:
         sec8 = sec8.replace("hidden_size = 12", f"hidden_size = {hidden}")
     return [cs[0], given, easy, sec8]
@@ -148,7 +149,9 @@ def test_spiky_procedures_fail_even_when_the_recorded_losses_are_smoothed(tmp_pa
     r = _grade(tmp_path, "rubric_seq", "08-seq_classification.ipynb", _seq_cells(**variant))
     it = items(r)["08-seq_classification.section8"]
     assert it["status"] == "failed" and it["score"] == 0 and reason in it["feedback"], it["feedback"]
-    assert it["evidence"]["max_rise"] > 0.5
+    # above the rubric's max_rise (0.2); how far above depends on the CPU's float arithmetic
+    # (> 0.5 on an Intel Xeon, 0.37 on an AMD EPYC for the same seeded run)
+    assert it["evidence"]["max_rise"] > 0.2
 
 
 def test_lr_zero_and_changed_hidden_size_fail(tmp_path):
