@@ -16,6 +16,11 @@ import sys
 from pathlib import Path
 
 
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return src if isinstance(src, str) else "".join(src)
+
+
 def entries(root: Path) -> dict[str, tuple[float, str, str, list[str]]]:
     seen: dict[str, tuple[float, str, str, list[str]]] = {}
     for marker in root.rglob("entry.json"):
@@ -31,10 +36,10 @@ def entries(root: Path) -> dict[str, tuple[float, str, str, list[str]]]:
         slow = []
         for c in sorted(outcomes, key=lambda c: -c.get("seconds", 0))[:3]:
             i = c.get("index")
-            src = "".join(cells[i]["source"]) if isinstance(i, int) and i < len(cells) else ""
+            src = _source(cells[i]) if isinstance(i, int) and i < len(cells) else ""
             first = next((ln for ln in src.splitlines() if ln.strip() and not ln.startswith("#")), "")[:60]
             slow.append(f"{c.get('seconds', 0):.0f} s, cell {i} ({c.get('status')}): {first}")
-        title = next(("".join(c["source"]).strip().splitlines()[0][:60] for c in cells[:3] if "".join(c["source"]).strip()), "")
+        title = next((t.splitlines()[0][:60] for t in (_source(c).strip() for c in cells[:3]) if t), "")
         seen[d.name] = (float(run.get("seconds", 0) or 0), str(run.get("status")), title, slow)
     return seen
 
