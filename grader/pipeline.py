@@ -31,6 +31,7 @@ from grader.checks import registry
 from grader.checks._judged import JudgeCache
 from grader.checks.base import CheckResult
 from grader.checks.context import CheckContext
+from grader.childenv import single_threaded_torch
 from grader.execute import ProgressFn, run_notebook
 from grader.execute.cache import ExecCache
 from grader.extract import extract, notebook_code_cells, tamper
@@ -240,6 +241,7 @@ def _item_result(item: ItemSpec, res: CheckResult, seconds: float) -> ItemResult
 
 
 def stage_check(state: State, env: Env) -> State:
+    single_threaded_torch()  # beside kernels and probes, a second thread only spin-waits
     sub = state.submission
     results: list[ItemResult] = []
     runs = {r.notebook: r for r in state.runs}

@@ -8,6 +8,19 @@ import pytest
 from factories import MINI_RUBRIC
 
 
+def pytest_configure(config):
+    """Every pytest process, and every process it starts, computes on one thread: the suite
+    runs three xdist workers and their notebook kernels on a machine of two or so cores, and
+    a second OpenMP thread on a busy core spin-waits instead of helping (grader/childenv.py:
+    single_threaded_torch, 4x the CPU time measured). Set before torch is imported, which
+    reads it for its own pool."""
+    import os
+
+    from grader.childenv import SINGLE_THREAD
+
+    os.environ.update(SINGLE_THREAD)
+
+
 @pytest.fixture(scope="session")
 def mini_rubric():
     from grader.rubric import load_rubric
