@@ -72,8 +72,11 @@ DELAY = 4
 # Sized for the project's 2-core CPU budget (the course's GPU notebook used 200000);
 # the reference GRUMemory(64) reaches > 0.99 after one pass over this many sequences.
 DATASET_SIZE = 80000
-# The variable-delay task needs more data: the reference model sees this many.
-VARIABLE_DELAY_DATASET_SIZE = 200000
+# The variable-delay task needs more data: the reference model sees this many, in 900
+# batches of 128. Measured single-threaded on a 2-core AMD EPYC (seeds 0 and 1, three
+# 500-string tests each): accuracy 0.9966-0.9990 in 52-55 s; 200000 sequences in batches of
+# 256 (sessions 1-11) reached 0.9965-0.9987 in 79 s, and 700 batches of 128 0.9948-0.9967.
+VARIABLE_DELAY_DATASET_SIZE = 115200
 MAX_DELAY = 8
 SEQ_LENGTH = 20
 
@@ -217,7 +220,7 @@ def train_gru_memory(model, dataset_size, batch_size=64, lr=1e-2):
     return train_echo_model(model, loader, len(loader), lr)
 
 
-def train_variable_delay_gru_memory(model, dataset_size, batch_size=256, lr=2e-2):
+def train_variable_delay_gru_memory(model, dataset_size, batch_size=128, lr=2e-2):
     """One pass over a fresh VariableDelayEchoDataset of `dataset_size` sequences."""
     loader = DataLoader(VariableDelayEchoDataset(max_delay=model.max_delay, size=dataset_size),
                         batch_size=batch_size)

@@ -922,7 +922,7 @@ class VariableDelayGRUMemory(torch.nn.Module):
 ''',
     "train_variable_delay_gru_memory": '''
 def train_variable_delay_gru_memory(model, dataset_size):
-    loader = DataLoader(VariableDelayEchoDataset(max_delay=model.max_delay, size=dataset_size), batch_size=256)
+    loader = DataLoader(VariableDelayEchoDataset(max_delay=model.max_delay, size=dataset_size), batch_size=128)
     return fit(model, loader, 2e-2, len(loader))
 ''' + DRIVER_VARIABLE,
 }
