@@ -125,7 +125,7 @@ LONGEST_FIRST = (
     "tests/adversarial/test_section8_integrity.py", "tests/test_run_e2e.py", "tests/adversarial/test_untrusted_data.py",
     "tests/adversarial/test_redteam.py", "tests/adversarial/test_check_integrity.py", "tests/test_regrade.py",
     "tests/adversarial/test_execution_integrity.py", "tests/batch/test_batch_e2e.py", "tests/reference/test_section8.py",
-    "tests/reference/test_lab_section8.py", "tests/test_validate.py",
+    "tests/test_validate.py",
 )
 
 

@@ -3,6 +3,8 @@ real with rubrics/hw2-original, each as a careful TA would (this file: the sampl
 share most notebooks with colab_cells; tests/original/test_original_real_world.py: the
 rest, so that xdist runs the two halves at once). Executions are cached across both files.
 """
+import math
+
 import pytest
 
 from original_helpers import AUTOMATIC, CNN_ITEMS, env_errors, grade_samples, items, nb_status, notes, pen
@@ -89,14 +91,26 @@ def test_torch_hub_is_an_environment_finding_naming_the_call(original_reports):
 
 
 def test_the_lab_faithful_section8_spikes_unfixed_and_is_smooth_fixed(original_reports):
-    """The lab's own procedure, run by the grader on the lab-faithful generator, comes back
-    above its initial loss; the student's measured fix (Adam 5e-4, clipping 0.05) does not."""
+    """The lab's own procedure (RMSprop lr=1e-3), run by the grader on the lab-faithful
+    generator, comes back above its initial loss; the student's measured fix (Adam 5e-4,
+    clipping 0.05) does not, with a margin under the rubric's limits. Measured (session 11,
+    2-core AMD EPYC): unfixed, loss 1.403 -> 0.023, then a peak of 2.267 and a rise of 2.22
+    over the running minimum; fixed, a rise of 0.09 and 97.9 % accuracy on the evaluation set.
+    (Until session 12 tests/reference/test_lab_section8.py trained both again outside a
+    kernel to assert this; the grader's own run here is the same training.)"""
     bad = items(original_reports["section8_unfixed"])["08-seq_classification.section8"]
     assert bad["status"] == "failed"
-    by = {p["name"].split(":")[0]: p for p in bad["evidence"]["parts"]}
-    assert not by["no spike"]["ok"] and not by["never back above the initial loss once learned"]["ok"]
+    # the right reasons: same seed and model (the gates pass), it learned, and it spiked,
+    # even back above the initial (chance-level) loss
+    failed = {p["name"].split(":")[0] for p in bad["evidence"]["parts"] if not p["ok"]}
+    assert failed == {"no spike", "never back above the initial loss once learned"}, bad["feedback"]
+    curve = bad["evidence"]["curve"]["loss"]
+    assert min(curve) < 0.2 and max(curve[1:]) > curve[0] > math.log(4) - 0.05
+    assert bad["evidence"]["max_rise"] > 1.0
     good = items(original_reports["colab_cells"])["08-seq_classification.section8"]
-    assert good["status"] == "passed" and good["evidence"]["max_rise"] < 0.2
+    assert good["status"] == "passed" and all(p["ok"] for p in good["evidence"]["parts"])
+    assert len(good["evidence"]["parts"]) == 7  # seed, live model, >= 100 epochs, and the curve's 4
+    assert good["evidence"]["max_rise"] < 0.6 * 0.2 and good["evidence"]["final_accuracy"] > 0.95
     assert pen(original_reports["section8_unfixed"], "not_executable") is None
 
 
