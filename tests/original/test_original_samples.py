@@ -98,7 +98,11 @@ def test_the_lab_faithful_section8_spikes_unfixed_and_is_smooth_fixed(original_r
     over the running minimum; fixed, a rise of 0.09 and 97.9 % accuracy on the evaluation set.
     (Until session 12 tests/reference/test_lab_section8.py trained both again outside a
     kernel to assert this; the grader's own run here is the same training.)"""
-    bad = items(original_reports["section8_unfixed"])["08-seq_classification.section8"]
+    r = original_reports["section8_unfixed"]
+    # its lab notebook also fetches the helpers with !wget and forces the GPU (as cuda_forced's)
+    assert "raw.githubusercontent.com/course/lab/master/res/sequential_task" in notes(r, "08-seq_classification.ipynb")
+    assert nb_status(r, "08-seq_classification.ipynb") == "completed"
+    bad = items(r)["08-seq_classification.section8"]
     assert bad["status"] == "failed"
     # the right reasons: same seed and model (the gates pass), it learned, and it spiked,
     # even back above the initial (chance-level) loss
