@@ -360,14 +360,15 @@ CUT_WAIT_S = 10.0
 
 @pytest.fixture(scope="module")
 def cut_report(tmp_path_factory):
-    """One grading of both notebooks (in parallel): train.ipynb has 20 s, stubborn.ipynb 12 s
-    (speed x2 via DL_GRADER_BENCHMARK_S: the suite's 3 workers on 2 cores slow a kernel's
+    """One grading of both notebooks (in parallel): train.ipynb has 30 s, stubborn.ipynb 18 s
+    (speed x3 via DL_GRADER_BENCHMARK_S: the suite's 3 workers on 2 cores slow a kernel's
     start and `import torch` to several seconds, which budgets of 10 s and 6 s did not
-    survive); the wait after an interrupt is shortened to 10 s."""
+    survive, nor, once on a 2-core AMD EPYC, 20 s and 12 s: the import cell itself was cut
+    at 9 s); the wait after an interrupt is shortened to 10 s."""
     from grader.pipeline import Env, grade
 
     mp = pytest.MonkeyPatch()
-    mp.setenv(budget.ENV_OVERRIDE, "2.0")
+    mp.setenv(budget.ENV_OVERRIDE, "3.0")
     mp.setattr(budget, "CUT_WAIT_S", CUT_WAIT_S)
     try:
         tmp = tmp_path_factory.mktemp("cut")
@@ -392,11 +393,11 @@ def test_a_cut_training_cell_still_leaves_its_model_to_grade(cut_report):
     run = _nb(cut_report, "train.ipynb")
     assert run["status"] == "timeout" and not run["executed"]
     b = run["budget"]
-    assert (b["source"], b["notebook_s"], b["cell_s"], b["factor"], b["reference_s"], b["speed"]) == ("calibrated", 20, 20, 2, 5, 2)
-    assert b["derivation"] == "20 s = 2 x the reference solution's 10 s on this machine (speed x2.00)"
+    assert (b["source"], b["notebook_s"], b["cell_s"], b["factor"], b["reference_s"], b["speed"]) == ("calibrated", 30, 30, 2, 5, 3)
+    assert b["derivation"] == "30 s = 2 x the reference solution's 15 s on this machine (speed x3.00)"
     cut = run["cut"]
     assert cut["cell"] == 1 and cut["interrupted"] and cut["exports"] == "ran", cut
-    assert 1 <= cut["limit_s"] <= 20 and cut["ran_s"] >= cut["limit_s"] - 0.5
+    assert 1 <= cut["limit_s"] <= 30 and cut["ran_s"] >= cut["limit_s"] - 0.5
     cells = {c["index"]: c["status"] for c in run["cells"]}
     assert cells == {1: "timeout", 2: "not_run"}  # the cell after the cut was left alone
     epi = [h for h in run["instrumentation"] if h["kind"] == "epilogue"]
@@ -409,23 +410,23 @@ def test_a_cut_training_cell_still_leaves_its_model_to_grade(cut_report):
     # still not executable: it did not finish within its calibrated budget; the reason says all of it
     (pen,) = [p for p in cut_report["penalties"] if p["rule"] == "not_executable"]
     assert ("train.ipynb: cell 1 was still running after" in pen["reason"]
-            and "20 s = 2 x the reference solution's 10 s on this machine (speed x2.00)" in pen["reason"]
+            and "30 s = 2 x the reference solution's 15 s on this machine (speed x3.00)" in pen["reason"]
             and "the model trained so far was graded" in pen["reason"]), pen
     # report.json and feedback.md carry it
     assert _nb(cut_report["_json"], "train.ipynb")["budget"]["derivation"] == b["derivation"]
-    assert "time budget: 20 s = 2 x the reference solution's 10 s" in cut_report["_feedback"]
+    assert "time budget: 30 s = 2 x the reference solution's 15 s" in cut_report["_feedback"]
     assert "cell 1 was cut after" in cut_report["_feedback"]
 
 
 @pytest.mark.slow
 def test_a_cell_that_ignores_the_interrupt_leaves_no_exports_and_nothing_hangs(cut_report):
     run = _nb(cut_report, "stubborn.ipynb")
-    assert run["budget"]["notebook_s"] == 12 and run["budget"]["factor"] == 1  # the notebook's own calibration
+    assert run["budget"]["notebook_s"] == 18 and run["budget"]["factor"] == 1  # the notebook's own calibration
     cut = run["cut"]
     assert cut["cell"] == 1 and not cut["interrupted"] and cut["exports"] == "not_run", cut
     assert "still busy" in cut["note"]
     assert not [h for h in run["instrumentation"] if h["kind"] == "epilogue"]
-    assert run["seconds"] < 12 + CUT_WAIT_S + 20  # budget + the bounded wait: no hang
+    assert run["seconds"] < 18 + CUT_WAIT_S + 20  # budget + the bounded wait: no hang
     item = next(i for i in cut_report["items"] if i["id"] == "stubborn.GRUMemory")
     assert item["score"] == 0 and "did not stop when interrupted" in item["feedback"], item["feedback"]
     (pen,) = [p for p in cut_report["penalties"] if p["rule"] == "not_executable"]
