@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from original_helpers import AUTOMATIC, CNN_ITEMS, env_errors, grade_samples, items, nb_status, notes, pen
+from original_helpers import AUTOMATIC, CNN_ITEMS, ROOT, env_errors, grade_samples, items, nb_status, notes, pen
 
 pytestmark = pytest.mark.slow
 
@@ -113,8 +113,12 @@ def test_the_lab_faithful_section8_spikes_unfixed_and_is_smooth_fixed(original_r
     assert bad["evidence"]["max_rise"] > 1.0
     good = items(original_reports["colab_cells"])["08-seq_classification.section8"]
     assert good["status"] == "passed" and all(p["ok"] for p in good["evidence"]["parts"])
+    from grader.rubric import load_rubric
+
+    max_rise = next(i for i in load_rubric(ROOT / "rubrics" / "hw2-original").items
+                    if i.id == "08-seq_classification.section8").params.max_rise  # the rubric's 0.2
     assert len(good["evidence"]["parts"]) == 7  # seed, live model, >= 100 epochs, and the curve's 4
-    assert good["evidence"]["max_rise"] < 0.6 * 0.2 and good["evidence"]["final_accuracy"] > 0.95
+    assert good["evidence"]["max_rise"] < 0.6 * max_rise and good["evidence"]["final_accuracy"] > 0.95
     assert pen(original_reports["section8_unfixed"], "not_executable") is None
 
 
