@@ -80,6 +80,8 @@ class TemporalOrderExp6aSequence:
     def __getitem__(self, index):
         if index >= len(self):
             raise IndexError(index)
+        if _plain(self):
+            return _draw_batch(self)
         batch_x = np.zeros((self.batch_size, self.padded_length, self.n_symbols))
         batch_y = np.zeros((self.batch_size, self.n_classes))
         for b in range(self.batch_size):
@@ -132,3 +134,54 @@ class TemporalOrderExp6aSequence:
             relevant_symbols=["X", "Y"], distraction_symbols=["a", "b", "c", "d"],
             start_symbol="B", end_symbol="E", sequence_length_range=length_range,
             t1_range=t1_range, t2_range=t2_range, batch_size=batch_size, rng=rng)
+
+
+# The same batches, drawn faster: generate_pair makes each sequence a string and
+# __getitem__ one-hot encodes it symbol by symbol, which cost more than the lab's small
+# LSTM's training steps. _draw_batch makes the same rng calls in the same order with the
+# same arguments (rng.choice over a list of n items draws exactly rng.randint(0, n, size):
+# same batches, same later draws; tests/reference/test_seq_task.py compares both paths) and
+# writes the one-hot rows directly. Only a generator with the lab's symbols and the class's
+# own methods takes it.
+
+_OWN_METHODS = ("generate_pair", "encode_x", "encode_y")
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _plain(gen):
+    try:
+        return (type(gen) is TemporalOrderExp6aSequence and not any(m in gen.__dict__ for m in _OWN_METHODS)
+                and gen.relevant_symbols == ["X", "Y"] and gen.distraction_symbols == ["a", "b", "c", "d"]
+                and gen.start_symbol == "B" and gen.end_symbol == "E" and gen.classes == ["Q", "R", "S", "U"]
+                and gen.all_symbols == ["X", "Y", "a", "b", "c", "d", "B", "E"] and gen.n_symbols == 8
+                and gen.n_classes == 4 and gen.s_to_idx == {s: i for i, s in enumerate(gen.all_symbols)}
+                and gen.c_to_idx == {"Q": 0, "R": 1, "S": 2, "U": 3}
+                and _is_int(gen.batch_size) and gen.batch_size > 0 and _is_int(gen.padded_length)
+                and _is_int(gen.sequence_length_range[1]) and gen.padded_length >= gen.sequence_length_range[1]
+                and all(len(r) == 2 and _is_int(r[0]) and _is_int(r[1])
+                        for r in (gen.sequence_length_range, gen.t1_range, gen.t2_range)))
+    except Exception:
+        return False
+
+
+def _draw_batch(gen):
+    """What __getitem__'s general path returns for a plain generator, with the same draws."""
+    rng, size, width = gen.rng, gen.batch_size, gen.padded_length
+    batch_x = np.zeros((size, width, 8))
+    batch_y = np.zeros((size, 4))
+    for b in range(size):
+        length = rng.randint(*gen.sequence_length_range)
+        t1 = rng.randint(*gen.t1_range)
+        t2 = rng.randint(*gen.t2_range)
+        x = rng.randint(0, 4, size=length) + 2  # the distractors a b c d: columns 2-5
+        x[0], x[-1] = 6, 7  # B, E
+        first, second = rng.randint(0, 2, size=2)  # X = column 0, Y = column 1
+        if not (-length <= t1 < length and -length <= t2 < length):
+            raise IndexError("list assignment index out of range")  # what the list in generate_pair raises
+        x[t1], x[t2] = first, second
+        batch_x[b, np.arange(width - length, width), x] = 1
+        batch_y[b, 2 * first + second] = 1
+    return batch_x, batch_y

@@ -32,7 +32,6 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = H.ROOT / "scripts" / "build_adversarial_exec.py"
 NOTEBOOK = "hw2_cnn.ipynb"
-SUITE_BUDGET_S = 120
 
 
 def _manifests() -> dict[str, dict]:
@@ -174,7 +173,3 @@ def test_the_kernel_and_the_probe_grade_the_same_source(graded):
     # the %%time cell's conv1d_forward (the one the kernel ran) is the one graded
     forward = items["hw2_cnn.conv1d_forward"]
     assert forward["score"] == twin_items["hw2_cnn.conv1d_forward"]["score"] < forward["max_score"]
-
-
-def test_suite_is_fast_enough(graded):
-    assert graded["seconds"] < SUITE_BUDGET_S, graded["seconds"]

@@ -98,6 +98,61 @@ def test_section8_pattern_two_generators_share_one_stream():
     assert np.random.random() == 0.7902762988693784
 
 
+class _General(QRSU):
+    """A subclass: goes through the lab's general path (strings, one-hot per symbol)."""
+
+
+def _batches(gen, n):
+    return [a for i in range(n) for a in gen[i]]
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_both_batch_paths_give_the_golden_section8_stream(path):
+    """The fast path (reference/lab/res/sequential_tasks._draw_batch) and the lab's general
+    one draw the same golden batches and leave the global stream where the course's does."""
+    cls = QRSU if path == "fast" else _General
+    np.random.seed(8382)
+    train = cls(*QRSU._LEVEL_RANGES[2][1], 32)
+    np.random.seed(8382)
+    test = cls(*QRSU._LEVEL_RANGES[2][1], 32)
+    assert st._plain(train) is (path == "fast")
+    assert digest(_batches(train, 31) + _batches(test, 31)) == "0f9b0a8c63436e03f3daf44c0b9aa9a15d54470b9648cebe1afb326bb9819f94"
+    assert np.random.random() == 0.7902762988693784
+
+
+def test_fast_path_equals_the_general_one_on_odd_ranges():
+    rng = np.random.RandomState(0)
+    for _ in range(40):
+        lo = int(rng.randint(2, 30))
+        ranges = ((lo, lo + int(rng.randint(1, 20))), (int(rng.randint(-3, 3)), int(rng.randint(3, 6))),
+                  (int(rng.randint(-2, 1)), int(rng.randint(1, lo))))
+        size, seed = int(rng.randint(1, 9)), int(rng.randint(0, 10 ** 6))
+        out = []
+        for cls in (QRSU, _General):
+            np.random.seed(seed)
+            gen = cls(*ranges, batch_size=size)
+            try:
+                out.append((_batches(gen, 2), np.random.random()))
+            except IndexError as exc:  # t1 or t2 past the end: both paths fail alike
+                out.append((str(exc), np.random.random()))
+        (a, ra), (b, rb) = out
+        assert ra == rb and type(a) is type(b)
+        if isinstance(a, str):
+            assert a == b
+        else:
+            assert digest(a) == digest(b)
+
+
+def test_a_changed_generator_takes_the_general_path():
+    gen = QRSU.get_predefined_generator(QRSU.DifficultyLevel.EASY)
+    assert st._plain(gen)
+    gen.distraction_symbols = ['a', 'b']
+    assert not st._plain(gen)
+    gen = QRSU.get_predefined_generator(QRSU.DifficultyLevel.EASY)
+    gen.generate_pair = lambda: ("BXYE", "Q")
+    assert not st._plain(gen) and gen.decode_x_batch(gen[0][0])[0] == "BXYE"
+
+
 def test_predefined_levels_and_defaults():
     L = QRSU.DifficultyLevel
     assert (L.EASY, L.NORMAL, L.MODERATE, L.HARD, L.NIGHTMARE) == (0, 1, 2, 3, 4)

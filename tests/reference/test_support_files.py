@@ -1,11 +1,14 @@
 """res/ support files: self-contained, deterministic, shaped like the lab expects."""
 import ast
+import hashlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from reference.res import image_data
+from reference.res import sequential_tasks as st
 from reference.res.sequential_tasks import TemporalOrderExp6aSequence as QRSU
 
 RES = Path(image_data.__file__).parent
@@ -53,6 +56,67 @@ def test_explicit_rng_leaves_the_global_stream_alone():
     np.random.seed(5)
     QRSU.get_predefined_generator(QRSU.DifficultyLevel.EASY, 8, rng=np.random.RandomState(1))[0]
     assert np.random.rand() == expected
+
+
+class _General(QRSU):
+    """A subclass: goes through generate_pair and the per-symbol encoding."""
+
+
+def _digest(arrays):
+    m = hashlib.sha256()
+    for a in arrays:
+        m.update(f"{a.dtype.str}{a.shape}".encode())
+        m.update(np.ascontiguousarray(a).tobytes())
+    return m.hexdigest()
+
+
+def _predefined(cls, level, batch_size, rng=None):
+    gen = QRSU.get_predefined_generator(level, batch_size, rng=rng)
+    gen.__class__ = cls
+    return gen
+
+
+@pytest.mark.parametrize("cls", [QRSU, _General], ids=["fast", "general"])
+def test_both_batch_paths_draw_the_pinned_stream(cls):
+    """Golden values measured on the generator before its fast path existed (2026-12-03,
+    per-pair strings, numpy 2.x): Section 8's two generators on the global stream, and an
+    EASY generator on its own RandomState; both paths must keep them, next draws included."""
+    train = _predefined(cls, QRSU.DifficultyLevel.MODERATE, 32)
+    test = _predefined(cls, QRSU.DifficultyLevel.MODERATE, 32)
+    assert st._plain(train) is (cls is QRSU)
+    arrays = [a for g in (train, test) for i in range(len(g)) for a in g[i]]
+    assert _digest(arrays) == "d3af727e01ea28c671e2ce2ebc2e173ca3665cda98e40134a8a3e07a2e7916e3"
+    assert np.random.random() == 0.7304110206687338
+    own = _predefined(cls, QRSU.DifficultyLevel.EASY, 8, rng=np.random.RandomState(3))
+    assert _digest([a for i in range(5) for a in own[i]]) == "9c94d4b3e84e76d4b74d3cad63abc9ea1fced8bbbd0504dce83bc031d4735e29"
+    assert own.rng.random_sample() == 0.8389034121342953
+
+
+def test_fast_path_equals_the_general_one_on_odd_ranges():
+    pick = np.random.RandomState(0)
+    for _ in range(40):
+        lo = int(pick.randint(1, 30))
+        ranges = ((lo, lo + int(pick.randint(1, 20))), (int(pick.randint(-3, 3)), int(pick.randint(3, 6))),
+                  (int(pick.randint(-2, 1)), int(pick.randint(1, lo + 1))))
+        size, seed = int(pick.randint(1, 9)), int(pick.randint(0, 10 ** 6))
+        out = []
+        for cls in (QRSU, _General):
+            gen = cls(["X", "Y"], ["a", "b", "c", "d"], "B", "E", *ranges, batch_size=size, rng=np.random.RandomState(seed))
+            try:
+                out.append((_digest([a for i in range(2) for a in gen[i]]), gen.rng.random_sample()))
+            except IndexError:  # t1 or t2 past the end: both paths fail alike, after the same draws
+                out.append(("IndexError", gen.rng.random_sample()))
+        assert out[0] == out[1], ranges
+
+
+def test_a_changed_generator_takes_the_general_path():
+    gen = QRSU.get_predefined_generator(QRSU.DifficultyLevel.EASY, 4)
+    assert st._plain(gen)
+    gen.padded_length = 5  # shorter than a sequence: the general path's error, not a wrapped row
+    assert not st._plain(gen)
+    gen = QRSU.get_predefined_generator(QRSU.DifficultyLevel.EASY, 4)
+    gen.generate_pair = lambda: ("BXYE", "R")
+    assert not st._plain(gen) and gen.decode_x_batch(gen[0][0])[0] == "BXYE"
 
 
 def test_image_data_is_deterministic_and_balanced():
