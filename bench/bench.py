@@ -1,7 +1,7 @@
 """Benchmarks of the grader, printed as ratios measured in one run on one machine.
 
     .venv/bin/python bench/bench.py            # figures a-e (about 15 minutes on 2 cores)
-    .venv/bin/python bench/bench.py --only c   # one figure: a, b, c, d, e or f (f: on request, after e)
+    .venv/bin/python bench/bench.py --only c   # one figure: a, b, c, d, e, f or g (f: on request, after e)
 
 (a) `grader run` on the full-marks sample vs plain nbclient executing the same three
     notebooks one after another in reference/solution (target: ratio <= 1.0)
@@ -19,6 +19,10 @@
     Dask workers; prints the regrade's seconds per student and the linear extrapolation
     to 300 students (start-up costs included in the per-student figure, so an upper-ish
     estimate for this machine and worker count)
+(g) one epoch of Section 8's data (31 train + 31 test batches of 32, MODERATE) from the
+    lab's task generators (reference/lab/res, what original submissions import, and
+    reference/res, the project's): the direct one-hot path vs the per-symbol path the
+    generators take for a changed generator; same batches (tests/reference pin both)
 These machines are noisy: compare the ratios, not the seconds, and only within one run.
 """
 from __future__ import annotations
@@ -243,9 +247,42 @@ def figure_f(tmp: Path, n: int, e: dict | None) -> dict:
     return {"n": n, "graded_s": graded, "regrade_s": regrade, "per_student_s": per}
 
 
+def figure_g() -> dict:
+    import importlib.util
+
+    import numpy as np
+
+    res = {}
+    for label, path in (("lab", ROOT / "reference" / "lab" / "res" / "sequential_tasks.py"),
+                        ("project", ROOT / "reference" / "res" / "sequential_tasks.py")):
+        spec = importlib.util.spec_from_file_location(f"_bench_st_{label}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        cls = mod.TemporalOrderExp6aSequence
+        general = type("General", (cls,), {})  # a subclass takes the per-symbol path
+        times = {}
+        for name, klass in (("fast", cls), ("general", general)):
+            best = float("inf")
+            for _ in range(3):
+                gens = [cls.get_predefined_generator(cls.DifficultyLevel.MODERATE, 32) for _ in range(2)]
+                for g in gens:
+                    g.__class__ = klass
+                t0 = time.perf_counter()
+                for g in gens:
+                    for i in range(len(g)):
+                        g[i]
+                best = min(best, time.perf_counter() - t0)
+            times[name] = best
+        np.random.seed(None)
+        res[label] = times
+        print(f"(g) {label} generator, one Section-8 epoch of data: {times['fast'] * 1000:.0f} ms direct, "
+              f"{times['general'] * 1000:.0f} ms per symbol; ratio {times['general'] / times['fast']:.1f}x")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["a", "b", "c", "d", "e", "f"])
+    ap.add_argument("--only", choices=["a", "b", "c", "d", "e", "f", "g"])
     ap.add_argument("--batch-size", type=int, default=20, help="submissions in (b) (default 20)")
     ap.add_argument("--class-size", type=int, default=20, help="submissions in (f) (default 20)")
     args = ap.parse_args()
@@ -266,6 +303,8 @@ def main() -> None:
             e = figure_e(tmp)
         if args.only == "f":
             figure_f(tmp, args.class_size, e)
+        if args.only in (None, "g"):
+            figure_g()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
