@@ -102,16 +102,23 @@ def stage_intake(state: State, env: Env) -> State:
 
 
 def _instrumentation(spec) -> tuple[list, list]:
-    """Each item's prologue and epilogue, run as separate hidden cells so one failing
-    export does not cost the other items theirs: [(item id, code), ...] twice."""
-    pro, epi = [], []
+    """Each recording's prologue and epilogue, run as separate hidden cells so one failing
+    export does not cost the other items theirs: [(recording key, code), ...] twice. Keyed
+    by what is recorded, not by item (grader/checks/_exports.recording_key): items that
+    record the same thing share one recording, and the execution's cache key holds no
+    item id or notebook name."""
+    pro, epi, seen = [], [], set()
     for item in spec.items:
         ins = registry.get(item.kind).instrument(item)
-        if ins is not None:
-            if ins.prologue.strip():
-                pro.append((item.id, ins.prologue))
-            if ins.epilogue.strip():
-                epi.append((item.id, ins.epilogue))
+        if ins is None or ins.key in seen:
+            continue
+        if not ins.key:
+            raise ValueError(f"{item.kind}: its Instrumentation has no key (grader/checks/_exports.recording_key)")
+        seen.add(ins.key)
+        if ins.prologue.strip():
+            pro.append((ins.key, ins.prologue))
+        if ins.epilogue.strip():
+            epi.append((ins.key, ins.epilogue))
     return pro, epi
 
 

@@ -45,6 +45,31 @@ def test_the_execution_key_changes_with_what_determines_an_execution(tmp_path):
     assert ec.key(_nb(), SETTINGS, ec.tree_digest(tmp_path / "res")) != base
 
 
+def test_the_instrumentation_holds_what_is_recorded_not_item_ids_or_notebook_names():
+    """hw3-fall2021-original's hw3_rnn.ipynb is rubrics/hw2-original's hw2_rnn.ipynb under
+    other names (items hw3_rnn.*): the same prologue, so one execution serves both; a
+    renamed item keeps it too, a changed recording parameter does not, and two items that
+    record the same model share one recording."""
+    import dataclasses as dc
+
+    from grader.pipeline import _instrumentation
+    from grader.rubric import load_rubric
+
+    root = Path(__file__).resolve().parents[1] / "rubrics"
+    hw2 = next(n for n in load_rubric(root / "hw2-original").notebooks if n.notebook == "hw2_rnn.ipynb")
+    hw3 = next(n for n in load_rubric(root / "hw3-fall2021-original").notebooks if n.notebook == "hw3_rnn.ipynb")
+    assert {i.id.split(".")[0] for i in hw3.items} == {"hw3_rnn"} and _instrumentation(hw3) == _instrumentation(hw2)
+    pro, epi = _instrumentation(hw2)
+    assert len(pro) == len(epi) == 2 and not any("hw2_rnn" in k or "GRUMemory." in k for k, _ in pro + epi)
+    renamed = dc.replace(hw2, items=tuple(dc.replace(i, id=i.id.replace("hw2_rnn.", "echo.")) for i in hw2.items))
+    assert _instrumentation(renamed) == (pro, epi)
+    gru = next(i for i in hw2.items if i.id == "hw2_rnn.GRUMemory")
+    twice = dc.replace(hw2, items=(gru, dc.replace(gru, id="hw2_rnn.again")))
+    assert len(_instrumentation(twice)[0]) == 1
+    bigger = dc.replace(gru, params=gru.params.model_copy(update={"max_params": gru.params.max_params + 1}))
+    assert _instrumentation(dc.replace(hw2, items=(bigger,)))[0][0][0] != _instrumentation(dc.replace(hw2, items=(gru,)))[0][0][0]
+
+
 def _entry(tmp_path, run=RUN):
     (tmp_path / "exports").mkdir(exist_ok=True)
     (tmp_path / "exports" / "w.npz").write_bytes(b"weights")

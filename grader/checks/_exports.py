@@ -28,6 +28,7 @@ live final model.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,8 +43,22 @@ MAX_ARRAYS = 2000
 SAFE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 
-def export_key(item_id: str) -> str:
-    return "x-" + re.sub(r"[^A-Za-z0-9_.-]", "_", item_id)[:100]
+def recording_key(what: str, **params) -> str:
+    """The name of one recording in the kernel: the id of its hidden prologue and epilogue
+    cells (the executor's instrumentation records) and the stem of its export files.
+
+    It is derived from what is recorded (the kind of recording and its parameters), never
+    from an item's id or its notebook's name: an execution is cached under its prologue
+    (grader/execute/cache.py), so renaming an item, or grading the same notebook under a
+    semester's other file names (hw3_rnn.ipynb, hw2_rnn.ipynb), reuses the execution; and
+    two items that record the same thing share one recording."""
+    blob = json.dumps(params, sort_keys=True, default=str)
+    return f"x-{re.sub(r'[^A-Za-z0-9_]', '_', what)[:40]}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def model_key(target: str, variable: str | None, max_params: int) -> str:
+    """The recording of the last trained `target` instance (grader/inkernel/model_capture.py)."""
+    return recording_key("model", target=target, prefer=[variable or "model"], max_params=int(max_params))
 
 
 # --------------------------------------------------------------------------------------
@@ -81,9 +96,9 @@ class ModelExport:
     notes: list[str] = field(default_factory=list)
 
 
-def instrumentation_ok(run, item_id: str | None = None) -> str | None:
-    """None if the grader's prologue and epilogue (this item's, when given) both ran to
-    completion in the kernel."""
+def instrumentation_ok(run, key: str | None = None) -> str | None:
+    """None if the grader's prologue and epilogue (this recording's, when given: its
+    recording_key) both ran to completion in the kernel."""
     if run is None:
         return "the notebook was not executed"
     cut = getattr(run, "cut", None)
@@ -96,7 +111,7 @@ def instrumentation_ok(run, item_id: str | None = None) -> str | None:
     if not run.executed and run.status not in ("cell_errors",) and not (run.status == "timeout" and cut is not None):
         return f"the notebook did not run to the end ({run.status}{': ' + run.message[:200] if run.message else ''}), so nothing could be exported from it"
     kinds = {str(h.get("kind")): h for h in (run.instrumentation or ())
-             if isinstance(h, dict) and (item_id is None or h.get("item") in (None, item_id))}
+             if isinstance(h, dict) and (key is None or h.get("item") in (None, key))}
     for k in ("prologue", "epilogue"):
         h = kinds.get(k)
         if h is None:
@@ -148,12 +163,12 @@ def read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray] | str:
             return f"{path.name} could not be read as plain arrays ({type(exc).__name__})"
 
 
-def load_export(ctx, item, max_mb: int = 256) -> ModelExport | str:
-    """The validated model export of `item`, or a message saying why there is none."""
-    why = instrumentation_ok(ctx.run, item.id)
+def load_export(ctx, key: str, max_mb: int = 256) -> ModelExport | str:
+    """The validated model export of the recording `key` (model_key), or a message saying
+    why there is none."""
+    why = instrumentation_ok(ctx.run, key)
     if why:
         return why
-    key = export_key(item.id)
     d = Path(ctx.run.exports_dir)
     meta = read_json(d / f"{key}.json")
     if isinstance(meta, str):
@@ -276,18 +291,19 @@ def model_instrumentation(item, variable: str | None, max_params: int):
     the global named `variable`, default `model`) and exporting it as plain data."""
     from grader.checks.base import Instrumentation
 
-    key = export_key(item.id)
-    return Instrumentation(capture_prologue(key, item.target, [variable or "model"], max_params), capture_epilogue(key))
+    key = model_key(item.target, variable, max_params)
+    return Instrumentation(capture_prologue(key, item.target, [variable or "model"], max_params), capture_epilogue(key), key)
 
 
-def load_trained(ctx, item, variable: str | None):
-    """The exported model of `item.target`, or a failed CheckResult saying what is missing."""
+def load_trained(ctx, item, variable: str | None, max_params: int):
+    """The exported model of `item.target` (recorded by model_instrumentation with the same
+    variable and max_params), or a failed CheckResult saying what is missing."""
     from grader.checks.base import CheckResult
 
     cls = item.target
     if (msg := ctx.missing(cls)):
         return CheckResult.failed(msg)
-    exp = load_export(ctx, item)
+    exp = load_export(ctx, model_key(cls, variable, max_params))
     if isinstance(exp, str):
         return CheckResult.failed(f"{cls}: {exp}; a trained `{variable or 'model'}` of class {cls} is needed at the end of the notebook")
     return exp

@@ -151,3 +151,7 @@ class CheckKind:
 class Instrumentation:
     prologue: str = ""
     epilogue: str = ""
+    # What is recorded (grader/checks/_exports.recording_key): the hidden cells' id in the
+    # executor's records and the exports' file stem. Never the item's id: the prologue is
+    # part of the execution's cache key, and items that record the same thing share it.
+    key: str = ""

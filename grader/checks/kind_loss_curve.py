@@ -129,23 +129,28 @@ class LossCurve(CheckKind):
         partial_credit: float = Field(0.0, ge=0, le=1, description="fraction of the points when the curve fails but the run is genuine")
         plot: bool = Field(True, description="attach a PNG of the curve to the report")
 
+    @staticmethod
+    def _key(p) -> str:
+        return ex.recording_key("loss_curve", model_class=p.model_class, every=p.steps_per_snapshot,
+                                max_snapshots=p.max_snapshots)
+
     def instrument(self, item) -> Instrumentation:
         p = self.params(item)
-        key = ex.export_key(item.id)
+        key = self._key(p)
         var = _var(key)
         pro = (_PROLOGUE + f"\n{var} = __grader_lc_install({p.model_class!r}, {p.steps_per_snapshot}, "
                f"{p.max_snapshots}, {MAX_RUNS})\ndel __grader_lc_install\n")
         epi = (_EPILOGUE + f"\ntry:\n    {var}\nexcept NameError:\n    pass\nelse:\n"
                f"    __grader_lc_write({key!r}, {var}, {MAX_EXPORTED_RUNS}, get_ipython().user_ns.get('model'))\n"
                "del __grader_lc_write\n")
-        return Instrumentation(pro, epi)
+        return Instrumentation(pro, epi, key)
 
     def run(self, ctx, item) -> CheckResult:
         p = self.params(item)
-        why = ex.instrumentation_ok(ctx.run, item.id)
+        key = self._key(p)
+        why = ex.instrumentation_ok(ctx.run, key)
         if why:
             return CheckResult.failed(f"the training curve could not be recorded: {why}")
-        key = ex.export_key(item.id)
         d = Path(ctx.run.exports_dir)
         meta = ex.read_json(d / f"{key}.json")
         if isinstance(meta, str):

@@ -285,7 +285,7 @@ class TrainedModel(CheckKind):
     def run(self, ctx, item) -> CheckResult:
         p = self.params(item)
         cls = item.target
-        exp = ex.load_trained(ctx, item, p.variable)
+        exp = ex.load_trained(ctx, item, p.variable, p.max_params)
         if isinstance(exp, CheckResult):
             return exp
         meta = exp.meta

@@ -97,7 +97,7 @@ class ValidationAccuracy(CheckKind):
     def run(self, ctx, item) -> CheckResult:
         p = self.params(item)
         cls = item.target
-        exp = ex.load_trained(ctx, item, p.variable)
+        exp = ex.load_trained(ctx, item, p.variable, p.max_params)
         if isinstance(exp, CheckResult):
             return exp
         kw = ex.init_kwargs(exp.meta)

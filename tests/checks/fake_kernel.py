@@ -158,7 +158,7 @@ class FakeKernel:
         with _cwd(self.workdir):
             try:
                 exec(compile(ins.prologue, "<prologue>", "exec"), ns)
-                records.append({"kind": "prologue", "item": item.id, "status": "ok"})
+                records.append({"kind": "prologue", "item": ins.key, "status": "ok"})
                 for cell in cells:
                     self.execution_count += 1
                     cell(ns)
@@ -166,7 +166,7 @@ class FakeKernel:
                         cb()
                 if epilogue:
                     exec(compile(ins.epilogue, "<epilogue>", "exec"), ns)
-                    records.append({"kind": "epilogue", "item": item.id, "status": "ok"})
+                    records.append({"kind": "epilogue", "item": ins.key, "status": "ok"})
             finally:
                 for v in list(ns.values()):  # global torch hooks (loss_curve) must not outlive the test
                     if isinstance(v, dict) and isinstance(v.get("handles"), list):

@@ -202,7 +202,7 @@ def _grade(monkeypatch, tmp_path, model, control=True):
     np.savez(npz, **{f"p{i}": arrays[n] for i, n in enumerate(names)})
     meta = {"class": "GRUMemory", "variable": "model", "init_args": {"hidden_size": 16}, "attrs": {},
             "signatures": {"__init__": [["self", "POSITIONAL_OR_KEYWORD", False], ["hidden_size", "POSITIONAL_OR_KEYWORD", False]]}}
-    monkeypatch.setattr(ex, "load_trained", lambda ctx, item, var: ex.ModelExport(meta=meta, names=names, arrays=arrays, npz=npz))
+    monkeypatch.setattr(ex, "load_trained", lambda ctx, item, var, max_params: ex.ModelExport(meta=meta, names=names, arrays=arrays, npz=npz))
 
     def forward_with(weights_file, groups, n):
         m = model

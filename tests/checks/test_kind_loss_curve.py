@@ -13,7 +13,6 @@ import torch
 
 from fake_kernel import FakeKernel, ModuleContext
 from fake_prober import item
-from grader.checks import _exports as ex
 from grader.checks import kind_loss_curve as lc
 from grader.checks import registry
 from reference.seq_classification import SimpleLSTM
@@ -117,7 +116,7 @@ def test_missing_or_forged_exports_say_why(tmp_path, curve):
     curve(smooth)
     res = grade(tmp_path, train(), run_edit=lambda r: replace(r, instrumentation=r.instrumentation[:1]))
     assert res.status == "failed" and "the grader's epilogue did not run in the kernel" in res.feedback
-    key = ex.export_key(ITEM_ID)
+    key = KIND.instrument(item("loss_curve", None, PARAMS, id=ITEM_ID)).key
 
     def old_format(run):
         meta = json.loads((run.exports_dir / f"{key}.json").read_text())
@@ -139,4 +138,4 @@ def test_the_params_reach_the_kernel_code():
     spec = item("loss_curve", None, {"model_class": "MyLSTM", "steps_per_snapshot": 5, "max_snapshots": 9}, id=ITEM_ID)
     ins = KIND.instrument(spec)
     assert "__grader_lc_install('MyLSTM', 5, 9, 50)" in ins.prologue
-    assert f"__grader_lc_write({ex.export_key(ITEM_ID)!r}" in ins.epilogue and KIND.needs_target is False
+    assert f"__grader_lc_write({ins.key!r}" in ins.epilogue and KIND.needs_target is False

@@ -12,7 +12,6 @@ from torch import nn
 
 from fake_kernel import FakeKernel, ModuleContext
 from fake_prober import item
-from grader.checks import _exports as ex
 from grader.checks import registry
 
 KIND = registry.get("trained_model")
@@ -149,7 +148,7 @@ def test_missing_exports_say_why(tmp_path):
 
 def test_a_forged_or_damaged_export_is_refused(tmp_path):
     def damage(run):
-        (run.exports_dir / f"{ex.export_key(ITEM_ID)}.npz").write_bytes(b"PK\x03\x04 not an npz")
+        (run.exports_dir / f"{KIND.instrument(item('trained_model', 'GRUMemory', PARAMS, id=ITEM_ID)).key}.npz").write_bytes(b"PK\x03\x04 not an npz")
         return run
     res, _ = grade(tmp_path, Echo, run_edit=damage)
     assert res.status == "failed" and "could not be read as plain arrays" in res.feedback

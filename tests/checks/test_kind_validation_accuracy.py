@@ -12,7 +12,6 @@ from torch import nn
 
 from fake_kernel import FakeKernel, ModuleContext
 from fake_prober import item
-from grader.checks import _exports as ex
 from grader.checks import registry
 
 KIND = registry.get("validation_accuracy")
@@ -145,7 +144,7 @@ def test_missing_exports_say_why(tmp_path):
     assert "the grader's prologue did not run in the kernel" in res.feedback
 
     def forge(run):
-        (run.exports_dir / f"{ex.export_key(ITEM_ID)}.json").write_text("[1, 2]")
+        (run.exports_dir / f"{KIND.instrument(item('validation_accuracy', 'CNN', PARAMS, id=ITEM_ID)).key}.json").write_text("[1, 2]")
         return run
     res, _ = grade(tmp_path / "c", FillRatio, run_edit=forge)
     assert res.status == "failed" and "is malformed" in res.feedback
