@@ -54,6 +54,27 @@ def shared_exec_cache(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_probe_cache(tmp_path_factory):
+    """One probe cache (grader/probe/cache.py) for the whole session, shared by every xdist
+    worker: a Prober created in a test's own thread with no cache of its own (no `Env(
+    probe_cache=...)`, no probe_cache.use(...), not a batch, which always names its OUT's)
+    reads and stores its results there. The suite grades the same samples in many tests;
+    a submission whose probes all hit never starts its probe server (torch imported in a
+    sandbox, about 2.3 s). Hits are read back through the same decoding boundary as fresh
+    results; killed or timed-out probes are never stored. Gradings on other threads (the
+    attack corpora's harness) and in other processes see no default and probe afresh."""
+    from grader.probe import cache as probe_cache
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if base.name.startswith("popen-gw") else base
+    path = root / "shared-probe-cache"
+    path.mkdir(exist_ok=True)
+    token = probe_cache._DIR.set(path)
+    yield path
+    probe_cache._DIR.reset(token)
+
+
 
 
 @pytest.fixture(scope="session")

@@ -33,15 +33,12 @@ def sample_reports(tmp_path_factory, hw2_rubric, shared_exec_cache):
     base = tmp_path_factory.mktemp("samples")
     cache, ref_cache = shared_exec_cache, {}
     reports = {}
-    from grader.probe import cache as probe_cache
-
     for outcome, netid in SAMPLE_ZIPS.items():
         env = Env(rubric=hw2_rubric, out_dir=base / "out", exec_cache=cache, reference_cache=ref_cache, jobs=2)
         # misnamed_files, macos_junk and nested_folder hold full_marks's notebooks: their
-        # probes are the same calls on the same code (test_grading_twice_gives_the_same_items
-        # re-probes without the cache)
-        with probe_cache.use(base / "probe-cache"):
-            reports[outcome] = grade(SAMPLES / outcome / f"{netid}.zip", env).to_dict()
+        # probes are the same calls on the same code, run once per session (tests/conftest.py
+        # shared_probe_cache; test_grading_twice_gives_the_same_items re-probes without it)
+        reports[outcome] = grade(SAMPLES / outcome / f"{netid}.zip", env).to_dict()
     reports["_out"] = base / "out"
     reports["_cache"] = cache
     return reports
@@ -134,10 +131,14 @@ def test_harmless_zip_shapes_cost_nothing(sample_reports, outcome, finding):
 def test_grading_twice_gives_the_same_items(sample_reports, hw2_rubric, tmp_path):
     from grader.pipeline import Env, grade
 
+    from grader.probe import cache as probe_cache
+
     # No execution cache: the notebooks train again (the CNN and the Section-8 LSTM; the
-    # GRU notebook's training is seeded the same way and is left out to save ~70 s).
+    # GRU notebook's training is seeded the same way and is left out to save ~70 s). No
+    # probe cache either (not the session's shared one: tests/conftest.py).
     nbs = ("hw2_cnn.ipynb", "08-seq_classification.ipynb")
-    again = grade(SAMPLES / "partial" / "pa3002.zip", Env(rubric=hw2_rubric, out_dir=tmp_path, only_notebooks=nbs, jobs=2)).to_dict()
+    with probe_cache.use(None):
+        again = grade(SAMPLES / "partial" / "pa3002.zip", Env(rubric=hw2_rubric, out_dir=tmp_path, only_notebooks=nbs, jobs=2)).to_dict()
     first = sample_reports["partial"]
     stems = tuple(n.removesuffix(".ipynb") + "." for n in nbs)
     strip = lambda r: [(i["id"], i["score"], i["status"], i["feedback"]) for i in r["items"] if i["id"].startswith(stems)]  # noqa: E731

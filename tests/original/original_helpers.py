@@ -24,14 +24,12 @@ def grade_samples(tmp_path_factory, samples: dict) -> dict:
     cache.mkdir(exist_ok=True)
     ref_cache: dict = {}
     out = {}
-    from grader.probe import cache as probe_cache
-
     for quirk, netid in samples.items():
         env = Env(rubric=rubric, out_dir=base / "out", exec_cache=cache, reference_cache=ref_cache, jobs=2)
         # the samples share most notebooks: a probe of the same code with the same inputs
-        # runs once (grader/probe/cache.py; its results are decoded like fresh ones)
-        with probe_cache.use(tmp_path_factory.getbasetemp().parent / "original-probe-cache"):
-            out[quirk] = grade(ORIGINAL / quirk / f"{netid}.zip", env).to_dict()
+        # runs once per session (tests/conftest.py shared_probe_cache; grader/probe/cache.py:
+        # its results are decoded like fresh ones)
+        out[quirk] = grade(ORIGINAL / quirk / f"{netid}.zip", env).to_dict()
     return out
 
 
