@@ -128,3 +128,33 @@ def restore_autograd_attrs(monkeypatch) -> None:
         for n in names:
             if n in vars(owner):
                 monkeypatch.setattr(owner, n, vars(owner)[n])
+
+
+# -- the lab's task generators (tests/reference: both paths of reference/res and reference/lab/res)
+
+def array_digest(arrays) -> str:
+    """sha256 over each array's dtype, shape and bytes: the golden values of the generators'
+    streams were computed with exactly this function."""
+    import hashlib
+
+    import numpy as np
+
+    m = hashlib.sha256()
+    for a in arrays:
+        m.update(f"{a.dtype.str}{a.shape}".encode())
+        m.update(np.ascontiguousarray(a).tobytes())
+    return m.hexdigest()
+
+
+def odd_generator_cases(n: int = 40):
+    """n (length range, t1 range, t2 range, batch size, seed) with short sequences and t1/t2
+    ranges that reach below 0 and past the end (the general and the fast batch paths must
+    then raise alike, after the same draws)."""
+    import numpy as np
+
+    pick = np.random.RandomState(0)
+    for _ in range(n):
+        lo = int(pick.randint(1, 30))
+        ranges = ((lo, lo + int(pick.randint(1, 20))), (int(pick.randint(-3, 3)), int(pick.randint(3, 6))),
+                  (int(pick.randint(-2, 1)), int(pick.randint(1, lo + 1))))
+        yield (*ranges, int(pick.randint(1, 9)), int(pick.randint(0, 10 ** 6)))

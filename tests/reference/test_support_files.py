@@ -1,12 +1,12 @@
 """res/ support files: self-contained, deterministic, shaped like the lab expects."""
 import ast
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from factories import array_digest as _digest, odd_generator_cases
 from reference.res import image_data
 from reference.res import sequential_tasks as st
 from reference.res.sequential_tasks import TemporalOrderExp6aSequence as QRSU
@@ -62,14 +62,6 @@ class _General(QRSU):
     """A subclass: goes through generate_pair and the per-symbol encoding."""
 
 
-def _digest(arrays):
-    m = hashlib.sha256()
-    for a in arrays:
-        m.update(f"{a.dtype.str}{a.shape}".encode())
-        m.update(np.ascontiguousarray(a).tobytes())
-    return m.hexdigest()
-
-
 def _predefined(cls, level, batch_size, rng=None):
     gen = QRSU.get_predefined_generator(level, batch_size, rng=rng)
     gen.__class__ = cls
@@ -93,20 +85,15 @@ def test_both_batch_paths_draw_the_pinned_stream(cls):
 
 
 def test_fast_path_equals_the_general_one_on_odd_ranges():
-    pick = np.random.RandomState(0)
-    for _ in range(40):
-        lo = int(pick.randint(1, 30))
-        ranges = ((lo, lo + int(pick.randint(1, 20))), (int(pick.randint(-3, 3)), int(pick.randint(3, 6))),
-                  (int(pick.randint(-2, 1)), int(pick.randint(1, lo + 1))))
-        size, seed = int(pick.randint(1, 9)), int(pick.randint(0, 10 ** 6))
+    for length, t1, t2, size, seed in odd_generator_cases():
         out = []
         for cls in (QRSU, _General):
-            gen = cls(["X", "Y"], ["a", "b", "c", "d"], "B", "E", *ranges, batch_size=size, rng=np.random.RandomState(seed))
+            gen = cls(["X", "Y"], ["a", "b", "c", "d"], "B", "E", length, t1, t2, batch_size=size, rng=np.random.RandomState(seed))
             try:
                 out.append((_digest([a for i in range(2) for a in gen[i]]), gen.rng.random_sample()))
             except IndexError:  # t1 or t2 past the end: both paths fail alike, after the same draws
                 out.append(("IndexError", gen.rng.random_sample()))
-        assert out[0] == out[1], ranges
+        assert out[0] == out[1], (length, t1, t2)
 
 
 def test_a_changed_generator_takes_the_general_path():
