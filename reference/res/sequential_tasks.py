@@ -140,7 +140,7 @@ class TemporalOrderExp6aSequence:
 # __getitem__ one-hot encodes it symbol by symbol, which cost more than the lab's small
 # LSTM's training steps. _draw_batch makes the same rng calls in the same order with the
 # same arguments (rng.choice over a list of n items draws exactly rng.randint(0, n, size):
-# same batches, same later draws; tests/reference/test_seq_task.py compares both paths) and
+# same batches, same later draws; tests/reference/test_support_files.py pins both paths) and
 # writes the one-hot rows directly. Only a generator with the lab's symbols and the class's
 # own methods takes it.
 
