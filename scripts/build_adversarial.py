@@ -768,6 +768,16 @@ def _():
              host_absent=[MARK + "_reduce", MARK + "_objarray", MARK + "_tensor"])
 
 
+def recording_keys() -> list[str]:
+    """The export file stems the adversarial rubric's checks read (grader/checks/_exports.
+    recording_key): a student who reads the grader computes them the same way."""
+    from grader.pipeline import _instrumentation
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric(ROOT / "tests" / "adversarial" / "rubric")
+    return sorted({k for spec in rubric.notebooks for k, _ in _instrumentation(spec)[0]})
+
+
 @attack("malicious_files_in_workdir", "adv0024",
         append=[PAYLOAD_CLASS + '''
 import os, pickle, json, io, zipfile
@@ -775,7 +785,7 @@ import numpy as np, torch
 os.makedirs("__grader_exports__", exist_ok=True)
 blob = pickle.dumps(np.array([Payload("npz")], dtype=object))
 for key in ("x-hw2_cnn.conv1d_forward", "x-hw2_cnn.conv_output_shape", "x-hw2_rnn.gated_rnn_forward",
-            "x-hw2_seq.loss_curve", "model"):
+            "x-hw2_seq.loss_curve", "model", *RECORDING_KEYS):'''.replace("RECORDING_KEYS", repr(recording_keys())) + '''
     np.savez(os.path.join("__grader_exports__", key + ".npz"),
              weights=np.array([Payload("npz_" + key)], dtype=object))
     with open(os.path.join("__grader_exports__", key + ".json"), "w") as fh:
@@ -789,10 +799,12 @@ print("payloads planted")
 '''])
 def _():
     return E("Plants pickle payloads where a careless grader would load them: object-array .npz files and "
-             "forged JSON in __grader_exports__ (under the keys checks use), model.pkl, model.pt (torch.save), "
+             "forged JSON in __grader_exports__ (under the recording keys the checks read, computed as the grader "
+             "does, and older names), model.pkl, model.pt (torch.save), "
              "and a forged result.json.",
              notebook_status=["completed"],
-             host_absent=[MARK + s for s in ("_npz", "_pkl", "_torch", "_npz_model", "_npz_x-hw2_cnn.conv1d_forward")])
+             host_absent=[MARK + s for s in ("_npz", "_pkl", "_torch", "_npz_model", "_npz_x-hw2_cnn.conv1d_forward",
+                                             *(f"_npz_{k}" for k in recording_keys()))])
 
 
 @attack("edit_res_helpers", "adv0025",
