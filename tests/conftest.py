@@ -66,11 +66,15 @@ def shared_exec_cache(tmp_path_factory) -> Path:
     whole (temp dir + rename: grader.execute.cache), so tests that grade the same notebooks
     under the same limits and instrumentation run each notebook once per session. Pass it
     as `Env(exec_cache=...)`, `grader run --cache`, or copy it into a batch's OUT/.batch."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if base.name.startswith("popen-gw") else base
-    path = root / "shared-exec-cache"
+    path = _session_root(tmp_path_factory) / "shared-exec-cache"
     path.mkdir(exist_ok=True)
     return path
+
+
+def _session_root(tmp_path_factory) -> Path:
+    """The base temp dir shared by every xdist worker (the one above their own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if base.name.startswith("popen-gw") else base
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,9 +89,7 @@ def shared_probe_cache(tmp_path_factory):
     attack corpora's harness) and in other processes see no default and probe afresh."""
     from grader.probe import cache as probe_cache
 
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if base.name.startswith("popen-gw") else base
-    path = root / "shared-probe-cache"
+    path = _session_root(tmp_path_factory) / "shared-probe-cache"
     path.mkdir(exist_ok=True)
     token = probe_cache._DIR.set(path)
     yield path
