@@ -915,7 +915,9 @@ def conv_net_param_count():
 def _():
     return E("A TODO function that ignores SIGALRM (the probe worker's per-call time limit) and loops forever; "
              "the rubric gives the call 20 s.",
-             max_below_twin=2.0, items={"hw2_cnn.conv_net_param_count": "failed"}, max_seconds=60, slow=True,
+             # the call's 20 s limit and the notebook's cut, not the probe server's 120 s wall:
+             # under a loaded suite the whole grading took 60 s, a regression to the wall 140+
+             max_below_twin=2.0, items={"hw2_cnn.conv_net_param_count": "failed"}, max_seconds=100, slow=True,
              notebook_status=["completed", "cell_errors", "timeout"])
 
 
