@@ -118,18 +118,34 @@ def _snapshotting(snapshots):
     return on_epoch_end
 
 
-def train_section8_original(max_epochs=100, verbose=False):
+class _Stopped(Exception):
+    pass
+
+
+def train_section8_original(max_epochs=100, verbose=False, stop=None):
     """The lab's Section 8 as written: RMSprop(lr=1e-3). Spiky.
 
     Returns (model, snapshots): snapshots[0] is the initial weights, snapshots[e] the
-    weights after epoch e.
+    weights after epoch e. `stop(snapshots)`, if given, is asked after every epoch and ends
+    the training early when it returns True (the epochs run are the same ones: the seeded
+    data and steps do not depend on max_epochs).
     """
     train_data_gen, test_data_gen, model, criterion = _section8_setup()
     optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001)
     snapshots = []
     _snapshotting(snapshots)(-1, model)
-    model = train_and_test(model, train_data_gen, test_data_gen, criterion, optimizer,
-                           max_epochs, verbose, on_epoch_end=_snapshotting(snapshots))
+    keep = _snapshotting(snapshots)
+
+    def on_epoch_end(epoch, m):
+        keep(epoch, m)
+        if stop is not None and stop(snapshots):
+            raise _Stopped
+
+    try:
+        model = train_and_test(model, train_data_gen, test_data_gen, criterion, optimizer,
+                               max_epochs, verbose, on_epoch_end=on_epoch_end)
+    except _Stopped:
+        pass  # the model was trained in place
     return model, snapshots
 
 
