@@ -11,9 +11,10 @@ epochs. Each attack below makes the graded run one that did not produce the live
 the lab's fixed procedure (reference/solution: RMSprop lr 4e-4, gradient norm clipped at
 0.1, 100 epochs), which must still pass.
 
-The notebooks hold only what the check needs: the lab's imports and given code, then the
-Section-8 cell. The attacks train for 16-25 epochs (3-6 s of CPU each); only the twin
-trains the full 100 epochs. tests/adversarial/test_section8_integrity.py grades them
+The attacks' notebooks hold only what the check needs: the lab's imports and given code,
+then the Section-8 cell; they train for 16-25 epochs (3-6 s of CPU each). The twin hands in
+the lab solution's notebook unchanged (the full_marks sample's), the only one that trains
+the full 100 epochs: the suite's shared execution cache runs it once. tests/adversarial/test_section8_integrity.py grades them
 with the SHIPPED rubric rubrics/hw2 (one shared execution cache).
 
 Same layout and expectation keys as scripts/build_adversarial.py (built with its
@@ -191,8 +192,10 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
     s = solution_cells()
     head = (s["imports"], s["given"])
     A = []
-    A.append(("s8_honest_fixed", "ads0801", {SEQ: nb_of(*head, s["easy"], s["section8"])},
-              E("Honest twin: the lab solution's cells (imports, given code, the EASY demo run, Section 8 "
+    # the twin hands in the lab solution's notebook as it is, the full_marks sample's: the
+    # suite's shared execution cache runs its 100 epochs once for both
+    A.append(("s8_honest_fixed", "ads0801", {SEQ: sl.load_notebook("solution", SEQ)},
+              E("Honest twin: the lab solution's notebook (imports, given code, the EASY demo run, Section 8 "
                 "with the reference fix: RMSprop lr 4e-4, gradient norm clipped at 0.1, 100 epochs).",
                 "passed (8/8).", twin=None, notebook_status=["completed"], items={ITEM: "passed"},
                 feedback_contains={ITEM: ["Graded: run #1", "run #0 (hidden size 4"]}, graded_runs=[1], max_seconds=240)))
