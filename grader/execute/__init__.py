@@ -11,18 +11,19 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import nbformat
 
 from grader.execute import budget as budget_mod
-from grader import offline
 from grader.execute import cache as cache_mod
 from grader.execute.cache import ExecCache
-from grader.execute.prepare import Prepared, prepare_notebook
 from grader.model import CellCut, CellOutcome, NotebookRun
-from grader.rubric.model import NotebookRubric
 from grader.sandbox import release_quota
+
+if TYPE_CHECKING:  # run_notebook imports them: not the executor process, which imports this package first
+    from grader.execute.prepare import Prepared
+    from grader.rubric.model import NotebookRubric
 
 EXECUTOR_MEMORY_BYTES = 3 << 30  # the trusted executor's own address-space cap
 WATCHDOG_GRACE_S = 30.0
@@ -69,6 +70,11 @@ def run_notebook(
     function does (scratch dirs, support files, mounts, the executor process) is the
     grader's: an exception from it is the grader's failure (the pipeline records
     `executor_error`, unpenalised)."""
+    # here, not at the top: `python -m grader.execute.executor` imports this package once per
+    # notebook execution, and the rubric loader these pull in is 0.3 s it never needs
+    from grader import offline
+    from grader.execute.prepare import prepare_notebook
+
     stem = spec.stem
     ex = spec.execution
     if prepared is None:
