@@ -988,14 +988,26 @@ def train_until_pass(netid):
     return entries(netid, cnn_nb(), rnn, seq_nb())
 
 
+# That template's test_variable_delay_model zips s[:-delay] with result[delay:]: empty at
+# delay 0, so its accuracy is low and the training cell's own assert fails (an error of the
+# template's, which costs nothing).
+VTEST_2024 = ("""        if d > 0:
+            z = zip(s[:-d], result[d:])
+        else:
+            z = zip(s, result)""", """        z = zip(s[:-d], result[d:])""")
+
+
 def template_fall2024(netid):
-    """The Fall 2024 template (max delay 12, threshold 0.95, train_model(model, dataloader));
-    the variable-delay model's test_run takes an extra argument and forward returns a tuple."""
+    """The Fall 2024 template (max delay 12, threshold 0.95, train_model(model, dataloader),
+    its test's delay-0 bug); the variable-delay model's test_run takes an extra argument and
+    forward returns a tuple. The hw2-fall2024-original full-marks sample hands in the same
+    echo notebook (scripts/build_semester_samples.py)."""
     g = fall2024_given()
     rnn = rnn_nb(given=g, fixed=FALL2024_TRAIN_FIXED,
                  vgru=code(VGRU_STANDARD.format(ret=", None", extra=", device")), vtrain=FALL2024_TRAIN_VAR)
     # the student's own test call passes the device too
     rnn = sl.edit_cell_source(rnn, "test_variable_delay_model", "model.test_run(s, d)", "model.test_run(s, d, device)")
+    rnn = sl.edit_cell_source(rnn, "test_variable_delay_model", *VTEST_2024)
     return entries(netid, cnn_nb(name="CNN_Solution"), rnn, seq_nb())
 
 
