@@ -44,6 +44,7 @@ def test_original_procedure_spikes_over_the_rubrics_limit():
     assert curve["loss"] == losses and sc.max_rise_over_running_min(curve["loss"], start=1) > 0.3
 
 
+@pytest.mark.slow
 def test_the_original_procedure_stops_where_asked():
     """A stop that holds at once ends the training after its first epoch."""
     _, snapshots = sc.train_section8_original(stop=lambda snaps: len(snaps) == 2)
