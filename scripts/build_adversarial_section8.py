@@ -14,8 +14,9 @@ the lab's fixed procedure (reference/solution: RMSprop lr 4e-4, gradient norm cl
 The attacks' notebooks hold only what the check needs: the lab's imports and given code,
 then the Section-8 cell; they train for 16-25 epochs (3-6 s of CPU each). The twin hands in
 the lab solution's notebook unchanged (the full_marks sample's), the only one that trains
-the full 100 epochs: the suite's shared execution cache runs it once. tests/adversarial/test_section8_integrity.py grades them
-with the SHIPPED rubric rubrics/hw2 (one shared execution cache).
+the full 100 epochs: the suite's shared execution cache runs it once for both.
+tests/adversarial/test_section8_integrity.py grades them with the SHIPPED rubric rubrics/hw2
+(one shared execution cache).
 
 Same layout and expectation keys as scripts/build_adversarial.py (built with its
 helpers, "slow": true so that tests/adversarial/test_attacks.py's shared corpus leaves
