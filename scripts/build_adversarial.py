@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import io
 import json
 import shutil
@@ -768,14 +769,15 @@ def _():
              host_absent=[MARK + "_reduce", MARK + "_objarray", MARK + "_tensor"])
 
 
-def recording_keys() -> list[str]:
+@functools.cache  # the attack's cell and its expectations both name them: the rubric is loaded once
+def recording_keys() -> tuple[str, ...]:
     """The export file stems the adversarial rubric's checks read (grader/checks/_exports.
     recording_key): a student who reads the grader computes them the same way."""
     from grader.pipeline import _instrumentation
     from grader.rubric import load_rubric
 
     rubric = load_rubric(ROOT / "tests" / "adversarial" / "rubric")
-    return sorted({k for spec in rubric.notebooks for k, _ in _instrumentation(spec)[0]})
+    return tuple(sorted({k for spec in rubric.notebooks for k, _ in _instrumentation(spec)[0]}))
 
 
 @attack("malicious_files_in_workdir", "adv0024",
@@ -785,7 +787,7 @@ import numpy as np, torch
 os.makedirs("__grader_exports__", exist_ok=True)
 blob = pickle.dumps(np.array([Payload("npz")], dtype=object))
 for key in ("x-hw2_cnn.conv1d_forward", "x-hw2_cnn.conv_output_shape", "x-hw2_rnn.gated_rnn_forward",
-            "x-hw2_seq.loss_curve", "model", *RECORDING_KEYS):'''.replace("RECORDING_KEYS", repr(recording_keys())) + '''
+            "x-hw2_seq.loss_curve", "model", *RECORDING_KEYS):'''.replace("RECORDING_KEYS", repr(list(recording_keys()))) + '''
     np.savez(os.path.join("__grader_exports__", key + ".npz"),
              weights=np.array([Payload("npz_" + key)], dtype=object))
     with open(os.path.join("__grader_exports__", key + ".json"), "w") as fh:

@@ -9,19 +9,16 @@ CNN_ITEMS = ("hw2_cnn.CNN", "hw2_cnn.get_loss_and_correct", "hw2_cnn.step")
 AUTOMATIC = 8 + 4 + 4 + 7 + 7 + 8  # every automatic item of rubrics/hw2-original
 
 
-def grade_samples(tmp_path_factory, samples: dict) -> dict:
-    """Grade {quirk: netid}; the execution cache is the session's shared one, so the two test
-    files (on two xdist workers) and the semester tests share the notebooks they have in common."""
+def grade_samples(tmp_path_factory, samples: dict, cache) -> dict:
+    """Grade {quirk: netid} with `cache`, the session's shared execution cache (tests/conftest.py
+    shared_exec_cache), so the two test files (on two xdist workers) and the semester tests
+    share the notebooks they have in common (the Fall 2024 samples hand in the same
+    hw2_cnn.ipynb and echo notebook as two of these samples)."""
     from grader.pipeline import Env, grade
     from grader.rubric import load_rubric
 
     rubric = load_rubric(ROOT / "rubrics" / "hw2-original")
     base = tmp_path_factory.mktemp("original")
-    # the session's shared execution cache (tests/conftest.py shared_exec_cache): the Fall
-    # 2024 semester samples hand in the same hw2_cnn.ipynb as two of these samples
-    base_tmp = tmp_path_factory.getbasetemp()
-    cache = (base_tmp.parent if base_tmp.name.startswith("popen-gw") else base_tmp) / "shared-exec-cache"
-    cache.mkdir(exist_ok=True)
     ref_cache: dict = {}
     out = {}
     for quirk, netid in samples.items():

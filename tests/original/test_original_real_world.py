@@ -13,8 +13,8 @@ SAMPLES = {"cuda_forced": "cf1104", "template_fall2024": "tf1107", "colab_packag
 
 
 @pytest.fixture(scope="module")
-def original_reports(tmp_path_factory):
-    return grade_samples(tmp_path_factory, SAMPLES)
+def original_reports(tmp_path_factory, shared_exec_cache):
+    return grade_samples(tmp_path_factory, SAMPLES, shared_exec_cache)
 
 
 def test_forced_cuda_runs_on_the_cpu(original_reports):

@@ -18,8 +18,8 @@ SAMPLES = {
 
 
 @pytest.fixture(scope="module")
-def original_reports(tmp_path_factory):
-    return grade_samples(tmp_path_factory, SAMPLES)
+def original_reports(tmp_path_factory, shared_exec_cache):
+    return grade_samples(tmp_path_factory, SAMPLES, shared_exec_cache)
 
 
 def test_colab_cells_are_skipped_and_everything_gradable_passes(original_reports):
