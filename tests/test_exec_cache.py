@@ -331,6 +331,26 @@ def test_the_key_changes_with_the_graders_executor_and_version(monkeypatch):
     assert ec.key(_nb(), SETTINGS, "none") != base
 
 
+def test_the_executor_digest_covers_the_sandbox_the_child_env_and_torch(monkeypatch):
+    """An entry made by another sandbox, child environment or torch is not reused: each
+    listed file is hashed (dropping one changes the digest), and so is torch's version."""
+    from importlib import metadata
+
+    package = Path(ec.__file__).resolve().parent.parent
+    for pattern in ec.EXECUTION_CODE:
+        assert list(package.glob(pattern)), f"{pattern} matches nothing: renamed?"
+    base = ec._executor_digest()
+    for pattern in ("sandbox/*.py", "childenv.py", "execute/executor.py"):
+        monkeypatch.setattr(ec, "EXECUTION_CODE", tuple(p for p in ec.EXECUTION_CODE if p != pattern))
+        assert ec._executor_digest() != base, pattern
+        monkeypatch.undo()
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.1" if name == "torch" else real(name))
+    assert ec._executor_digest() != base
+    monkeypatch.undo()
+    assert ec._executor_digest() == base
+
+
 @pytest.mark.parametrize("run", [
     {**RUN, "status": "executor_crashed"}, {**RUN, "status": "invalid"},
     {**RUN, "status": "cell_errors", "cells": [{"index": 0, "status": "dead", "seconds": 1.0}]},

@@ -53,11 +53,27 @@ def key(prepared_nb, settings: dict, support_digest: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# The grader's code an execution runs through, besides the prepared cells (which carry the
+# in-kernel instrumentation): an entry made by another executor, sandbox or child
+# environment is not reused. Paths relative to the package.
+EXECUTION_CODE = ("execute/executor.py", "execute/prepare.py", "execute/__init__.py", "sandbox/*.py", "childenv.py",
+                  "untrusted.py", "defaults.py")
+
+
 def _executor_digest() -> str:
-    here = Path(__file__).parent
+    """The execution code's bytes and the grader's own torch (the kernel's unless a student
+    environment, whose spec is part of the key, runs it)."""
+    from importlib import metadata
+
+    package = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for name in ("executor.py", "prepare.py", "__init__.py"):
-        h.update((here / name).read_bytes())
+    for pattern in EXECUTION_CODE:
+        for path in sorted(package.glob(pattern)):
+            h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    try:
+        h.update(("torch " + metadata.version("torch")).encode())
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        h.update(b"no torch")
     return h.hexdigest()[:16]
 
 
