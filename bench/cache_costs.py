@@ -7,13 +7,17 @@ measured under the run's load), its status, its title line and its slowest faili
     .venv/bin/python bench/cache_costs.py /tmp/bt
 
 Only cacheable executions (completed, cell_errors) are stored, so timeouts and dead kernels
-are missing; completed cells carry no per-cell time.
+are missing; completed cells carry no per-cell time. A session that replayed the recorded
+executions (tests/recordings.py) holds them too: they are marked "recorded" and counted
+apart, with the seconds of the live run that recorded them.
 """
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+RECORDINGS = Path(__file__).resolve().parent.parent / "tests" / "recorded" / "recording.json"
 
 
 def _source(cell: dict) -> str:
@@ -49,11 +53,18 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1:
         sys.exit("usage: bench/cache_costs.py DIR  (a suite run's --basetemp)")
     found = entries(Path(args[0]))
+    try:
+        recorded = set(json.loads(RECORDINGS.read_text())["entries"])
+    except (OSError, ValueError, KeyError):
+        recorded = set()
     for key, (seconds, status, title, slow) in sorted(found.items(), key=lambda kv: -kv[1][0]):
-        print(f"{seconds:7.1f} s  {key[:8]}  {status:12} {title}")
+        print(f"{seconds:7.1f} s  {key[:8]}  {status:12} {'(recorded) ' if key in recorded else ''}{title}")
         for line in slow:
             print(f"{'':20}{line}")
-    print(f"{sum(v[0] for v in found.values()):.0f} s in {len(found)} distinct executions")
+    live = {k: v for k, v in found.items() if k not in recorded}
+    print(f"{sum(v[0] for v in live.values()):.0f} s in {len(live)} distinct executions run in the session"
+          + (f"; {len(found) - len(live)} recorded ({sum(v[0] for k, v in found.items() if k in recorded):.0f} s when recorded)"
+             if len(live) < len(found) else ""))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,12 @@ def _one_benchmark_figure(config):
 
     if hasattr(config, "workerinput") or os.environ.get(budget.ENV_OVERRIDE, "").strip():
         return
+    import recordings
+
     value, _source = budget.machine_benchmark()
+    # the recorded executions' figure on a machine like theirs, so that their keys match
+    value, why = recordings.session_figure(value, recordings.manifest())
+    config._grader_benchmark_source = why
     os.environ[budget.ENV_OVERRIDE] = repr(value)
 
 
@@ -65,9 +70,16 @@ def shared_exec_cache(tmp_path_factory) -> Path:
     directory above the workers' own base temp dirs). Entries are content-keyed and written
     whole (temp dir + rename: grader.execute.cache), so tests that grade the same notebooks
     under the same limits and instrumentation run each notebook once per session. Pass it
-    as `Env(exec_cache=...)`, `grader run --cache`, or copy it into a batch's OUT/.batch."""
-    path = _session_root(tmp_path_factory) / "shared-exec-cache"
+    as `Env(exec_cache=...)`, `grader run --cache`, or copy it into a batch's OUT/.batch.
+    It starts with the recorded executions of the suite's long notebook trainings
+    (tests/recordings.py; none when GRADER_TEST_LIVE=1)."""
+    import recordings
+
+    root = _session_root(tmp_path_factory)
+    path = root / recordings.EXEC_CACHE
     path.mkdir(exist_ok=True)
+    recordings.write_session(root)
+    recordings.seed(path)  # the long trainings, recorded (tests/recordings.py)
     return path
 
 
@@ -156,6 +168,36 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for name, n in sorted(COUNTS.items()):
             terminalreporter.write_line(f"{name}: {n}")
         terminalreporter.write_line(f"total: {sum(COUNTS.values())}")
+    _recordings_summary(terminalreporter, config)
+
+
+def _recordings_summary(terminalreporter, config):
+    """Which long executions ran live this session (tests/recordings.py): none when the
+    recordings are current; after a change to the execution code, the samples or the
+    instrumentation, the ones to record again."""
+    import recordings
+
+    try:
+        root = config._tmp_path_factory.getbasetemp()
+    except (AttributeError, OSError):
+        return
+    if not (root / recordings.EXEC_CACHE).is_dir():
+        return
+    live = recordings.ran_live(root)
+    why = getattr(config, "_grader_benchmark_source", "")
+    terminalreporter.write_sep("-", "recorded executions")
+    if recordings.live():
+        terminalreporter.write_line(f"{recordings.LIVE_ENV}=1: every notebook executed; {len(live)} executions took "
+                                    f"{recordings.MIN_SECONDS:.0f} s or more ({sum(v['seconds'] for v in live.values()):.0f} s)")
+    else:
+        terminalreporter.write_line(f"{len((recordings.manifest() or {}).get('entries', {}))} recorded; "
+                                    f"{len(live)} executions of {recordings.MIN_SECONDS:.0f} s or more ran live"
+                                    + (f"; benchmark figure: {why}" if why else ""))
+    for key, v in sorted(live.items(), key=lambda kv: -kv[1]["seconds"]):
+        terminalreporter.write_line(f"  {v['seconds']:7.1f} s  {key[:12]}  {v['status']:<12} {v['title']}")
+    if live:
+        terminalreporter.write_line(f"record them: .venv/bin/python scripts/record_executions.py --from {root}"
+                                    + ("" if recordings.live() else f"  (from a session run with {recordings.LIVE_ENV}=1)"))
 
 
 # -- the longest files first: xdist (--dist loadfile) hands files to workers in collection

@@ -308,21 +308,28 @@ def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: in
     """Grade each phase's attacks in turn (twins first: their executions fill the shared
     cache), each with the rubric its manifest names (key "rubric", default rubrics/hw2),
     `workers` at a time. {name: {report, error, seconds, procs}}; a grader failure is
-    recorded, not raised (the tests assert on it). `cache`: the execution cache (the
-    session's shared_exec_cache: honest twins hold the samples' notebooks); default one of
-    the suite's own."""
+    recorded, not raised (the tests assert on it). `cache`: the execution cache of the honest
+    twins, the submissions some attack names as its twin (the session's shared_exec_cache:
+    they hold the samples' notebooks); default one of the suite's own. Every other
+    submission executes into a cache of its own, refreshed from the twins' before each
+    phase: it reuses the executions of the notebooks it shares with them or with the
+    samples, and nothing it alone runs enters the session's shared cache, whose long
+    executions tests/recordings.py records and replays. An attack always runs live."""
+    from factories import share_cache_entries
     from grader.pipeline import Env, grade
     from grader.rubric import load_rubric
 
     cache, ref_cache, rubrics, out = cache or tmp / "exec-cache", {}, {}, {}
+    attacks_cache = tmp / "attack-exec-cache"
+    twins = {m["twin"] for m in manifests.values()}  # named as some attack's honest twin
 
     def one(name):
         m = manifests[name]
         rel = m.get("rubric") or "rubrics/hw2"
         rubric = rubrics.get(rel) or rubrics.setdefault(rel, load_rubric(ROOT / rel))
         scratch = tmp / "s" / m["netid"]
-        env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch, exec_cache=cache,
-                  reference_cache=ref_cache, jobs=1)
+        env = Env(rubric=rubric, out_dir=tmp / "out", scratch_root=scratch,
+                  exec_cache=cache if name in twins else attacks_cache, reference_cache=ref_cache, jobs=1)
         t1 = time.monotonic()
         try:
             rep, err = grade(Path(m["zip_path"]), env).to_dict(), None
@@ -332,6 +339,7 @@ def grade_suite(manifests: dict, phases: list[list[str]], tmp: Path, workers: in
                      "procs": sorted(kernel_processes(str(scratch)))}
 
     for phase in phases:
+        share_cache_entries(Path(cache), attacks_cache)
         run_all(one, phase, workers)
     return out
 
