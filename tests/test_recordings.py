@@ -66,8 +66,10 @@ def test_a_session_seeds_the_recordings_unless_it_runs_live(tmp_path, monkeypatc
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
-@pytest.mark.parametrize("measured, expected", [(2.4, 2.0), (2.5, 2.0), (1.6, 2.0), (2.6, 2.6), (1.4, 1.4)])
-def test_a_like_machine_budgets_with_the_recordings_figure(monkeypatch, measured, expected):
+# as fast or faster (down to 9x: two EPYC machines measured 2.40 and 0.27 s): the recordings'
+# figure; more than 25 % slower: its own
+@pytest.mark.parametrize("measured, expected", [(2.4, 2.0), (2.5, 2.0), (1.6, 2.0), (0.22, 2.0), (2.6, 2.6), (4.0, 4.0)])
+def test_a_machine_no_slower_budgets_with_the_recordings_figure(monkeypatch, measured, expected):
     monkeypatch.delenv(recordings.LIVE_ENV, raising=False)
     figure, why = recordings.session_figure(measured, {"benchmark_s": 2.0, "entries": {}})
     assert figure == expected
