@@ -27,7 +27,7 @@ EPYC machines measured 2.40 s and 0.27 s, while their suites ran at about the sa
 A slower machine budgets with its own figure, and those recordings miss.
 
 `GRADER_TEST_LIVE=1` runs a session without them: every notebook executes (the whole suite
-then takes about 36 minutes on 2 cores instead of about 20).
+then takes about 35 minutes on 2 cores instead of about 10).
 """
 from __future__ import annotations
 
