@@ -39,7 +39,7 @@ def _one_benchmark_figure(config):
     import recordings
 
     value, _source = budget.machine_benchmark()
-    # the recorded executions' figure on a machine like theirs, so that their keys match
+    # the recorded executions' figure on a machine no slower than theirs, so that their keys match
     value, why = recordings.session_figure(value, recordings.manifest())
     config._grader_benchmark_source = why
     os.environ[budget.ENV_OVERRIDE] = repr(value)
