@@ -465,6 +465,116 @@ FINITE_DIFFERENCES = {
 }
 
 
+# complex-step differentiation: Im f(v + ih) / h with h = 1e-60 is exact to rounding (no
+# subtraction), needs no autograd and calls no forward function by its name (found by the
+# session-16 red team)
+COMPLEX_STEP = {
+    "conv1d_dfdW": '''
+        import numpy as _np
+
+        def _cfwd(x, W, stride):
+            """The layer in numpy, complex-safe (a forward of its own, not conv1d_forward)."""
+            x = _np.asarray(x); W = _np.asarray(W)
+            K = W.shape[2]
+            L_out = (x.shape[1] - K) // stride + 1
+            idx = _np.arange(L_out)[:, None] * stride + _np.arange(K)[None, :]
+            patches = x[:, idx]  # (C, L_out, K)
+            return _np.einsum("ick,cjk->ij", W, patches)
+
+        def _cstep(f, v, h=1e-60):
+            """Complex-step derivative of f at v: exact to machine precision."""
+            v = _np.asarray(v, dtype=_np.float64)
+            base = f(v.astype(_np.complex128))
+            J = _np.zeros(base.shape + v.shape)
+            for idx in _np.ndindex(*v.shape):
+                vc = v.astype(_np.complex128)
+                vc[idx] += 1j * h
+                J[(...,) + idx] = f(vc).imag / h
+            return J
+
+        def conv1d_dfdW(x, W, stride):
+            """Jacobian df/dW, shape (F, L_out, F, C, K)."""
+            x = as_float_tensor(x)
+            W = as_float_tensor(W, like=x)
+            xn = x.detach().numpy()
+            return torch.from_numpy(_cstep(lambda w: _cfwd(xn, w, stride), W.detach().numpy())).to(x.dtype)
+        ''',
+    "conv1d_dfdx": '''
+        def conv1d_dfdx(x, W, stride):
+            """Jacobian df/dx, shape (F, L_out, C, L)."""
+            x = as_float_tensor(x)
+            W = as_float_tensor(W, like=x)
+            Wn = W.detach().numpy()
+            return torch.from_numpy(_cstep(lambda v: _cfwd(v, Wn, stride), x.detach().numpy())).to(x.dtype)
+        ''',
+    "conv1d_dldW": '''
+        def conv1d_dldW(x, W, stride, dl_df):
+            """dl/dW, shape (F, C, K)."""
+            x = as_float_tensor(x)
+            W = as_float_tensor(W, like=x)
+            g = as_float_tensor(dl_df, like=x).detach().numpy()
+            xn = x.detach().numpy()
+            return torch.from_numpy(_cstep(lambda w: (_cfwd(xn, w, stride) * g).sum(), W.detach().numpy())).to(x.dtype)
+        ''',
+    "gated_rnn_dl_dWx": '''
+        import numpy as _np
+
+        def _cstep(f, v, h=1e-60):
+            v = _np.asarray(v, dtype=_np.float64)
+            base = f(v.astype(_np.complex128))
+            J = _np.zeros(_np.shape(base) + v.shape)
+            for idx in _np.ndindex(*v.shape):
+                vc = v.astype(_np.complex128)
+                vc[idx] += 1j * h
+                J[(...,) + idx] = _np.imag(f(vc)) / h
+            return J
+
+        def _rnn(x, Wc, Wh, Wx):
+            h = _np.zeros(Wh.shape[0], dtype=_np.complex128)
+            hs = []
+            for x_t in x:
+                c = 1.0 / (1.0 + _np.exp(-(Wc @ x_t + Wh @ h)))
+                h = c * h + (1 - c) * (Wx @ x_t)
+                hs.append(h)
+            return _np.stack(hs)
+
+        def gated_rnn_dl_dWx(x, Wc, Wh, Wx, dl_dh):
+            """dl/dWx (m, n)."""
+            x = as_float_tensor(x)
+            n = lambda a: as_float_tensor(a, like=x).detach().numpy()
+            xn, Wcn, Whn, Wxn, g = n(x), n(Wc), n(Wh), n(Wx), n(dl_dh)
+            return torch.from_numpy(_cstep(lambda w: (_rnn(xn, Wcn, Whn, w) * g).sum(), Wxn)).to(x.dtype)
+        ''',
+    "lstm_bptt": '''
+        def _lstm_c(x, w):
+            sg = lambda z: 1.0 / (1.0 + _np.exp(-z))
+            h = c = 0j
+            hs = []
+            for x_t in x:
+                i = sg(w["xi"] * x_t + w["hi"] * h)
+                f = sg(w["xf"] * x_t + w["hf"] * h)
+                o = sg(w["xo"] * x_t + w["ho"] * h)
+                gg = _np.tanh(w["xg"] * x_t + w["hg"] * h)
+                c = f * c + i * gg
+                h = o * _np.tanh(c)
+                hs.append(h)
+            return _np.array(hs)
+
+        def lstm_bptt(x, w, dl_dh):
+            """dl/dw for the 8 weights."""
+            xn = _np.asarray(x, dtype=_np.float64)
+            g = _np.asarray(dl_dh, dtype=_np.float64)
+            base = {k: float(w[k]) for k in LSTM_KEYS}
+            out = {}
+            for k in LSTM_KEYS:
+                wc = {kk: complex(v) for kk, v in base.items()}
+                wc[k] += 1e-60j
+                out[k] = float((_lstm_c(xn, wc) * g).sum().imag / 1e-60)
+            return out
+        ''',
+}
+
+
 def theory_attack(replace: dict) -> dict:
     """Both theory notebooks (the solution's theory cells) with the given TODOs replaced."""
     cnn = {k: v for k, v in replace.items() if k in ba.CNN_SIGS}
@@ -576,6 +686,13 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "17/17 points for the five gradient items (the errors, 1e-10, are within the tolerance).",
                 twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
                 item_feedback={i: "finite differences" for i in GRADIENT_ITEMS}, max_seconds=90)))
+    A.append(("complex_step_gradients", "adv0112", theory_attack(COMPLEX_STEP),
+              E("The five gradient items by complex-step differentiation (h = 1e-60) of numpy forwards of their own: "
+                "exact to 1e-16, no autograd, no call of the rubric's forward functions.",
+                "17/17 points for the five gradient items (errors of 2e-16: below the finite-difference signal, "
+                "and the forward-call count never saw a call).",
+                twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
+                item_feedback={i: "complex-step" for i in GRADIENT_ITEMS}, max_seconds=90)))
     A.append(("exact_answer_leak", "adv0111", {CNN: ba.build_notebook(CNN, replace=LEAK)},
               E("Wrong exact answers, submitted to read the right ones in the feedback (the grader printed "
                 "'expected 207507816, got 1000').", "the feedback quoted the expected answers.",

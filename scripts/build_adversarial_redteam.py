@@ -207,6 +207,36 @@ class CNN(torch.nn.Module):
 CNN_PLAIN = CNN_WITH_BANNER.replace('def __init__(self, banner="%s"):' % PNG_B64, "def __init__(self):").replace(
     "        self.banner = banner  # a string attribute: exported with the model's description\n", "")
 
+# A classifier written in forward: the answers come from how much of its bounding box the
+# shape fills (a disc pi/4 of it, a square all of it: reference/res/image_data.py says how the
+# classes differ); the real layers, never trained, add a whisper so they stay on the path.
+RULE_CNN = '''
+class CNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.head = nn.Linear(32, 2)
+
+    def net(self, x):
+        h = self.pool(self.stem(x))
+        return self.head(torch.relu(self.conv2(h)).mean((2, 3)))
+
+    @staticmethod
+    def fill_ratio(x):
+        g = F.avg_pool2d(x.mean(1, keepdim=True), 3, 1, 1)[:, 0]
+        lo = g.flatten(1).quantile(0.05, dim=1)[:, None, None]
+        hi = g.flatten(1).quantile(0.995, dim=1)[:, None, None]
+        m = (g > (lo + hi) / 2).float()
+        rows, cols = (m.sum(2) >= 1).float().sum(1), (m.sum(1) >= 1).float().sum(1)
+        return m.sum((1, 2)) / (rows * cols).clamp(min=1)
+
+    def forward(self, x):
+        r = (self.fill_ratio(x.detach()) - 0.85) * 40.0
+        return 1e-3 * self.net(x) + torch.stack([-r, r], 1)
+'''
+
 LYING_OBJECTS = '''
 class _Count(int):
     """Prints, compares and converts as the right answer; is 1000."""
@@ -551,6 +581,14 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
     A.append(("docx_named_pdf", "red0034", {sl.PDF_NAME: docx_as_pdf()},
               E("A Word document (a zip) renamed hw2_theory.pdf.", "held: pdf_unreadable (no %PDF header).",
                 twin="rt_late_honest", notebook_status=None, max_seconds=30, findings=["pdf_unreadable"])))
+    A.append(("hand_coded_rule_cnn", "red0036", {CNN: bc.nb_of(bc.CNN_IMPORTS, bc.CNN_DATA, RULE_CNN, bc.UNTRAINED_CNN)},
+              E("The CNN is never trained: its forward answers from a rule written in it (how much of its bounding "
+                "box the shape fills, which the course's image generator says separates discs from squares), and "
+                "its real layers add a 1e-3 whisper. The private split stops memorisation, not a rule.",
+                "validation_accuracy passed 8/8 (0.896 on the grader's private images) for a model with no training: "
+                "+8 points over the untrained twin (found by the session-16 red team).",
+                twin="rt_untrained_cnn", notebook_status=["completed"], max_seconds=120,
+                items={"hw2_cnn.validation_accuracy": "pending"})))
     A.append(("netid_clash_stops_batch", "red0035", {sl.PDF_NAME: pdf("red0035")},
               E("A zip whose name carries a classmate's NetID (red0003, the LMS keeps the student's file name): "
                 "in `grader batch` two zips then map to one NetID.",

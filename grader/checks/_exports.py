@@ -242,6 +242,19 @@ def module_excluding(extraction, targets: list[str], exclude: set[str]) -> str:
     return extraction.module_for(targets, exclude=exclude)
 
 
+def shuffled_weights(arrays: dict, names: list[str], seed: int, path) -> None:
+    """The weights control of the trained-model kinds: every floating tensor's entries permuted
+    (the same values, no learned structure), written as the probe's p0, p1, ... .npz."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, n in enumerate(names):
+        a = np.asarray(arrays[n])
+        if a.dtype.kind == "f" and a.size > 1:
+            a = rng.permutation(a.reshape(-1)).reshape(a.shape)
+        out[f"p{i}"] = a
+    np.savez(path, **out)
+
+
 def probe_module(ctx, targets: list[str], calls, exclude: set[str], extra_source: str, files: dict | None = None,
                  load_timeout_s: float = 60.0):
     """Run `calls` against the targets' module (minus `exclude`) plus grader helper code.

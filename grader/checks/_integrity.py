@@ -139,60 +139,88 @@ def reachable_code(tree: ast.Module, target: str) -> list[ast.stmt]:
     return sorted(chosen, key=lambda s: s.lineno)
 
 
-def autograd_signals(source: str, target: str | None = None) -> list[str]:
-    """Autograd entry points in the code `target` runs (the whole `source` without a
-    target), as 'line N: what (source line)' strings. Static: obfuscated calls escape it;
-    the probe's guard and the finite-difference signal cover those."""
+def _chain(node) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _static_hits(source: str, target: str | None, visit) -> list[str]:
+    """'line N: what (source line)' for each (node, what) that visit(node) yields, over the
+    code `target` runs (the whole `source` without a target); at most 20, without repeats."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):  # ValueError: a NUL byte on Python < 3.11.4
         return []
     lines = source.splitlines()
-    hits: list[str] = []
     roots = reachable_code(tree, target) if target else tree.body
-
-    def chain(node) -> str:
-        parts = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if isinstance(node, ast.Name):
-            parts.append(node.id)
-        return ".".join(reversed(parts))
-
-    def hit(node, what):
-        src = lines[node.lineno - 1].strip() if 0 < getattr(node, "lineno", 0) <= len(lines) else ""
-        hits.append(f"line {node.lineno}: {what} ({src[:100]})")
-
+    out: list[str] = []
     for node in (n for root in roots for n in ast.walk(root)):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module.startswith(AUTOGRAD_MODULES):
-                hit(node, f"imports from {node.module}")
-            elif node.module == "torch" and any(a.name in ("autograd", "func") for a in node.names):
-                hit(node, "imports torch.autograd / torch.func")
-        elif isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.startswith(AUTOGRAD_MODULES):
-                    hit(node, f"imports {a.name}")
-        elif isinstance(node, ast.Attribute):
-            c = chain(node)
-            if node.attr == "backward":
-                hit(node, "calls .backward()")
-            elif node.attr in ("autograd", "func") and c.split(".")[0] == "torch":
-                hit(node, f"uses {c}")
-            elif node.attr == "grad":
-                hit(node, f"reads {c} (a gradient computed by autograd)")
-            elif node.attr in ("requires_grad_", "retain_grad"):
-                hit(node, f"calls .{node.attr}()")
-        elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
-            if not (isinstance(node.value, ast.Constant) and node.value.value is False):
-                hit(node.value, "creates a tensor with requires_grad")
-    out, seen = [], set()
-    for h in hits:
-        if h not in seen:
-            seen.add(h)
-            out.append(h)
+        for at, what in visit(node):
+            src = lines[at.lineno - 1].strip() if 0 < getattr(at, "lineno", 0) <= len(lines) else ""
+            h = f"line {at.lineno}: {what} ({src[:100]})"
+            if h not in out:
+                out.append(h)
     return out[:20]
+
+
+def _autograd_uses(node):
+    if isinstance(node, ast.ImportFrom) and node.module:
+        if node.module.startswith(AUTOGRAD_MODULES):
+            yield node, f"imports from {node.module}"
+        elif node.module == "torch" and any(a.name in ("autograd", "func") for a in node.names):
+            yield node, "imports torch.autograd / torch.func"
+    elif isinstance(node, ast.Import):
+        for a in node.names:
+            if a.name.startswith(AUTOGRAD_MODULES):
+                yield node, f"imports {a.name}"
+    elif isinstance(node, ast.Attribute):
+        c = _chain(node)
+        if node.attr == "backward":
+            yield node, "calls .backward()"
+        elif node.attr in ("autograd", "func") and c.split(".")[0] == "torch":
+            yield node, f"uses {c}"
+        elif node.attr == "grad":
+            yield node, f"reads {c} (a gradient computed by autograd)"
+        elif node.attr in ("requires_grad_", "retain_grad"):
+            yield node, f"calls .{node.attr}()"
+    elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
+        if not (isinstance(node.value, ast.Constant) and node.value.value is False):
+            yield node.value, "creates a tensor with requires_grad"
+
+
+def autograd_signals(source: str, target: str | None = None) -> list[str]:
+    """Autograd entry points in the code `target` runs (the whole `source` without a
+    target), as 'line N: what (source line)' strings. Static: obfuscated calls escape it;
+    the probe's guard and the finite-difference signal cover those."""
+    return _static_hits(source, target, _autograd_uses)
+
+
+COMPLEX_NAMES = frozenset({"complex", "complex64", "complex128", "complex256", "complex_", "csingle", "cdouble",
+                           "clongdouble", "cfloat", "chalf", "imag", "iscomplexobj", "view_as_complex"})
+
+
+def _complex_uses(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, complex):
+        yield node, f"a complex number ({node.value!r})"
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in COMPLEX_NAMES:
+        yield node, f"a complex dtype ({node.value!r})"
+    elif isinstance(node, ast.Attribute) and node.attr in COMPLEX_NAMES:
+        yield node, f"uses {_chain(node) or node.attr}"
+    elif isinstance(node, ast.Name) and node.id in COMPLEX_NAMES and isinstance(node.ctx, ast.Load):
+        yield node, f"uses {node.id}"
+
+
+def complex_step_signals(source: str, target: str | None = None) -> list[str]:
+    """Complex arithmetic in the code `target` runs: complex-step differentiation
+    (Im f(x + ih) / h) is exact to rounding, needs no autograd and calls no forward function
+    by its name, so the other signals miss it; a derivation by hand of these real-valued
+    gradients has no use for complex numbers. Static, like autograd_signals."""
+    return _static_hits(source, target, _complex_uses)
 
 
 # Prepended to the probe's module, before the first student line: the autograd entry

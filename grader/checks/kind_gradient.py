@@ -16,7 +16,8 @@ hand): a value computed by torch autograd or by finite differences is not the an
 item asks for, and the grader looks for both (grader/checks/_integrity.py):
 - statically, in the code the probe runs for the target (the target and everything it
   refers to): autograd entry points (.backward(), torch.autograd.*, torch.func /
-  functorch, jacobian/vjp imports, requires_grad, reading .grad);
+  functorch, jacobian/vjp imports, requires_grad, reading .grad) and complex numbers
+  (complex literals, dtypes, `.imag`: complex-step differentiation, exact to rounding);
 - at run time: the target runs with those entry points disabled (they raise, and the
   attempt is recorded) by code placed before the student's first line;
 - by counting: the forward functions the item differentiates (`forward_functions`,
@@ -115,7 +116,7 @@ class Gradient(CheckKind):
         shape_weight: float = Field(0.25, ge=0, le=1, description="share of each case's credit for the right shape")
         rtol: float = Field(1e-6, ge=0, description="relative tolerance")
         atol: float = Field(1e-8, ge=0, description="absolute tolerance")
-        hand_derived: bool = Field(False, description="autograd, repeated forward calls or finite-difference accuracy: needs a TA")
+        hand_derived: bool = Field(False, description="autograd, repeated forward calls, finite-difference accuracy or complex numbers: needs a TA")
         fd_rel_error: float = Field(1e-11, gt=0, le=1, description="hand_derived: an error this large suggests finite differences")
         forward_functions: tuple[Annotated[str, Field(pattern=IDENTIFIER)], ...] = Field(
             (), description="hand_derived: the forward functions whose calls are counted (default: `forward`'s name)")
@@ -182,7 +183,9 @@ class Gradient(CheckKind):
         res = combine(parts, {"cases": ev})
         if not hand:
             return res
-        static = integ.autograd_signals(ctx.module_for(item.target), item.target)
+        module = ctx.module_for(item.target)
+        static = integ.autograd_signals(module, item.target)
+        complex_step = integ.complex_step_signals(module, item.target)
         dynamic = sorted({c for calls in gctx.autograd.values() for c in calls})
         most: dict[str, int] = {}
         for counts in gctx.forward_calls.values():
@@ -193,6 +196,8 @@ class Gradient(CheckKind):
                    for n, k in sorted(most.items()) if k > limit]
         signals = ([f"your code calls {c} (the grader disables it here)" for c in dynamic] + numeric
                    + [f"autograd in the code of {item.target} and what it calls: {h}" for h in static]
+                   + [f"complex-step differentiation? complex numbers in the code of {item.target} and what it calls: {h}"
+                      for h in complex_step]
                    + [f"finite differences? {f}" for f in fd_signals])
         if not signals:
             return res

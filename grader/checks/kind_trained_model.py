@@ -177,18 +177,6 @@ def best_layout(outs: dict, members, strings, delays) -> tuple[str | None, float
     return best[0], max(best[1], 0.0), best[2], why
 
 
-def shuffled_weights(arrays: dict, names: list[str], seed: int, path) -> None:
-    """The control: every floating tensor's entries permuted (same values, no learned structure)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for i, n in enumerate(names):
-        a = np.asarray(arrays[n])
-        if a.dtype.kind == "f" and a.size > 1:
-            a = rng.permutation(a.reshape(-1)).reshape(a.shape)
-        out[f"p{i}"] = a
-    np.savez(path, **out)
-
-
 def echo_accuracy(strings: list[str], delays: list[int], results: list) -> tuple[float, dict]:
     """The notebooks' own measure: characters of s echoed `d` steps later in the result,
     over sum(len(s) - d). Results that are not strings count as all wrong."""
@@ -320,7 +308,7 @@ class TrainedModel(CheckKind):
         n_control = 0
         if p.weights_control:
             control = exp.npz.with_name(exp.npz.stem + "-control.npz")
-            shuffled_weights(exp.arrays, names, ctx.seed_for(item, "control"), control)
+            ex.shuffled_weights(exp.arrays, names, ctx.seed_for(item, "control"), control)
             files["control.npz"] = control
             while n_control < len(members) and sum(len(m) for m in members[:n_control]) < p.control_strings:
                 n_control += 1

@@ -24,6 +24,14 @@ Item: `hw2_cnn.validation_accuracy` (target: the model class, `CNN`).
    more than `max_buffer_numel` numbers in all (default 100 000; batch-norm statistics
    are a few hundred) can hold a dataset. A model that would earn points while carrying
    them is "needs a TA" (pending, no points), with the buffers named.
+4. `weights_control` (default off; on in rubrics/hw2): the accuracy must come from the
+   trained weights. The probe also evaluates the model on the private images with its
+   trained weights shuffled by the grader (each floating tensor's entries permuted, as in
+   `trained_model`'s control). A model that still scores `partial_min_accuracy` or more
+   that way does not owe its answers to its weights (a classifier hand-written in forward,
+   e.g. from how much of its bounding box a shape fills): needs a TA, no points. The
+   control is forward's word too (a forward that fingerprints its weights can behave for
+   the control), so it can only withhold points.
 """
 from __future__ import annotations
 
@@ -53,6 +61,17 @@ def predictions(out: np.ndarray, n: int) -> tuple[np.ndarray | None, str]:
             return (o > 0.5).astype(np.int64), "probability > 0.5 of a single output"
         return (o > 0).astype(np.int64), "logit > 0 of a single output"
     return None, f"output shape {list(out.shape)}; expected ({n}, 2), ({n}, 1) or ({n},)"
+
+
+def control_accuracy(out, y: np.ndarray) -> float | None:
+    """The control run's accuracy on the labels the grader kept; None when it cannot be read."""
+    val = out.value if out.ok and isinstance(out.value, dict) else {}
+    outs = val.get("outputs") if isinstance(val.get("outputs"), list) else []
+    o = outs[0] if outs else None
+    if not isinstance(o, np.ndarray) or o.dtype.kind != "f":
+        return None
+    pred, _how = predictions(np.nan_to_num(o), len(y))  # a NaN output is a wrong answer here, not a reason to look
+    return None if pred is None else float((pred == y).mean())
 
 
 def private_images(seed: int, n: int, size: int):
@@ -89,6 +108,7 @@ class ValidationAccuracy(CheckKind):
         n_images: int = Field(500, ge=10, le=5000, description="private_split: how many images")
         max_buffer_numel: int = Field(100_000, ge=0, description="larger non-parameter buffers (a stored dataset?): needs a TA")
         memorisation_gap: float = Field(0.2, ge=0, le=1, description="known-split accuracy this much above the private one is reported")
+        weights_control: bool = Field(False, description="also evaluate the model with its weights shuffled: still accurate needs a TA")
 
     def instrument(self, item) -> Instrumentation:
         p = self.params(item)
@@ -121,10 +141,18 @@ class ValidationAccuracy(CheckKind):
             where = f"the {p.split} split ({len(y)} images)"
         import torch
 
-        call = Call("__grader_cnn_eval", (cls, kwargs, exp.names, [torch.from_numpy(a) for a in sets], 100, ctx.seed_for(item) % (2**31)),
-                    {}, float(p.timeout_s))
-        (out,) = ex.probe_module(ctx, [cls], [call], {"model", "device", "optimizer", "criterion", "history"} - {cls}, _SOURCE,
-                                 files={"weights.npz": exp.npz})
+        seed = ctx.seed_for(item) % (2**31)
+        calls = [Call("__grader_cnn_eval", (cls, kwargs, exp.names, [torch.from_numpy(a) for a in sets], 100, seed),
+                      {}, float(p.timeout_s))]
+        files = {"weights.npz": exp.npz}
+        if p.weights_control:
+            control = exp.npz.with_name(exp.npz.stem + "-control.npz")
+            ex.shuffled_weights(exp.arrays, exp.names, ctx.seed_for(item, "control"), control)
+            files["control.npz"] = control
+            calls.append(Call("__grader_cnn_eval", (cls, kwargs, exp.names, [torch.from_numpy(x)], 100, seed, "control.npz"),
+                              {}, float(p.timeout_s)))
+        out, *ctl = ex.probe_module(ctx, [cls], calls, {"model", "device", "optimizer", "criterion", "history"} - {cls}, _SOURCE,
+                                    files=files)
         ev = {"exported": {k: exp.meta.get(k) for k in ("variable", "candidates", "numel", "init_args", "execution_count")},
               "rebuild": notes, "split": "private" if p.private_split else p.split, "n_images": int(len(y)),
               "threshold": p.threshold}
@@ -169,6 +197,14 @@ class ValidationAccuracy(CheckKind):
         if flagged and fraction > 0:
             return CheckResult(0.0, "pending", fb + "\nneeds a TA: a model with large non-parameter buffers is not scored "
                                                      "automatically; no points until a TA has looked", ev)
+        if ctl and fraction > 0:
+            c_acc = control_accuracy(ctl[0], y)
+            ev["control_accuracy"] = None if c_acc is None else round(c_acc, 4)
+            if c_acc is None or c_acc >= p.partial_min_accuracy:
+                why = (f"with its trained weights shuffled by the grader, the model still scores {c_acc:.3f} on the same images: "
+                       "its answers do not come from its weights (a classifier hand-written in forward?)"
+                       if c_acc is not None else "the grader could not evaluate the model with its weights shuffled (the control)")
+                return CheckResult(0.0, "pending", fb + f"\nneeds a TA: {why}; no points until a TA has looked", ev)
         if fraction == 1.0:
             return CheckResult(1.0, "passed", fb, ev)
         if fraction > 0:

@@ -56,13 +56,7 @@ def __grader_echo(class_name, kwargs, names, strings, delays, seed):
 
 def __grader_echo_forward(class_name, kwargs, names, groups, with_delay, seed, weights, max_groups):
     import torch as _torch
-    import numpy as _np
-    m = __grader_rebuild(class_name, kwargs, names, seed)
-    if weights != "weights.npz":
-        with _np.load(weights, allow_pickle=False) as z:
-            sd = {n: _torch.from_numpy(_np.array(z["p%d" % i])) for i, n in enumerate(names)}
-        m.load_state_dict(sd, strict=False)
-        m.eval()
+    m = __grader_rebuild(class_name, kwargs, names, seed, weights)
     out = {}
     for layout in ("onehot", "onehot_tb", "index", "index_tb"):
         res = []

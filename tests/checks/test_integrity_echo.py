@@ -2,6 +2,7 @@
 measured on images only the grader can draw. Judges only: no kernels, no probes."""
 import numpy as np
 
+from grader.checks import _exports as ex
 from grader.checks import _integrity as integ
 from grader.checks import kind_trained_model as tm
 from grader.checks import kind_validation_accuracy as va
@@ -60,7 +61,7 @@ def test_unreadable_outputs_are_reported_not_guessed():
 def test_the_weights_control_keeps_values_and_loses_structure(tmp_path):
     rng = np.random.default_rng(0)
     arrays = {"gru.weight": rng.standard_normal((6, 4)), "linear.bias": rng.standard_normal(3), "count": np.array(7)}
-    tm.shuffled_weights(arrays, list(arrays), 11, tmp_path / "c.npz")
+    ex.shuffled_weights(arrays, list(arrays), 11, tmp_path / "c.npz")
     with np.load(tmp_path / "c.npz") as z:
         w = z["p0"]
         assert w.shape == (6, 4) and not np.array_equal(w, arrays["gru.weight"])

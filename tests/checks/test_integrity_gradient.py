@@ -50,6 +50,54 @@ def test_static_scan_finds_autograd_in_the_target_and_its_helpers(body, what):
     assert any(what in h for h in hits), hits
 
 
+def _complex_step_dfdW(x, W, stride):
+    """conv1d_dfdW by complex-step differentiation: no autograd, no subtraction, no call of
+    conv1d_forward by its name; exact to rounding."""
+    def fwd(x, W, s):
+        k = W.shape[2]
+        cols = np.stack([x[:, i * s:i * s + k] for i in range((x.shape[1] - k) // s + 1)], 1)
+        return np.einsum("ick,cjk->ij", W, cols)
+    W = np.asarray(W, dtype=np.complex128)
+    out = fwd(np.asarray(x), W, stride)
+    J = np.zeros(out.shape + W.shape)
+    for idx in np.ndindex(*W.shape):
+        v = W.copy()
+        v[idx] += 1e-60j
+        J[(...,) + idx] = fwd(np.asarray(x), v, stride).imag / 1e-60
+    return J
+
+
+def test_complex_step_gradients_are_exact_so_only_the_static_scan_tells_them():
+    x, W = torch.randn(2, 9, dtype=torch.float64), torch.randn(3, 2, 4, dtype=torch.float64)
+    got, want = _complex_step_dfdW(x.numpy(), W.numpy(), 2), C.conv1d_dfdW(x, W, 2).numpy()
+    assert np.abs(got - want).max() < 1e-13
+    assert integ.fd_signal(got, want, 1e-11) is None  # as exact as a derivation by hand
+
+
+@pytest.mark.parametrize("body,what", [
+    ("v = W.astype(complex)\n    return (f(x, v + 1e-60j, s)).imag / 1e-60", "a complex number"),
+    ("return helper(x, W, s)", "uses np.complex128"),
+    ("v = torch.as_tensor(W, dtype=torch.cdouble)\n    return v.imag", "uses torch.cdouble"),
+    ("return np.asarray(W, dtype='complex128')", "a complex dtype"),
+])
+def test_static_scan_finds_complex_arithmetic_in_the_target_and_its_helpers(body, what):
+    src = ("import numpy as np\nimport torch\n"
+           "def helper(x, W, s):\n    return np.zeros(3, dtype=np.complex128)\n"
+           "def f(x, W, s):\n    return x\n"
+           f"def conv1d_dfdW(x, W, s):\n    {body}\n")
+    hits = integ.complex_step_signals(src, "conv1d_dfdW")
+    assert any(what in h for h in hits), hits
+
+
+@pytest.mark.parametrize("module,target", [(C, "conv1d_dfdW"), (C, "conv1d_dfdx"), (C, "conv1d_dldW"),
+                                           (R, "gated_rnn_dl_dWx"), (R, "lstm_bptt")])
+def test_the_reference_derivations_use_no_complex_numbers(module, target):
+    import inspect
+
+    assert integ.complex_step_signals(inspect.getsource(module), target) == []
+    assert integ.complex_step_signals(HAND, "conv1d_dldW") == []
+
+
 def _fd_jacobian(f, v, h):
     v = torch.as_tensor(v)
     out = f(v)

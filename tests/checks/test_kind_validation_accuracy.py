@@ -39,6 +39,36 @@ class FillRatio(nn.Module):
         return torch.stack([-d, d], 1) if self.n_out == 2 else torch.sigmoid(d)[:, None]
 
 
+class Learned(FillRatio):
+    """The fill-ratio rule with its scale and threshold in one trained weight vector:
+    shuffled, the decision is nonsense."""
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([0.0, 0.0, 0.0, 0.0]))
+
+    def forward(self, x):
+        d = (self.fill(x) * self.w[0] - self.w[1]) * 20 + self.w[2] * self.w[3]
+        return torch.stack([-d, d], 1)
+
+
+class RuleAndNet(FillRatio):
+    """The attack: the answers come from a rule written in forward; the trained layer only
+    adds a whisper to them."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x):
+        d = (self.fill(x) - 0.85) * 20
+        return torch.stack([-d, d], 1) + 1e-3 * self.lin(x.mean((2, 3)))
+
+
+def train_learned(ns):
+    ns["model"] = ns["CNN"]()
+    with torch.no_grad():
+        ns["model"].w.copy_(torch.tensor([1.0, 0.85, 0.0, 0.0]))
+
+
 class ThreeOutputs(FillRatio):
     def forward(self, x):
         return torch.zeros(x.shape[0], 3)
@@ -162,3 +192,20 @@ def test_a_failed_probe_fails_closed(tmp_path):
     res = KIND.run(ctx, spec)
     assert res.status == "failed" and res.fraction == 0.0
     assert res.feedback.startswith("could not evaluate your trained CNN: the probe was stopped after 120 s")
+
+
+def test_the_weights_control_sends_a_classifier_written_in_forward_to_a_ta(tmp_path):
+    res, ctx = grade(tmp_path, RuleAndNet, {"weights_control": True}, cells=[lambda ns: ns.update(model=ns["CNN"]())])
+    assert res.status == "pending" and res.fraction == 0.0, res.feedback
+    assert res.evidence["accuracy"] >= 0.75 and res.evidence["control_accuracy"] >= 0.75
+    assert "weights shuffled by the grader" in res.feedback and "needs a TA" in res.feedback
+    assert ctx.calls[1].args[-1] == "control.npz" and len(ctx.calls[1].args[3]) == 1  # the private images only
+    res, _ = grade(tmp_path / "off", RuleAndNet, cells=[lambda ns: ns.update(model=ns["CNN"]())])
+    assert res.status == "passed"  # without the control (the default) the rule scores
+
+
+def test_a_model_that_owes_its_answers_to_its_weights_passes_the_control(tmp_path):
+    res, ctx = grade(tmp_path, Learned, {"weights_control": True}, cells=[train_learned])
+    assert res.status == "passed" and res.fraction == 1.0, res.feedback
+    assert res.evidence["control_accuracy"] < 0.6 <= 0.75 <= res.evidence["accuracy"]
+    assert len(ctx.calls) == 2
