@@ -575,6 +575,120 @@ COMPLEX_STEP = {
 }
 
 
+# autograd through the engine object no wrapper covers (Variable._execution_engine.run_backward,
+# reached by names built at run time), leaves made by attribute, grad mode turned on (found
+# by the session-16 red team)
+ENGINE_AUTOGRAD = {
+    "conv1d_dfdW": '''
+        _E = getattr(getattr(torch, "auto" + "grad"), "vari" + "able").Variable._execution_engine
+
+        def _leaf(t):
+            t = t.detach().clone()
+            t.requires_grad = True
+            return t
+
+        def _jac(f, v):
+            v = _leaf(v)
+            with torch.enable_grad():
+                out = f(v)
+            J = torch.zeros(out.shape + v.shape, dtype=v.dtype)
+            flat = out.reshape(-1)
+            for i in range(flat.numel()):
+                e = torch.zeros_like(flat); e[i] = 1.0
+                (g,) = _E.run_backward((flat,), (e,), True, False, (v,), True, False)
+                J.reshape(-1, *v.shape)[i] = g
+            return J
+
+        def conv1d_dfdW(x, W, stride):
+            x = as_float_tensor(x); W = as_float_tensor(W, like=x)
+            return _jac(lambda w: torch.nn.functional.conv1d(x[None], w, stride=stride)[0], W)
+        ''',
+    "conv1d_dfdx": '''
+        def conv1d_dfdx(x, W, stride):
+            x = as_float_tensor(x); W = as_float_tensor(W, like=x)
+            return _jac(lambda v: torch.nn.functional.conv1d(v[None], W, stride=stride)[0], x)
+        ''',
+    "conv1d_dldW": '''
+        def conv1d_dldW(x, W, stride, dl_df):
+            x = as_float_tensor(x); W = _leaf(as_float_tensor(W, like=x)); g = as_float_tensor(dl_df, like=x)
+            with torch.enable_grad():
+                f = torch.nn.functional.conv1d(x[None], W, stride=stride)[0]
+            (gW,) = _E.run_backward((f,), (g,), False, False, (W,), True, False)
+            return gW
+        ''',
+    "gated_rnn_dl_dWx": '''
+        _E2 = getattr(getattr(torch, "auto" + "grad"), "vari" + "able").Variable._execution_engine
+
+        def gated_rnn_dl_dWx(x, Wc, Wh, Wx, dl_dh):
+            x = as_float_tensor(x)
+            Wc, Wh = as_float_tensor(Wc, like=x), as_float_tensor(Wh, like=x)
+            Wx = as_float_tensor(Wx, like=x).detach().clone()
+            Wx.requires_grad = True
+            with torch.enable_grad():
+                h = torch.zeros(Wh.shape[0], dtype=x.dtype)
+                hs = []
+                for x_t in x:
+                    c = torch.sigmoid(Wc @ x_t + Wh @ h)
+                    h = c * h + (1 - c) * (Wx @ x_t)
+                    hs.append(h)
+                H = torch.stack(hs)
+            (g,) = _E2.run_backward((H,), (as_float_tensor(dl_dh, like=x),), False, False, (Wx,), True, False)
+            return g
+        ''',
+    "lstm_bptt": '''
+        def lstm_bptt(x, w, dl_dh):
+            x = torch.as_tensor(x, dtype=torch.float64)
+            leaves = {}
+            for k in LSTM_KEYS:
+                t = torch.tensor(float(w[k]), dtype=torch.float64)
+                t.requires_grad = True
+                leaves[k] = t
+            with torch.enable_grad():
+                h = c = torch.zeros((), dtype=torch.float64)
+                hs = []
+                for x_t in x:
+                    i = torch.sigmoid(leaves["xi"] * x_t + leaves["hi"] * h)
+                    f = torch.sigmoid(leaves["xf"] * x_t + leaves["hf"] * h)
+                    o = torch.sigmoid(leaves["xo"] * x_t + leaves["ho"] * h)
+                    gg = torch.tanh(leaves["xg"] * x_t + leaves["hg"] * h)
+                    c = f * c + i * gg
+                    h = o * torch.tanh(c)
+                    hs.append(h)
+                H = torch.stack(hs)
+            grads = _E2.run_backward((H,), (torch.as_tensor(dl_dh, dtype=torch.float64),), False, False,
+                                     tuple(leaves[k] for k in LSTM_KEYS), True, False)
+            return {k: float(g) for k, g in zip(LSTM_KEYS, grads)}
+        ''',
+}
+
+
+# central finite differences with the forward called through an alias bound before the
+# grader's call, the answers rounded to float32 (the precision signal exempts float32 values;
+# found by the session-16 red team)
+def fd_alias_float32():
+    src = {k: d(v) for k, v in FINITE_DIFFERENCES.items()}
+    src["conv1d_dfdW"] = "_fwd = conv1d_forward\n\n" + src["conv1d_dfdW"]
+    for k in ("conv1d_dfdW", "conv1d_dfdx", "conv1d_dldW"):
+        src[k] = src[k].replace("conv1d_forward(", "_fwd(")
+    src["gated_rnn_dl_dWx"] = "_gfwd = gated_rnn_forward\n\n" + src["gated_rnn_dl_dWx"].replace("gated_rnn_forward(", "_gfwd(")
+    src["lstm_bptt"] = "_lfwd = lstm_forward\n\n" + src["lstm_bptt"].replace("lstm_forward(", "_lfwd(")
+    # round the answers to float32 and hand them back as float64
+    src["conv1d_dfdW"] = src["conv1d_dfdW"].replace(
+        "return _numerical_jacobian(lambda w: _fwd(x, w, stride), W)",
+        "return _numerical_jacobian(lambda w: _fwd(x, w, stride), W).float().double()")
+    src["conv1d_dfdx"] = src["conv1d_dfdx"].replace(
+        "return _numerical_jacobian(lambda v: _fwd(v, W, stride), x)",
+        "return _numerical_jacobian(lambda v: _fwd(v, W, stride), x).float().double()")
+    src["conv1d_dldW"] = src["conv1d_dldW"].replace(
+        "return _numerical_jacobian(lambda w: (_fwd(x, w, stride) * g).sum(), W)",
+        "return _numerical_jacobian(lambda w: (_fwd(x, w, stride) * g).sum(), W).float().double()")
+    src["gated_rnn_dl_dWx"] = src["gated_rnn_dl_dWx"].replace("return out", "return out.float().double()")
+    src["lstm_bptt"] = src["lstm_bptt"].replace("return out", "return {k: float(torch.tensor(float(v)).float()) for k, v in out.items()}")
+    for k, v in src.items():
+        assert "float()" in v or "float(v)" in v, k
+    return src
+
+
 def theory_attack(replace: dict) -> dict:
     """Both theory notebooks (the solution's theory cells) with the given TODOs replaced."""
     cnn = {k: v for k, v in replace.items() if k in ba.CNN_SIGS}
@@ -693,6 +807,20 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "and the forward-call count never saw a call).",
                 twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
                 item_feedback={i: "complex-step" for i in GRADIENT_ITEMS}, max_seconds=90)))
+    A.append(("engine_autograd_gradients", "adv0113", theory_attack(ENGINE_AUTOGRAD),
+              E("The five gradient items by torch autograd through Variable._execution_engine.run_backward (found by "
+                "names built at run time), with leaves set by `t.requires_grad = True` inside torch.enable_grad().",
+                "17/17 points for the five gradient items (exact: the guard wrapped only the Python entry points and "
+                "the static scan saw none of these).",
+                twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
+                item_feedback={i: "needs a TA" for i in GRADIENT_ITEMS}, max_seconds=90)))
+    A.append(("fd_alias_float32_gradients", "adv0114", theory_attack(fd_alias_float32()),
+              E("The five gradient items by central finite differences, the forward functions called through "
+                "aliases bound at load time, the answers rounded to float32 and returned as float64.",
+                "13/17 points: four items passed (the call count swapped the forward's global name only, and "
+                "float32-exact values are exempt from the precision signal); lstm_bptt pending.",
+                twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
+                item_feedback={i: "finite differences" for i in GRADIENT_ITEMS}, max_seconds=90)))
     A.append(("exact_answer_leak", "adv0111", {CNN: ba.build_notebook(CNN, replace=LEAK)},
               E("Wrong exact answers, submitted to read the right ones in the feedback (the grader printed "
                 "'expected 207507816, got 1000').", "the feedback quoted the expected answers.",

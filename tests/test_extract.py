@@ -84,3 +84,23 @@ def test_a_nul_byte_in_a_cell_is_a_problem_not_a_crash():
     ex = extract(["def f():\n    return 1\n", "x = 1\x00\n"])
     assert ex.find("f") is not None
     assert any("cell 1" in p for p in ex.problems), ex.problems
+
+
+def test_an_expression_nested_past_the_recursion_limit_is_read_like_any_other():
+    """The red team's long_sum_cell: a 600-term sum compiles and runs in the kernel; the
+    extraction used to raise RecursionError, and the notebook scored 0 as unreadable."""
+    long_sum = "counts = [1] * 600\ntotal = " + " + ".join(f"counts[{i}]" for i in range(600)) + "\n"
+    deep = "_deep = " + "-" * 600 + "N\n"
+    ex = extract([CELLS[1], long_sum, deep, "@staticmethod\ndef g(x):\n    return x + total + _deep"])
+    assert ex.problems == []
+    src = ex.module_for(["g"])
+    assert "counts[599]" in src and "_deep = " in src and "N = 26" in src and "@staticmethod" in src
+    compile(src, "m", "exec")
+    ns = {}
+    exec(src, ns)
+    assert ns["total"] == 600 and ns["_deep"] == 26
+
+
+def test_a_cell_nested_past_what_the_parser_takes_is_a_problem_not_a_crash():
+    ex = extract(["x = " + "(" * 300 + "1" + ")" * 300, "def f():\n    return 1"])
+    assert ex.module_for(["f"]) and len(ex.problems) == 1 and "cell 0" in ex.problems[0]

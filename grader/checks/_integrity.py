@@ -188,6 +188,11 @@ def _autograd_uses(node):
             yield node, f"reads {c} (a gradient computed by autograd)"
         elif node.attr in ("requires_grad_", "retain_grad"):
             yield node, f"calls .{node.attr}()"
+        elif node.attr == "requires_grad" and isinstance(node.ctx, ast.Store):
+            yield node, f"sets {c}"
+        elif node.attr in ("enable_grad", "set_grad_enabled", "_set_grad_enabled", "_execution_engine", "run_backward",
+                           "grad_fn"):
+            yield node, f"uses {c}"
     elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
         if not (isinstance(node.value, ast.Constant) and node.value.value is False):
             yield node.value, "creates a tensor with requires_grad"

@@ -139,18 +139,11 @@ def to_python(cell_source: str, _depth: int = 0) -> str:
     return "\n".join(out)
 
 
-class _Uses(ast.NodeVisitor):
-    """Free names a statement loads (a conservative over-approximation is fine)."""
-
-    def __init__(self):
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: ast.Name):
-        if isinstance(node.ctx, ast.Load):
-            self.names.add(node.id)
-
-    def visit_Attribute(self, node: ast.Attribute):
-        self.visit(node.value)
+def _uses(node: ast.AST) -> set[str]:
+    """Free names a statement loads (a conservative over-approximation is fine). ast.walk
+    is iterative: an expression nested deeper than the recursion limit (a 600-term sum
+    compiles and runs in the kernel) is read like any other."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _target_names(t: ast.expr) -> set[str]:
@@ -184,6 +177,21 @@ def _binds(node: ast.stmt) -> tuple[set[str], str]:
     return set(), "other"
 
 
+def _segment(src: str, node: ast.stmt) -> str:
+    """A statement's source: its text in the cell, or unparsed (a definition with decorators,
+    which lie outside its segment); unparsing is recursive, so a statement nested too deeply
+    for it keeps its text, decorators and all."""
+    seg = ast.get_source_segment(src, node)
+    if seg is None or getattr(node, "decorator_list", None):
+        try:
+            return ast.unparse(node)
+        except (RecursionError, MemoryError):
+            lines = src.splitlines()
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            return "\n".join(lines[first - 1:node.end_lineno or node.lineno])
+    return seg
+
+
 def extract(cells: list[str]) -> Extraction:
     stmts: list[Stmt] = []
     problems: list[str] = []
@@ -198,15 +206,14 @@ def extract(cells: list[str]) -> Extraction:
         except ValueError as exc:  # a NUL byte: Python < 3.11.4 raises ValueError, later ones SyntaxError
             problems.append(f"cell {ci}: not Python source ({exc}); its definitions were not found")
             continue
+        except (RecursionError, MemoryError):  # nested past what the parser takes (the kernel could not run it either)
+            problems.append(f"cell {ci}: nested too deeply to read; its definitions were not found")
+            continue
         for node in tree.body:
             binds, kind = _binds(node)
-            uses = _Uses()
-            uses.visit(node)
-            used = uses.names - _BUILTINS - binds if kind not in ("def", "class") else uses.names - _BUILTINS
-            seg = ast.get_source_segment(src, node) or ast.unparse(node)
-            # decorators are outside the node's segment for defs/classes
-            if getattr(node, "decorator_list", None):
-                seg = ast.unparse(node)
+            names = _uses(node)
+            used = names - _BUILTINS - binds if kind not in ("def", "class") else names - _BUILTINS
+            seg = _segment(src, node)
             stmts.append(Stmt(ci, order, node, seg, frozenset(binds), frozenset(used - {"get_ipython"}), kind))
             order += 1
     ex = Extraction(stmts, problems)

@@ -3,6 +3,12 @@
 `__grader_install_autograd_guard()` wraps torch's autograd entry points so that, while the
 returned state's "on" is set, they raise and record the attempt. The caller adds the
 one-line call that installs it before the first student line.
+
+Grad mode: the hand-derived call runs the target with grad mode off (state
+"set_grad_enabled", torch's own setter, kept before any student line), so no autograd
+graph is built whatever engine object the code reaches; turning grad mode back on
+(torch.enable_grad, set_grad_enabled, torch._C._set_grad_enabled) and starting a thread
+(grad mode is per thread, on in a new one) are autograd attempts.
 """
 
 # ---- in-kernel source: everything below this line is sent as text ----
@@ -36,6 +42,20 @@ def __grader_install_autograd_guard():
         except Exception:
             pass
 
+    import threading as _threading
+    import _thread
+    orig_set_grad = _torch._C._set_grad_enabled
+    state["set_grad_enabled"] = orig_set_grad
+
+    def set_grad_enabled(mode, *a, **k):
+        if state["on"] and mode:
+            state["calls"].append("torch.enable_grad / set_grad_enabled(True)")
+            raise AutogradDisabled("grad mode is off while the grader checks a hand-derived answer")
+        return orig_set_grad(mode, *a, **k)
+    set_grad_enabled.__grader_guard__ = True
+    _torch._C._set_grad_enabled = set_grad_enabled
+    wrap(_threading.Thread, "start", "threading.Thread.start (grad mode is on in a new thread)")
+    wrap(_thread, "start_new_thread", "_thread.start_new_thread (grad mode is on in a new thread)")
     import torch.autograd as _ag
     import torch.autograd.graph as _agg
     import torch.autograd.functional as _agf

@@ -154,6 +154,10 @@ def guarded():
             continue
         owners += [(mod, n) for n in ("make_dual", "unpack_dual", "dual_level", "grad", "grad_and_value", "vjp", "jvp",
                                       "jacrev", "jacfwd", "hessian", "linearize") if hasattr(mod, n)]
+    import _thread
+    import threading
+
+    owners += [(torch._C, "_set_grad_enabled"), (threading.Thread, "start"), (_thread, "start_new_thread")]
     saved = [(o, n, o.__dict__.get(n, getattr(o, n))) for o, n in owners if hasattr(o, n)]
     ns = {"__name__": "student"}
     try:
@@ -171,6 +175,16 @@ def conv1d_dfdW(x, W, stride):
 
 def numeric(x, W, stride):
     return [conv1d_forward(x, W, stride) for _ in range(5)][0]
+
+_f = conv1d_forward  # an alias, bound before the graded call
+
+def numeric_through_an_alias(x, W, stride):
+    return [_f(x, W, stride) for _ in range(4)][0]
+
+def unhook(x, W, stride):
+    import sys
+    sys.setprofile(None)
+    return [_f(x, W, stride) for _ in range(4)][0]
 ''', guarded)
     x, W = torch.randn(2, 7, dtype=torch.float64), torch.randn(1, 2, 5, dtype=torch.float64)
     call = guarded["__grader_hand_derived_call"]
@@ -180,10 +194,60 @@ def numeric(x, W, stride):
     assert r["error"] is None and r["autograd"] == [] and r["value"].shape == (1, 2, 5)
     r = call("numeric", (x, W, 2), {}, ["conv1d_forward"])
     assert r["forward_calls"] == {"conv1d_forward": 5}
+    r = call("numeric_through_an_alias", (x, W, 2), {}, ["conv1d_forward"])
+    assert r["forward_calls"] == {"conv1d_forward": 4}  # counted by its code, not its name
+    r = call("unhook", (x, W, 2), {}, ["conv1d_forward"])
+    assert r["autograd"] == ["sys.setprofile (the grader's call counter)"]
     # outside the graded call autograd works as usual (the notebook's own checks ran at load time)
     w = torch.ones(2, requires_grad=True)
     (w * 3).sum().backward()
     assert w.grad.tolist() == [3.0, 3.0]
+
+
+def test_the_target_runs_with_grad_mode_off_and_turning_it_on_is_autograd(guarded):
+    """The red team's engine attack: leaves made to require grad by attribute, grad mode
+    turned on, the gradient from the engine object no wrapper covers."""
+    exec('''
+import threading as _th
+
+def engine(x, W, stride):
+    W = W.detach().clone()
+    W.requires_grad = True
+    with torch.enable_grad():
+        out = (conv1d_forward(x, W, stride)).sum()
+    eng = getattr(getattr(torch, "auto" + "grad"), "vari" + "able").Variable._execution_engine
+    return eng.run_backward((out,), (torch.ones_like(out),), False, False, (W,), True, False)[0]
+
+def engine_without_grad_mode(x, W, stride):
+    W = W.detach().clone()
+    W.requires_grad = True
+    out = (conv1d_forward(x, W, stride)).sum()
+    eng = getattr(getattr(torch, "auto" + "grad"), "vari" + "able").Variable._execution_engine
+    return eng.run_backward((out,), (torch.ones_like(out),), False, False, (W,), True, False)[0]
+
+def in_a_thread(x, W, stride):
+    box = []
+    t = _th.Thread(target=lambda: box.append(torch.is_grad_enabled()))
+    t.start()
+    t.join()
+    return box
+''', guarded)
+    x, W = torch.randn(2, 7, dtype=torch.float64), torch.randn(1, 2, 5, dtype=torch.float64)
+    call = guarded["__grader_hand_derived_call"]
+    r = call("engine", (x, W, 2), {}, [])
+    assert r["value"] is None and "AutogradDisabled" in r["error"] and r["autograd"] == ["torch.enable_grad / set_grad_enabled(True)"]
+    r = call("engine_without_grad_mode", (x, W, 2), {}, [])
+    assert r["value"] is None and "does not require grad" in r["error"]  # no graph was built: nothing to differentiate
+    r = call("in_a_thread", (x, W, 2), {}, [])
+    assert r["value"] is None and r["autograd"] == ["threading.Thread.start (grad mode is on in a new thread)"]
+    assert torch.is_grad_enabled()  # restored after the graded call
+    r = call("conv1d_dldW", (x, W, 2, torch.randn(1, 2, dtype=torch.float64)), {}, [])
+    assert r["error"] is None and r["autograd"] == []  # a derivation by hand needs none of it
+    hits = integ.autograd_signals("import torch\ndef f(W):\n    W.requires_grad = True\n    with torch.enable_grad():\n"
+                                  "        return torch.autograd.variable.Variable._execution_engine\n", "f")
+    assert sorted(h.split(" (")[0] for h in hits) == [
+        "line 3: sets W.requires_grad", "line 4: uses torch.enable_grad", "line 5: uses torch.autograd",
+        "line 5: uses torch.autograd.variable.Variable._execution_engine"]
 
 
 def test_exact_answers_are_not_quoted_unless_the_rubric_says_so():
