@@ -819,7 +819,7 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "aliases bound at load time, the answers rounded to float32 and returned as float64.",
                 "13/17 points: four items passed (the call count swapped the forward's global name only, and "
                 "float32-exact values are exempt from the precision signal); lstm_bptt pending.",
-                twin="honest_theory", notebook_status=["completed"], items={i: "pending" for i in GRADIENT_ITEMS},
+                twin="honest_theory", notebook_status=["completed", "cell_errors"],  # the notebook's own float64 assert fails items={i: "pending" for i in GRADIENT_ITEMS},
                 item_feedback={i: "finite differences" for i in GRADIENT_ITEMS}, max_seconds=90)))
     A.append(("exact_answer_leak", "adv0111", {CNN: ba.build_notebook(CNN, replace=LEAK)},
               E("Wrong exact answers, submitted to read the right ones in the feedback (the grader printed "

@@ -104,3 +104,32 @@ def test_an_expression_nested_past_the_recursion_limit_is_read_like_any_other():
 def test_a_cell_nested_past_what_the_parser_takes_is_a_problem_not_a_crash():
     ex = extract(["x = " + "(" * 300 + "1" + ")" * 300, "def f():\n    return 1"])
     assert ex.module_for(["f"]) and len(ex.problems) == 1 and "cell 0" in ex.problems[0]
+
+
+def test_a_definition_in_a_later_branch_comes_with_the_plain_one_as_in_the_kernel():
+    """The red team's nested_def_override: the starter's stub at top level, then the working
+    version under `if USE_MY_VERSION:`. The kernel ran the working one; the extraction
+    graded the stub (0/3)."""
+    stub = "def conv_output_shape(C, H):\n    raise NotImplementedError"
+    mine = "USE_MY_VERSION = True\nif USE_MY_VERSION:\n    def conv_output_shape(C, H):\n        return (C, H)"
+    ex = extract([stub, mine])
+    src = ex.module_for(["conv_output_shape"])
+    ns = {}
+    exec(src, ns)
+    assert ns["conv_output_shape"](1, 2) == (1, 2)
+    assert ex.find("conv_output_shape").kind == "conditional"
+    # a branch that does not run leaves the plain definition, as in the kernel
+    ns = {}
+    exec(extract([mine.replace("= True", "= False"), "def conv_output_shape(C, H):\n    return 'plain'",
+                  "if USE_MY_VERSION:\n    def conv_output_shape(C, H):\n        return (C, H)"]).module_for(["conv_output_shape"]), ns)
+    assert ns["conv_output_shape"](1, 2) == "plain"
+    # a plain definition after the branch replaces it
+    assert "raise NotImplementedError" in extract([mine, stub]).module_for(["conv_output_shape"])
+    assert "USE_MY_VERSION" not in extract([mine, stub]).module_for(["conv_output_shape"])
+
+
+def test_an_import_guarded_by_try_is_found():
+    ex = extract(["try:\n    from math import tau\nexcept ImportError:\n    tau = 6.28", "def f():\n    return tau"])
+    ns = {}
+    exec(ex.module_for(["f"]), ns)
+    assert round(ns["f"](), 2) == 6.28 and ex.problems == []

@@ -213,3 +213,17 @@ def test_implausible_zip_times_are_a_finding_never_on_time(tmp_path, mini_rubric
 def test_plausible_zip_times_are_used_and_flagged_as_the_students(tmp_path, mini_rubric):
     sub = intake(make_zip(tmp_path / "ab1234.zip", mini_files()), mini_rubric, tmp_path / "job")
     assert sub.submitted_at is not None and "time_from_zip" in codes(sub)
+
+
+@pytest.mark.parametrize("copy", ["mini (1).ipynb", "Mini (2).ipynb"])
+def test_a_copy_of_a_found_notebook_is_not_taken_for_a_missing_one(tmp_path, mini_rubric, copy):
+    """The red team's hostile_entry_names: `hw2_cnn (1).ipynb` beside hw2_cnn.ipynb was
+    graded as the missing hw2_rnn.ipynb."""
+    files = mini_files(other__ipynb=None)
+    files[copy] = GOOD_MINI
+    sub = intake(make_zip(tmp_path / "ab1234.zip", files), mini_rubric, tmp_path / "job")
+    assert "other.ipynb" not in sub.files and "missing_file" in codes(sub) and "extra_files" in codes(sub)
+    files = mini_files(other__ipynb=None)
+    files["my_notebook.ipynb"] = GOOD_MINI  # not like mini.ipynb: still the only candidate for other.ipynb
+    sub = intake(make_zip(tmp_path / "ab1234.zip", files), mini_rubric, tmp_path / "job2")
+    assert sub.files["other.ipynb"].name_in_zip == "my_notebook.ipynb"

@@ -50,8 +50,8 @@ def _rubric(dst: Path, edit=None) -> Path:
 
 
 CHANGES = {
-    "threshold": ("hw2_cnn.yaml", "params: {threshold: 0.75, split: validation, data_seed: 0}",
-                  "params: {threshold: 0.6, split: validation, data_seed: 0}"),
+    "threshold": ("hw2_cnn.yaml", "params: {threshold: 0.75, split: validation, data_seed: 0, weights_control: true}",
+                  "params: {threshold: 0.6, split: validation, data_seed: 0, weights_control: true}"),
     "points": ("hw2_cnn.yaml", "title: \"conv_output_shape: output size of a convolution\"\n    points: 3",
                "title: \"conv_output_shape: output size of a convolution\"\n    points: 5"),
     "new_case": ("hw2_cnn.yaml", "        - {label: \"even kernel, stride 3\", args: [1, 7, 9, 4, 1, 3, 1, 5]}\n",

@@ -94,6 +94,8 @@ def diagnose(got: np.ndarray, want: np.ndarray) -> str:
         return "the sign is flipped"
     if got.ndim == 2 and got.shape == want.T.shape and np.allclose(got, want.T, rtol=1e-6, atol=1e-9):
         return "the result is transposed"
+    if got.shape == want.shape and np.abs(want).max() > 0 and not np.any(got):
+        return "every value is 0"
     if got.shape == want.shape and np.abs(want).max() > 0:
         ratio = np.divide(got, want, out=np.full_like(got, np.nan, dtype=float), where=np.abs(want) > 1e-9)
         ratio = ratio[np.isfinite(ratio)]

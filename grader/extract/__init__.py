@@ -5,7 +5,9 @@ the kernel runs: a line a rule skipped or rewrote for the kernel is skipped or r
 here too, and nothing is rewritten a second time for the probes. The cells are turned into
 Python (IPython magics and `!cmd` become calls through IPython's own transformer), parsed
 statement by statement, and for each target the *last* top-level definition wins, as it
-would in the kernel. The module handed to a probe holds that definition plus, by name
+would in the kernel; a definition inside a later top-level if/try/with (`if USE_MINE: def
+f(...)`, `try: import x`) comes with it and, when its branch runs, replaces it, as in the
+kernel. The module handed to a probe holds that definition plus, by name
 resolution, the imports, helper functions, classes and constants it refers to, in
 notebook order. Nothing here executes student code.
 
@@ -36,7 +38,7 @@ class Stmt:
     source: str
     binds: frozenset[str]
     uses: frozenset[str]
-    kind: str  # def | class | import | assign | star_import | other
+    kind: str  # def | class | import | assign | star_import | conditional | other
 
 
 @dataclass
@@ -44,15 +46,19 @@ class Extraction:
     stmts: list[Stmt]
     problems: list[str] = field(default_factory=list)  # cells that could not be parsed, ...
     _last: dict[str, Stmt] = field(default_factory=dict)
+    # definitions inside a top-level if/try/with after the name's last plain binding: they
+    # replace it in the kernel when their branch runs, so a probe runs them too, in order
+    _cond: dict[str, list[Stmt]] = field(default_factory=dict)
 
     def defined_names(self) -> list[str]:
-        return sorted(self._last)
+        return sorted(set(self._last) | set(self._cond))
 
     def find(self, name: str) -> Stmt | None:
-        return self._last.get(name)
+        later = self._cond.get(name)
+        return later[-1] if later else self._last.get(name)
 
     def missing_message(self, name: str, notebook: str, kind: str = "function or class") -> str:
-        defined = [n for n, s in self._last.items() if s.kind in ("def", "class")]
+        defined = [n for n, s in self._last.items() if s.kind in ("def", "class")] + [n for n in self._cond if n not in self._last]
         close = difflib.get_close_matches(name, defined, n=3, cutoff=0.6)
         lower = [n for n in defined if n.lower() == name.lower() and n != name]
         hint = lower or close
@@ -77,12 +83,10 @@ class Extraction:
             seen.add(name)
             if name in exclude and name not in targets:
                 continue
-            stmt = self._last.get(name)
-            if stmt is None:
-                continue
-            if stmt.order not in chosen:
-                chosen[stmt.order] = stmt
-                todo.extend(sorted(stmt.uses - seen))
+            for stmt in ([self._last[name]] if name in self._last else []) + self._cond.get(name, []):
+                if stmt.order not in chosen:
+                    chosen[stmt.order] = stmt
+                    todo.extend(sorted(stmt.uses - seen))
         for s in stars:
             chosen.setdefault(s.order, s)
         body = [chosen[k].source for k in sorted(chosen)]
@@ -157,6 +161,24 @@ def _target_names(t: ast.expr) -> set[str]:
     return set()
 
 
+_BRANCHES = (ast.If, ast.Try, ast.With) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
+
+
+def _defined_in_branches(node: ast.stmt) -> set[str]:
+    """Functions, classes and imports defined inside a top-level if/try/with (nested ones
+    too; not inside loops or definitions): `if USE_MINE: def f(...)`, `try: import x`."""
+    names: set[str] = set()
+    for field_name in ("body", "orelse", "finalbody", "handlers"):
+        for child in getattr(node, field_name, []):
+            if isinstance(child, ast.ExceptHandler):
+                names |= _defined_in_branches(child)
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                names |= _binds(child)[0]
+            elif isinstance(child, _BRANCHES):
+                names |= _defined_in_branches(child)
+    return names
+
+
 def _binds(node: ast.stmt) -> tuple[set[str], str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return {node.name}, "def"
@@ -174,6 +196,9 @@ def _binds(node: ast.stmt) -> tuple[set[str], str]:
             names |= _target_names(t)
         # `torch.backends.cudnn.deterministic = True` binds nothing (it uses torch)
         return names, ("assign" if names else "other")
+    if isinstance(node, _BRANCHES):
+        names = _defined_in_branches(node)
+        return names, ("conditional" if names else "other")
     return set(), "other"
 
 
@@ -221,6 +246,10 @@ def extract(cells: list[str]) -> Extraction:
         if s.kind in ("def", "class", "import", "assign"):
             for name in s.binds:
                 ex._last[name] = s
+                ex._cond.pop(name, None)  # a plain binding replaces what came before, conditional or not
+        elif s.kind == "conditional":
+            for name in s.binds:
+                ex._cond.setdefault(name, []).append(s)
     return ex
 
 

@@ -24,14 +24,16 @@ def __grader_install_autograd_guard():
 
     def wrap(owner, name, label):
         orig = getattr(owner, name, None)
-        if orig is None or getattr(orig, "__grader_guard__", False):
+        if orig is None:
             return
+        orig = getattr(orig, "__grader_orig__", orig)  # installed before: guard the original with this state
         def guarded(*a, **k):
             if state["on"]:
                 state["calls"].append(label)
                 raise AutogradDisabled("%s is disabled while the grader checks a hand-derived answer" % label)
             return orig(*a, **k)
         guarded.__grader_guard__ = True
+        guarded.__grader_orig__ = orig
         try:
             guarded.__name__ = getattr(orig, "__name__", name)
             guarded.__doc__ = getattr(orig, "__doc__", None)
@@ -44,7 +46,7 @@ def __grader_install_autograd_guard():
 
     import threading as _threading
     import _thread
-    orig_set_grad = _torch._C._set_grad_enabled
+    orig_set_grad = getattr(_torch._C._set_grad_enabled, "__grader_orig__", _torch._C._set_grad_enabled)
     state["set_grad_enabled"] = orig_set_grad
 
     def set_grad_enabled(mode, *a, **k):
@@ -53,6 +55,7 @@ def __grader_install_autograd_guard():
             raise AutogradDisabled("grad mode is off while the grader checks a hand-derived answer")
         return orig_set_grad(mode, *a, **k)
     set_grad_enabled.__grader_guard__ = True
+    set_grad_enabled.__grader_orig__ = orig_set_grad
     _torch._C._set_grad_enabled = set_grad_enabled
     wrap(_threading.Thread, "start", "threading.Thread.start (grad mode is on in a new thread)")
     wrap(_thread, "start_new_thread", "_thread.start_new_thread (grad mode is on in a new thread)")

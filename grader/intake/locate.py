@@ -72,21 +72,30 @@ def locate(entries: list[Entry], expected: tuple[FileSpec, ...], ignore: tuple[s
             e = unmatched.pop(spec.name)
             files[spec.name] = FoundFile(spec.name, e.path, e.name, True)
     todo = [s for s in expected if s.name not in files]
+
+    def similarity(expected_name: str, entry: str) -> float:
+        return difflib.SequenceMatcher(None, _key(expected_name, netid), _key(entry, netid)).ratio()
+
     for spec in todo:
         suffix = PurePosixPath(spec.name).suffix.lower()
         cands = [n for n in unmatched if PurePosixPath(n).suffix.lower() == suffix]
         want = _key(spec.name, netid)
         scored = sorted(((difflib.SequenceMatcher(None, want, _key(n, netid)).ratio(), n) for n in cands), reverse=True)
-        same_kind_left = [s for s in todo if PurePosixPath(s.name).suffix.lower() == suffix and s.name not in files]
+        same_kind = [s for s in expected if PurePosixPath(s.name).suffix.lower() == suffix]
+        same_kind_left = [s for s in todo if s in same_kind and s.name not in files]
         pick = None
         if scored and scored[0][0] >= FUZZY_MIN and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-            # unambiguous only if this entry is not a better match for another expected file
+            # unambiguous only if this entry is not a better match for another expected file,
+            # found or not (`hw2_cnn (1).ipynb` beside hw2_cnn.ipynb is a copy, not hw2_rnn.ipynb)
             best = scored[0][1]
-            rivals = [s for s in same_kind_left if s is not spec and difflib.SequenceMatcher(None, _key(s.name, netid), _key(best, netid)).ratio() > scored[0][0]]
-            if not rivals:
+            if not [s for s in same_kind if s is not spec and similarity(s.name, best) > scored[0][0]]:
                 pick = best
         elif len(cands) == 1 and len(same_kind_left) == 1:
-            pick = cands[0]  # the only file of its kind for the only missing slot of that kind
+            # the only file of its kind for the only missing slot of that kind, unless it is
+            # plainly another expected file's copy
+            own = scored[0][0]
+            if not [s for s in same_kind if s is not spec and FUZZY_MIN <= similarity(s.name, cands[0]) and similarity(s.name, cands[0]) > own]:
+                pick = cands[0]
         if pick is not None:
             e = unmatched.pop(pick)
             files[spec.name] = FoundFile(spec.name, e.path, e.name, False)

@@ -37,4 +37,5 @@ def test_diagnose_names_common_slips():
     assert diagnose(-w, w) == "the sign is flipped"
     assert diagnose(w.T.copy(), w) == "the result is transposed"
     assert "constant factor 2" in diagnose(2 * w, w)
+    assert diagnose(np.zeros_like(w), w) == "every value is 0"  # not "off by a constant factor 0" (red team, session 16)
     assert diagnose(w + np.random.default_rng(0).normal(size=w.shape), w) == ""
