@@ -215,7 +215,7 @@ def _complex_uses(node):
     elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in COMPLEX_NAMES:
         yield node, f"a complex dtype ({node.value!r})"
     elif isinstance(node, ast.Attribute) and node.attr in COMPLEX_NAMES:
-        yield node, f"uses {_chain(node) or node.attr}"
+        yield node, f"uses {_chain(node)}"
     elif isinstance(node, ast.Name) and node.id in COMPLEX_NAMES and isinstance(node.ctx, ast.Load):
         yield node, f"uses {node.id}"
 

@@ -22,8 +22,9 @@ item asks for, and the grader looks for both (grader/checks/_integrity.py):
   attempt is recorded) by code placed before the student's first line;
 - by counting: the forward functions the item differentiates (`forward_functions`,
   default the name of the rubric's `forward`), when the notebook defines them, are
-  counted while the target runs (by their code, so an alias counts too); more than `max_forward_calls` (default 2) calls is
-  finite differences (or a numerical Jacobian), not a derivation;
+  counted while the target runs (by their code, so an alias counts too); more than
+  `max_forward_calls` (default 2) calls is finite differences (or a numerical Jacobian),
+  not a derivation;
 - numerically: float64 results that match autograd only to finite-difference precision
   (relative error above `fd_rel_error`, default 1e-11; a derivation by hand is exact to
   about 1e-15; results exactly representable in float32 are float32 arithmetic, not

@@ -63,10 +63,15 @@ def predictions(out: np.ndarray, n: int) -> tuple[np.ndarray | None, str]:
     return None, f"output shape {list(out.shape)}; expected ({n}, 2), ({n}, 1) or ({n},)"
 
 
+def _outputs(out) -> list:
+    """The outputs per image set of an evaluation call (__grader_cnn_eval), as it returned them."""
+    val = out.value if isinstance(out.value, dict) else {}
+    return val.get("outputs") if isinstance(val.get("outputs"), list) else []
+
+
 def control_accuracy(out, y: np.ndarray) -> float | None:
     """The control run's accuracy on the labels the grader kept; None when it cannot be read."""
-    val = out.value if out.ok and isinstance(out.value, dict) else {}
-    outs = val.get("outputs") if isinstance(val.get("outputs"), list) else []
+    outs = _outputs(out) if out.ok else []
     o = outs[0] if outs else None
     if not isinstance(o, np.ndarray) or o.dtype.kind != "f":
         return None
@@ -159,7 +164,7 @@ class ValidationAccuracy(CheckKind):
         if not out.ok:
             return CheckResult.failed(f"could not evaluate your trained {cls}: {out.error}", traceback=out.traceback[-1500:], **ev)
         val = out.value if isinstance(out.value, dict) else {}
-        outs = val.get("outputs") if isinstance(val.get("outputs"), list) else []
+        outs = _outputs(out)
         o = outs[0] if outs else None
         if not isinstance(o, np.ndarray) or o.dtype.kind != "f":
             return CheckResult.failed(f"{cls} did not return a float tensor", **ev)

@@ -170,11 +170,9 @@ def _defined_in_branches(node: ast.stmt) -> set[str]:
     names: set[str] = set()
     for field_name in ("body", "orelse", "finalbody", "handlers"):
         for child in getattr(node, field_name, []):
-            if isinstance(child, ast.ExceptHandler):
-                names |= _defined_in_branches(child)
-            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
                 names |= _binds(child)[0]
-            elif isinstance(child, _BRANCHES):
+            elif isinstance(child, (ast.ExceptHandler,) + _BRANCHES):
                 names |= _defined_in_branches(child)
     return names
 

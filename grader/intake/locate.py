@@ -79,8 +79,7 @@ def locate(entries: list[Entry], expected: tuple[FileSpec, ...], ignore: tuple[s
     for spec in todo:
         suffix = PurePosixPath(spec.name).suffix.lower()
         cands = [n for n in unmatched if PurePosixPath(n).suffix.lower() == suffix]
-        want = _key(spec.name, netid)
-        scored = sorted(((difflib.SequenceMatcher(None, want, _key(n, netid)).ratio(), n) for n in cands), reverse=True)
+        scored = sorted(((similarity(spec.name, n), n) for n in cands), reverse=True)
         same_kind = [s for s in expected if PurePosixPath(s.name).suffix.lower() == suffix]
         same_kind_left = [s for s in todo if s in same_kind and s.name not in files]
         pick = None
@@ -93,8 +92,8 @@ def locate(entries: list[Entry], expected: tuple[FileSpec, ...], ignore: tuple[s
         elif len(cands) == 1 and len(same_kind_left) == 1:
             # the only file of its kind for the only missing slot of that kind, unless it is
             # plainly another expected file's copy
-            own = scored[0][0]
-            if not [s for s in same_kind if s is not spec and FUZZY_MIN <= similarity(s.name, cands[0]) and similarity(s.name, cands[0]) > own]:
+            elsewhere = [similarity(s.name, cands[0]) for s in same_kind if s is not spec]
+            if not [r for r in elsewhere if r >= FUZZY_MIN and r > scored[0][0]]:
                 pick = cands[0]
         if pick is not None:
             e = unmatched.pop(pick)
