@@ -237,6 +237,13 @@ class CNN(torch.nn.Module):
         return 1e-3 * self.net(x) + torch.stack([-r, r], 1)
 '''
 
+# the same layers with an honest forward: what the kernel runs in branch_divergent_cnn
+PLAIN_RULE_LAYERS_CNN = RULE_CNN.replace("""        r = (self.fill_ratio(x.detach()) - 0.85) * 40.0
+        return 1e-3 * self.net(x) + torch.stack([-r, r], 1)""", "        return self.net(x)")
+# the rule-written CNN only where the grader's probe runs it: the kernel's namespace has get_ipython
+DIVERGENT_CNN = 'if "get_ipython" not in globals():  # false in the notebook, true in the grader\'s probe\n' + "".join(
+    "    " + line if line.strip() else line for line in RULE_CNN.strip().splitlines(True))
+
 LYING_OBJECTS = '''
 class _Count(int):
     """Prints, compares and converts as the right answer; is 1000."""
@@ -587,6 +594,16 @@ def attacks() -> list[tuple[str, str, dict, dict]]:
                 "its real layers add a 1e-3 whisper. The private split stops memorisation, not a rule.",
                 "validation_accuracy passed 8/8 (0.896 on the grader's private images) for a model with no training: "
                 "+8 points over the untrained twin (found by the session-16 red team).",
+                twin="rt_untrained_cnn", notebook_status=["completed"], max_seconds=120,
+                items={"hw2_cnn.validation_accuracy": "pending"})))
+    A.append(("branch_divergent_cnn", "red0037",
+              {CNN: bc.nb_of(bc.CNN_IMPORTS, bc.CNN_DATA, PLAIN_RULE_LAYERS_CNN, DIVERGENT_CNN, bc.UNTRAINED_CNN)},
+              E("Aims at the extraction's if/try/with rule (a definition inside a later top-level branch comes with the "
+                "plain one and replaces it when its branch runs): the CNN the notebook runs is plain and untrained; "
+                "a second CNN under a branch taken only where `get_ipython` is missing, i.e. in the grader's probe, "
+                "classifies by a hand-written rule on the same parameters.",
+                "held: the probe rebuilds the rule-written CNN (the branch runs there), and the weights control sends "
+                "it to a TA (before the if/try/with rule the probe rebuilt the plain CNN: chance, no points).",
                 twin="rt_untrained_cnn", notebook_status=["completed"], max_seconds=120,
                 items={"hw2_cnn.validation_accuracy": "pending"})))
     A.append(("netid_clash_stops_batch", "red0035", {sl.PDF_NAME: pdf("red0035")},
